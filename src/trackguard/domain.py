@@ -1,0 +1,156 @@
+"""Host names, registrable domains and the URL text rules match against.
+
+Pure functions, no I/O: the Public Suffix List comes from the `publicsuffixlist` package,
+which ships the list (private section included), so nothing is downloaded at run time.
+Results are memoised in bounded caches because the same hosts recur constantly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+
+import idna
+from publicsuffixlist import PublicSuffixList
+
+_PSL = PublicSuffixList()  # read-only after construction; safe to share
+
+DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
+
+
+@lru_cache(maxsize=65536)
+def to_ascii_host(host: str) -> str:
+    """Lower-case A-label form of a host, so IDN hosts compare by their DNS name.
+
+    Hosts that IDNA 2008 refuses (underscores, emoji, ...) are still usable as keys: we
+    fall back to Python's IDNA 2003 codec, then to the lower-cased text itself.
+    """
+    host = host.strip().rstrip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return idna.encode(host, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        try:
+            return host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return host
+
+
+@lru_cache(maxsize=65536)
+def is_ip_literal(host: str) -> bool:
+    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not h or not (h[0].isdigit() or ":" in h):
+        return False
+    try:
+        ipaddress.ip_address(h)
+    except ValueError:
+        return False
+    return True
+
+
+@lru_cache(maxsize=131072)
+def site_of(host: str) -> str:
+    """The first-party *site* of a host: its registrable domain (eTLD+1).
+
+    TPL spec §A.7 decision 1: IP literals and single-label hosts are their own site; a
+    host that is itself a public suffix is also its own site (nothing else can share it).
+    """
+    if not host or "." not in host or is_ip_literal(host):
+        return host
+    site = _PSL.privatesuffix(host)
+    return site if site else host
+
+
+def registrable_domain(host: str) -> str | None:
+    """eTLD+1 by the PSL, or None when the host is a public suffix, empty or invalid."""
+    host = to_ascii_host(host)
+    if not host or is_ip_literal(host):
+        return None
+    result: str | None = _PSL.privatesuffix(host)
+    return result
+
+
+@lru_cache(maxsize=65536)
+def public_suffix(host: str) -> str | None:
+    result: str | None = _PSL.publicsuffix(host)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    """A URL split the way the matcher needs it."""
+
+    scheme: str  # lower case, without "://"
+    host: str  # A-label, lower case, no brackets removed for IPv6, no port
+    text: str  # TPL spec §A.5.2 URL text: scheme://host[:port]/path?query
+
+
+def split_url(url: str) -> UrlParts:
+    """Parse an absolute URL without ever raising: a hostile URL yields empty parts.
+
+    Userinfo and the fragment are dropped (a proxy never sees the fragment); the default
+    port is dropped; path and query are kept exactly as sent (no percent-decoding).
+    """
+    sep = url.find("://")
+    if sep <= 0:
+        # `data:`, `about:blank` or garbage: no host; match against the text as is.
+        colon = url.find(":")
+        scheme = url[:colon].lower() if colon > 0 else ""
+        return UrlParts(scheme, "", url)
+    scheme = url[:sep].lower()
+    rest = url[sep + 3 :]
+    end = len(rest)
+    for ch in "/?#":
+        i = rest.find(ch)
+        if 0 <= i < end:
+            end = i
+    authority, tail = rest[:end], rest[end:]
+    hash_at = tail.find("#")
+    if hash_at >= 0:
+        tail = tail[:hash_at]
+    at = authority.rfind("@")
+    if at >= 0:
+        authority = authority[at + 1 :]
+    port = ""
+    if authority.startswith("["):
+        close = authority.find("]")
+        host = authority[: close + 1] if close > 0 else authority
+        after = authority[close + 1 :] if close > 0 else ""
+        if after.startswith(":"):
+            port = after[1:]
+    else:
+        colon = authority.rfind(":")
+        if colon >= 0:
+            host, port = authority[:colon], authority[colon + 1 :]
+        else:
+            host = authority
+    host = to_ascii_host(host)
+    if port and DEFAULT_PORTS.get(scheme) == port:
+        port = ""
+    hostport = f"{host}:{port}" if port else host
+    if not tail:
+        tail = "/"
+    return UrlParts(scheme, host, f"{scheme}://{hostport}{tail}")
+
+
+def host_of(url: str | None) -> str:
+    """The A-label host of a URL, or "" for None / URLs without a host."""
+    if not url:
+        return ""
+    return split_url(url).host
+
+
+def host_suffixes(host: str) -> list[str]:
+    """`a.b.c` -> [`a.b.c`, `b.c`, `c`]: every parent domain, the host itself first."""
+    out = [host]
+    i = host.find(".")
+    while i >= 0:
+        out.append(host[i + 1 :])
+        i = host.find(".", i + 1)
+    return out
+
+
+def is_subdomain_or_same(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
