@@ -186,6 +186,15 @@ class ParsedList:
 
 
 @dataclass(frozen=True, slots=True)
+class ListSource:
+    """The text of one list as loaded, before parsing: what an engine cache is keyed by."""
+
+    list_id: str
+    text: str
+    format: Format | None = None  # None: detect from content
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One web request in its page context, as the engine sees it."""
 
