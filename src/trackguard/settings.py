@@ -41,6 +41,10 @@ class Settings:
     strict_ie: bool = False
     #: First-party sites where protection is off (IE9's address-bar switch, §A.7.5).
     exempt_sites: tuple[str, ...] = ()
+    #: User overrides (TPL spec §A.8 step 1): hosts (and their subdomains) always allowed,
+    #: or always blocked as third parties, whatever the lists say.
+    user_allow: tuple[str, ...] = ()
+    user_block: tuple[str, ...] = ()
     #: Days the proxy's decision log keeps entries.
     log_retention_days: int = 7
     proxy_host: str = "127.0.0.1"

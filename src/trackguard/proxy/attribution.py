@@ -1,0 +1,142 @@
+"""First-party attribution: which top-level site a request belongs to (TPL spec §A.7 items
+1-4, learning.md §B2).
+
+The proxy sees requests, not tabs. It keeps a small in-memory record of the page contexts
+that top-level navigations opened ("engaged sites") and of the frame documents requested
+from them, and attributes each subresource through its `Origin`/`Referer` origin:
+
+- the origin's site is engaged -> that site is the first party (§B2 rule 2);
+- the origin is a frame document recently requested from one engaged site -> that site
+  (frames do not change the context, §A.7 item 2); from two sites -> ambiguous, dropped;
+- otherwise the request is unattributed; the policy then fails open unless
+  `Sec-Fetch-Site: cross-site` says it is third-party anyway (§A.7 item 4).
+
+Nothing here does I/O; the clock is injected so tests need no sleeps. Entries expire
+(sliding: a page that keeps loading keeps its context) and the record is bounded, so a
+hostile page cannot grow it without limit. Only origins and sites are held, never URLs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from trackguard.domain import site_of, split_url
+
+#: How long a page context stays open after its last request (sliding).
+PAGE_TTL = 30 * 60.0
+#: How long a frame document keeps mapping to its top-level site (§B2: a short TTL).
+FRAME_TTL = 5 * 60.0
+#: Upper bound on remembered sites and frame origins each.
+MAX_ENTRIES = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class PageContext:
+    """A first-party site and the origin of the top-level page that opened it."""
+
+    site: str
+    page_origin: str  # "scheme://host[:port]", used as the engine's source URL
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of an absolute URL, or "" when it has no host."""
+    parts = split_url(url)
+    if not parts.host:
+        return ""
+    rest = parts.text[len(parts.scheme) + 3 :]
+    slash = rest.find("/")
+    return f"{parts.scheme}://{rest[:slash] if slash >= 0 else rest}"
+
+
+def site_of_url(url: str) -> str:
+    host = split_url(url).host
+    return site_of(host) if host else ""
+
+
+class NavigationRecord:
+    """Engaged sites and frame documents, bounded and expiring.
+
+    Mutable, but only the asyncio server (one thread) updates it, and the policy function
+    only reads it through `context_for`.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        page_ttl: float = PAGE_TTL,
+        frame_ttl: float = FRAME_TTL,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:
+        self._clock = clock
+        self._page_ttl = page_ttl
+        self._frame_ttl = frame_ttl
+        self._max = max_entries
+        # site -> (page origin, expiry)
+        self._pages: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        # frame origin -> {top site: (page origin, expiry)}
+        self._frames: OrderedDict[str, dict[str, tuple[str, float]]] = OrderedDict()
+
+    def engage(self, url: str) -> None:
+        """A top-level navigation answered 2xx HTML: open a page context (§B2 rule 1)."""
+        origin = origin_of(url)
+        site = site_of_url(url)
+        if not site:
+            return
+        self._pages[site] = (origin, self._clock() + self._page_ttl)
+        self._pages.move_to_end(site)
+        while len(self._pages) > self._max:
+            self._pages.popitem(last=False)
+
+    def note_frame(self, frame_url: str, context: PageContext) -> None:
+        """A frame document was requested from `context` (§B2 rule 2, second bullet)."""
+        origin = origin_of(frame_url)
+        if not origin:
+            return
+        tops = self._frames.get(origin)
+        if tops is None:
+            tops = self._frames[origin] = {}
+        tops[context.site] = (context.page_origin, self._clock() + self._frame_ttl)
+        self._frames.move_to_end(origin)
+        while len(self._frames) > self._max:
+            self._frames.popitem(last=False)
+
+    def is_engaged(self, site: str) -> bool:
+        entry = self._pages.get(site)
+        return entry is not None and entry[1] > self._clock()
+
+    def context_for(self, initiator_origin: str) -> PageContext | None:
+        """The page context of a request made from `initiator_origin`, or None.
+
+        None covers both "unknown" and "ambiguous" (one frame origin live under two
+        sites): §B2 drops ambiguous attributions rather than guessing.
+        """
+        now = self._clock()
+        site = site_of_url(initiator_origin)
+        if not site:
+            return None
+        entry = self._pages.get(site)
+        if entry is not None:
+            if entry[1] > now:
+                # Sliding expiry: a page that is still loading keeps its context.
+                self._pages[site] = (entry[0], now + self._page_ttl)
+                return PageContext(site, entry[0])
+            del self._pages[site]
+        tops = self._frames.get(initiator_origin)
+        if tops:
+            live = {s: v for s, v in tops.items() if v[1] > now}
+            if len(live) != len(tops):
+                if live:
+                    self._frames[initiator_origin] = live
+                else:
+                    del self._frames[initiator_origin]
+            if len(live) == 1:
+                top_site, (page_origin, _) = next(iter(live.items()))
+                return PageContext(top_site, page_origin)
+        return None
+
+    def __len__(self) -> int:
+        return len(self._pages) + len(self._frames)

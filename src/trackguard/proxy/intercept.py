@@ -1,0 +1,130 @@
+"""Optional TLS interception (`trackguard proxy --intercept`) through mitmproxy.
+
+Without interception an HTTPS request is only a CONNECT to a host name, so only host rules
+apply and no DNT/GPC header can be added (TPL spec §A.7 item 6, privacy-signals §C.2.3).
+With it, mitmproxy terminates TLS with its own certificate authority and runs
+`mitm_addon.py`, which applies the very same policy, signals and blocked responses as the
+plain-HTTP proxy to every decrypted request.
+
+mitmproxy is an optional extra (`pip install 'trackguard[intercept]'`) and runs in a child
+process, so the default proxy never loads it. Its certificate authority lives in
+trackguard's state folder (`<home>/mitmproxy/mitmproxy-ca-cert.pem`); the user must trust
+it in the browser. Hosts that pin certificates go in the passthrough list: their tunnels
+are not decrypted and are judged on the host alone, as without interception.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from types import FrameType
+
+from trackguard.model import TrackguardError
+
+#: Hosts that pin certificates or refuse unknown CAs; never decrypted (users add more).
+DEFAULT_PASSTHROUGH = (
+    "apple.com",
+    "icloud.com",
+    "mzstatic.com",
+    "googleapis.com",
+    "gvt1.com",
+    "mozilla.org",
+    "mozilla.net",
+    "windowsupdate.com",
+    "update.microsoft.com",
+    "dropbox.com",
+    "signal.org",
+    "whatsapp.net",
+)
+
+#: Environment variables passing this run's choices to the addon in the child process.
+ENV_HOME = "TRACKGUARD_HOME"
+ENV_LISTS = "TRACKGUARD_INTERCEPT_LISTS"
+ENV_DNT = "TRACKGUARD_INTERCEPT_DNT"
+ENV_GPC = "TRACKGUARD_INTERCEPT_GPC"
+ENV_LOG = "TRACKGUARD_INTERCEPT_LOG"
+ENV_PASSTHROUGH = "TRACKGUARD_INTERCEPT_PASSTHROUGH"
+
+
+class InterceptUnavailable(TrackguardError):
+    """mitmproxy is not installed in this environment."""
+
+
+def passthrough_pattern(hosts: Iterable[str]) -> str:
+    """mitmproxy `ignore_hosts` regex matching each host and its subdomains, any port."""
+    names = sorted({h.strip().lower().lstrip(".") for h in hosts if h.strip()})
+    alternatives = "|".join(re.escape(n) for n in names)
+    return rf"^(?:[^:]+\.)?(?:{alternatives}):\d+$" if names else r"^$"
+
+
+def _tristate(value: bool | None) -> str:
+    return "" if value is None else ("1" if value else "0")
+
+
+def build_command(host: str, port: int, home: Path, passthrough: Iterable[str]) -> list[str]:
+    """The mitmdump command line running trackguard's addon."""
+    addon = Path(__file__).with_name("mitm_addon.py")
+    confdir = home / "mitmproxy"
+    return [
+        sys.executable,
+        "-c",
+        "from mitmproxy.tools.main import mitmdump; mitmdump()",
+        "--listen-host",
+        host,
+        "--listen-port",
+        str(port),
+        "--set",
+        f"confdir={confdir}",
+        "--set",
+        f"ignore_hosts={passthrough_pattern(passthrough)}",
+        "--set",
+        "connection_strategy=lazy",
+        "--quiet",
+        "-s",
+        str(addon),
+    ]
+
+
+def run_intercept(
+    *,
+    host: str,
+    port: int,
+    home: Path,
+    extra_lists: Iterable[Path] = (),
+    passthrough: Iterable[str] = (),
+    dnt: bool | None = None,
+    gpc: bool | None = None,
+    log: bool = True,
+) -> int:
+    """Run mitmdump with the trackguard addon until it exits or we are signalled."""
+    if importlib.util.find_spec("mitmproxy") is None:
+        raise InterceptUnavailable(
+            "TLS interception needs mitmproxy: pip install 'trackguard[intercept]'"
+        )
+    hosts = (*DEFAULT_PASSTHROUGH, *passthrough)
+    env = dict(os.environ)
+    env[ENV_HOME] = str(home)
+    env[ENV_LISTS] = os.pathsep.join(str(p.resolve()) for p in extra_lists)
+    env[ENV_DNT] = _tristate(dnt)
+    env[ENV_GPC] = _tristate(gpc)
+    env[ENV_LOG] = "1" if log else "0"
+    env[ENV_PASSTHROUGH] = os.pathsep.join(hosts)
+    print(
+        f"trackguard proxy (TLS interception) on http://{host}:{port}/ - trust the CA in "
+        f"{home / 'mitmproxy' / 'mitmproxy-ca-cert.pem'} in your browser.",
+        file=sys.stderr,
+    )
+    child = subprocess.Popen(build_command(host, port, home, hosts), env=env)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        child.send_signal(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    return child.wait()

@@ -1,0 +1,327 @@
+"""The proxy's decision log: SQLite in WAL mode, batched writes, bounded retention.
+
+What is stored (and what is not): time, first-party site, request host, action, deciding
+layer, request type, and for list decisions the rule, list and line. Full URLs of allowed
+requests are never stored; a blocked request keeps `scheme://host/path` without its query
+(the query is where identifiers live). Entries older than the retention (7 days by
+default, `Settings.log_retention_days`) are deleted at start-up and hourly; `wipe_log`
+erases everything.
+
+Writes never touch the event loop: the server appends to an in-memory batch and a single
+writer thread flushes it once a second. Identical decisions within one flush are
+coalesced into one row with a `count`, so a busy page costs a few rows, not thousands.
+If the disk stalls, the batch is capped and the overflow is counted, never buffered
+without limit. Readers (`trackguard log`, `stats`) open their own connection; WAL lets
+them read while the proxy writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+LOG_FILE = "proxy-log.sqlite3"
+SCHEMA_VERSION = 1
+FLUSH_SECONDS = 1.0
+MAX_PENDING = 200_000
+PURGE_EVERY = 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id        INTEGER PRIMARY KEY,
+    time      REAL NOT NULL,     -- unix time of the first occurrence in its batch
+    last_time REAL NOT NULL,     -- unix time of the last occurrence in its batch
+    count     INTEGER NOT NULL,  -- identical decisions coalesced into this row
+    kind      TEXT NOT NULL,     -- 'http' (plain HTTP / intercepted) or 'tunnel' (CONNECT)
+    action    TEXT NOT NULL,     -- 'allow', 'block' or 'strip' (allowed, params removed)
+    layer     TEXT NOT NULL,     -- deciding step of TPL spec §A.8 (policy.Layer value)
+    type      TEXT NOT NULL,     -- request type, lower case ABP name
+    site      TEXT NOT NULL,     -- first-party site, '' when unknown
+    host      TEXT NOT NULL,     -- request host
+    rule      TEXT,
+    list      TEXT,
+    line      INTEGER,
+    url       TEXT               -- blocked requests only: scheme://host/path, no query
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One decision as the log stores it."""
+
+    time: float
+    kind: str
+    action: str
+    layer: str
+    type: str
+    site: str
+    host: str
+    rule: str | None = None
+    list: str | None = None
+    line: int | None = None
+    url: str | None = None
+    count: int = 1
+
+
+def log_path(home: Path) -> Path:
+    return home / LOG_FILE
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the log database in WAL mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, SCHEMA_VERSION):
+        # A log from another trackguard version: it is only a log, start afresh.
+        conn.executescript("DROP TABLE IF EXISTS decisions;")
+    conn.executescript(_SCHEMA)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return conn
+
+
+def strip_query(url: str) -> str:
+    """`scheme://host/path` of a URL: what the log may keep of a blocked request."""
+    for sep in "?#":
+        i = url.find(sep)
+        if i >= 0:
+            url = url[:i]
+    return url[:2048]
+
+
+_Key = tuple[str, str, str, str, str, str, str | None, str | None, int | None, str | None]
+
+
+class DecisionLog:
+    """Batched, thread-backed writer. `add` is cheap and safe to call from the event loop."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retention_days: int = 7,
+        flush_seconds: float = FLUSH_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.retention_days = retention_days
+        self.dropped = 0
+        self._flush_seconds = flush_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: list[LogEntry] = []
+        self._stop = threading.Event()
+        self._flushed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._last_purge = 0.0
+        with closing(connect(path)) as conn:
+            self._purge(conn)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="trackguard-log", daemon=True)
+            self._thread.start()
+
+    def add(self, entry: LogEntry) -> None:
+        with self._lock:
+            if len(self._pending) >= MAX_PENDING:
+                self.dropped += 1
+                return
+            self._pending.append(entry)
+
+    def close(self) -> None:
+        """Flush what is pending and stop the writer thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        else:
+            with closing(connect(self.path)) as conn:
+                self._flush(conn)
+
+    def flush_now(self) -> None:
+        """Write pending entries synchronously (tests, shutdown)."""
+        with closing(connect(self.path)) as conn:
+            self._flush(conn)
+
+    def _run(self) -> None:
+        with closing(connect(self.path)) as conn:
+            while not self._stop.wait(self._flush_seconds):
+                self._flush(conn)
+                if self._clock() - self._last_purge > PURGE_EVERY:
+                    self._purge(conn)
+            self._flush(conn)
+
+    def _purge(self, conn: sqlite3.Connection) -> None:
+        self._last_purge = self._clock()
+        cutoff = self._last_purge - self.retention_days * 86400
+        conn.execute("DELETE FROM decisions WHERE last_time < ?", (cutoff,))
+
+    def _flush(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        rows: dict[_Key, list[float | int]] = {}
+        for e in batch:
+            key: _Key = (
+                e.kind,
+                e.action,
+                e.layer,
+                e.type,
+                e.site,
+                e.host,
+                e.rule,
+                e.list,
+                e.line,
+                e.url,
+            )
+            row = rows.get(key)
+            if row is None:
+                rows[key] = [e.time, e.time, e.count]
+            else:
+                row[0] = min(row[0], e.time)
+                row[1] = max(row[1], e.time)
+                row[2] += e.count
+        try:
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT INTO decisions (time, last_time, count, kind, action, layer, type, site,"
+                " host, rule, list, line, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(*v, *k) for k, v in rows.items()],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            # The log must never take the proxy down (disk full, locked by a wipe...).
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self.dropped += len(batch)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[sqlite3.Connection]:
+    with closing(connect(path)) as conn:
+        yield conn
+
+
+def read_log(
+    path: Path,
+    *,
+    since: float = 0.0,
+    limit: int = 100,
+    action: str | None = None,
+    site: str | None = None,
+    host: str | None = None,
+) -> list[LogEntry]:
+    """Most recent entries first."""
+    where: list[str] = ["last_time >= ?"]
+    args: list[object] = [since]
+    if action:
+        where.append("action = ?")
+        args.append(action)
+    if site:
+        where.append("site = ?")
+        args.append(site)
+    if host:
+        where.append("(host = ? OR host LIKE ?)")
+        args.extend([host, "%." + host])
+    sql = (
+        "SELECT last_time, kind, action, layer, type, site, host, rule, list, line, url, count"
+        f" FROM decisions WHERE {' AND '.join(where)} ORDER BY last_time DESC, id DESC LIMIT ?"
+    )
+    with _reader(path) as conn:
+        return [LogEntry(*row) for row in conn.execute(sql, (*args, limit))]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    since: float
+    total: int
+    by_action: dict[str, int]
+    by_kind: dict[str, int]
+    #: Allowed tunnels: requests DNT/GPC headers could not be added to (§C.2.3).
+    tunnels_allowed: int
+    top_blocked_hosts: list[tuple[str, int]]
+    top_sites: list[tuple[str, int]]
+    top_lists: list[tuple[str, int]]
+    top_rules: list[tuple[str, str, int]]
+
+
+def read_stats(path: Path, *, since: float = 0.0, top: int = 10) -> Stats:
+    with _reader(path) as conn:
+
+        def pairs(sql: str) -> list[tuple[str, int]]:
+            return [(str(a), int(b)) for a, b in conn.execute(sql, (since, top))]
+
+        total = conn.execute(
+            "SELECT COALESCE(SUM(count), 0) FROM decisions WHERE last_time >= ?", (since,)
+        ).fetchone()[0]
+        by_action = dict(
+            conn.execute(
+                "SELECT action, SUM(count) FROM decisions WHERE last_time >= ? GROUP BY action",
+                (since,),
+            ).fetchall()
+        )
+        by_kind = dict(
+            conn.execute(
+                "SELECT kind, SUM(count) FROM decisions WHERE last_time >= ? GROUP BY kind",
+                (since,),
+            ).fetchall()
+        )
+        tunnels_allowed = conn.execute(
+            "SELECT COALESCE(SUM(count), 0) FROM decisions"
+            " WHERE last_time >= ? AND kind = 'tunnel' AND action != 'block'",
+            (since,),
+        ).fetchone()[0]
+        return Stats(
+            since=since,
+            total=int(total),
+            by_action={str(k): int(v) for k, v in by_action.items()},
+            by_kind={str(k): int(v) for k, v in by_kind.items()},
+            tunnels_allowed=int(tunnels_allowed),
+            top_blocked_hosts=pairs(
+                "SELECT host, SUM(count) AS n FROM decisions WHERE last_time >= ?"
+                " AND action = 'block' GROUP BY host ORDER BY n DESC, host LIMIT ?"
+            ),
+            top_sites=pairs(
+                "SELECT site, SUM(count) AS n FROM decisions WHERE last_time >= ?"
+                " AND action = 'block' AND site != '' GROUP BY site ORDER BY n DESC, site LIMIT ?"
+            ),
+            top_lists=pairs(
+                "SELECT list, SUM(count) AS n FROM decisions WHERE last_time >= ?"
+                " AND action = 'block' AND list IS NOT NULL GROUP BY list"
+                " ORDER BY n DESC, list LIMIT ?"
+            ),
+            top_rules=[
+                (str(r), str(li), int(n))
+                for r, li, n in conn.execute(
+                    "SELECT rule, list, SUM(count) AS n FROM decisions WHERE last_time >= ?"
+                    " AND action = 'block' AND rule IS NOT NULL GROUP BY rule, list"
+                    " ORDER BY n DESC, rule LIMIT ?",
+                    (since, top),
+                )
+            ],
+        )
+
+
+def wipe_log(path: Path) -> int:
+    """Erase every entry and reclaim the space; returns how many rows were deleted."""
+    if not path.exists():
+        return 0
+    with _reader(path) as conn:
+        deleted = conn.execute("DELETE FROM decisions").rowcount
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return int(deleted)

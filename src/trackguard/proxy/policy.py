@@ -1,0 +1,392 @@
+"""The proxy's decision function: request headers + context -> verdict.
+
+This is the policy layer around the engine (TPL spec §A.7, §A.8): which requests are
+evaluated at all, who the first party is, the user's overrides, the global and per-site
+switches, then what the lists say. It is a plain function of its inputs (the request's
+headers, the settings, a matcher, a read of the navigation record); the asyncio server
+only moves bytes and calls it. No I/O, no list parsing (the engine does that).
+
+Evaluation order (§A.8, "Decision — evaluation order"):
+
+    0. not evaluated: top-level navigations, unattributed requests (§A.7 items 3-4)
+    1. user overrides: allow / block for a domain                    -> that action
+    2. protection off globally, or off for this first-party site     -> ALLOW
+    3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
+    6. otherwise                                                     -> ALLOW
+
+Layer 5 (learned decisions) belongs to the learner and is not wired into the proxy yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from trackguard.domain import host_suffixes, site_of, split_url, to_ascii_host
+from trackguard.model import Decision, RequestType, Rule
+from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of
+from trackguard.proxy.signals import SignalPlan, plan_signals
+from trackguard.settings import Settings
+
+
+class Matcher(Protocol):
+    """What the policy needs from the engine (docs/ENGINE_API.md)."""
+
+    def check(
+        self, url: str, source_url: str | None = None, type: str | RequestType = "other"
+    ) -> Decision: ...
+
+    def check_host(self, host: str) -> Decision: ...
+
+    def removeparam(
+        self, url: str, source_url: str | None = None, type: str | RequestType = "other"
+    ) -> tuple[str, tuple[Rule, ...]]: ...
+
+
+class Layer(enum.Enum):
+    """Which step of the evaluation decided; logged with every verdict."""
+
+    NAVIGATION = "navigation"  # top-level navigation: never blocked (§A.7 item 3)
+    UNATTRIBUTED = "unattributed"  # no page context: fail open (§A.7 item 4)
+    USER_ALLOW = "user-allow"
+    USER_BLOCK = "user-block"
+    PROTECTION_OFF = "protection-off"
+    SITE_OFF = "site-off"  # the per-site switch (§A.7 item 5)
+    LIST_ALLOW = "list-allow"
+    LIST_BLOCK = "list-block"
+    NO_MATCH = "no-match"
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    """The settings the policy reads, in lookup-friendly form (built once per change)."""
+
+    protection: bool = True
+    exempt_sites: frozenset[str] = frozenset()
+    user_allow: frozenset[str] = frozenset()
+    user_block: frozenset[str] = frozenset()
+    signals: SignalPlan = field(default_factory=SignalPlan)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolicyConfig:
+        return cls(
+            protection=settings.protection,
+            exempt_sites=_domains(settings.exempt_sites, as_site=True),
+            user_allow=_domains(settings.user_allow),
+            user_block=_domains(settings.user_block),
+            signals=plan_signals(
+                protection=settings.protection,
+                dnt=settings.dnt,
+                ie9_dnt=settings.ie9_dnt,
+                gpc=settings.gpc,
+            ),
+        )
+
+
+def _domains(values: Iterable[str], *, as_site: bool = False) -> frozenset[str]:
+    out = set()
+    for value in values:
+        host = to_ascii_host(value)
+        if host:
+            out.add(site_of(host) if as_site else host)
+    return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """The parts of an HTTP request the policy looks at. Header names are lower case."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name, "")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What to do with one request, and why (for the blocked response and the log)."""
+
+    blocked: bool
+    layer: Layer
+    type: RequestType
+    host: str
+    site: str  # first-party site, "" when unattributed or for tunnels
+    decision: Decision | None = None  # the engine's answer, when the lists were asked
+    #: The request opens a top-level page context if it answers 2xx HTML (§B2 rule 1).
+    engage: bool = False
+    #: The request is a frame document of this context (§B2 rule 2).
+    frame_of: PageContext | None = None
+    #: The engine's source URL for this request (top-level page origin), for removeparam.
+    source_url: str | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.layer not in (Layer.NAVIGATION, Layer.UNATTRIBUTED)
+
+    @property
+    def rule(self) -> str | None:
+        return self.decision.rule if self.decision else None
+
+    @property
+    def list(self) -> str | None:
+        return self.decision.list if self.decision else None
+
+    @property
+    def line(self) -> int | None:
+        return self.decision.line if self.decision else None
+
+
+# -- request type -------------------------------------------------------------------------
+
+_DEST_TYPES: dict[str, RequestType] = {
+    "document": RequestType.DOCUMENT,
+    "iframe": RequestType.SUBDOCUMENT,
+    "frame": RequestType.SUBDOCUMENT,
+    "fencedframe": RequestType.SUBDOCUMENT,
+    "script": RequestType.SCRIPT,
+    "worker": RequestType.SCRIPT,
+    "sharedworker": RequestType.SCRIPT,
+    "serviceworker": RequestType.SCRIPT,
+    "audioworklet": RequestType.SCRIPT,
+    "paintworklet": RequestType.SCRIPT,
+    "style": RequestType.STYLESHEET,
+    "xslt": RequestType.STYLESHEET,
+    "image": RequestType.IMAGE,
+    "font": RequestType.FONT,
+    "audio": RequestType.MEDIA,
+    "video": RequestType.MEDIA,
+    "track": RequestType.MEDIA,
+    "object": RequestType.OBJECT,
+    "embed": RequestType.OBJECT,
+    "report": RequestType.PING,
+    "manifest": RequestType.OTHER,
+    "webidentity": RequestType.XMLHTTPREQUEST,
+    "json": RequestType.XMLHTTPREQUEST,
+}
+
+_EXTENSION_TYPES: dict[str, RequestType] = {
+    **dict.fromkeys(("js", "mjs"), RequestType.SCRIPT),
+    "css": RequestType.STYLESHEET,
+    **dict.fromkeys(
+        ("png", "gif", "jpg", "jpeg", "webp", "svg", "ico", "avif", "bmp"), RequestType.IMAGE
+    ),
+    **dict.fromkeys(("woff", "woff2", "ttf", "otf", "eot"), RequestType.FONT),
+    **dict.fromkeys(("mp4", "webm", "mp3", "m4a", "ogg", "m3u8", "wav"), RequestType.MEDIA),
+    **dict.fromkeys(("swf", "jar"), RequestType.OBJECT),
+}
+
+
+def accepts_html(headers: Mapping[str, str]) -> bool:
+    accept = headers.get("accept", "")
+    return "text/html" in accept or "application/xhtml+xml" in accept
+
+
+def request_type(info: RequestInfo) -> RequestType:
+    """The ABP request type, from `Sec-Fetch-Dest` when the client sends it, else inferred.
+
+    Browsers send `Sec-Fetch-*` only to potentially trustworthy origins, so on plain HTTP
+    the type comes from `Accept`, a few request headers and the path's extension: the same
+    cues older blockers used. `Sec-Fetch-Dest: empty` is fetch/XHR, or a beacon/ping.
+    """
+    h = info.headers
+    if h.get("upgrade", "").lower() == "websocket":
+        return RequestType.WEBSOCKET
+    if "ping-from" in h or "ping-to" in h or h.get("content-type", "").startswith("text/ping"):
+        return RequestType.PING
+    dest = h.get("sec-fetch-dest", "").lower()
+    if dest:
+        if dest == "empty":
+            return RequestType.XMLHTTPREQUEST
+        return _DEST_TYPES.get(dest, RequestType.OTHER)
+    if h.get("x-requested-with", "").lower() == "xmlhttprequest":
+        return RequestType.XMLHTTPREQUEST
+    if accepts_html(h):
+        return RequestType.SUBDOCUMENT
+    accept = h.get("accept", "")
+    if accept.startswith("image/"):
+        return RequestType.IMAGE
+    if accept.startswith("text/css"):
+        return RequestType.STYLESHEET
+    path = split_url(info.url).text
+    path = path[path.find("/", path.find("://") + 3) :]
+    query = path.find("?")
+    if query >= 0:
+        path = path[:query]
+    dot = path.rfind(".")
+    if dot > path.rfind("/"):
+        found = _EXTENSION_TYPES.get(path[dot + 1 :].lower())
+        if found is not None:
+            return found
+    if accept.startswith("application/json"):
+        return RequestType.XMLHTTPREQUEST
+    return RequestType.OTHER
+
+
+# -- attribution --------------------------------------------------------------------------
+
+
+def initiator_origin(headers: Mapping[str, str]) -> str:
+    """The requesting document's origin: `Origin` (unless opaque), else `Referer`'s."""
+    origin = headers.get("origin", "")
+    if origin and origin != "null":
+        return origin_of(origin)
+    referer = headers.get("referer", "")
+    return origin_of(referer) if referer else ""
+
+
+def is_top_level_navigation(headers: Mapping[str, str]) -> bool:
+    """True for requests that may be top-level navigations, which are never blocked.
+
+    With `Sec-Fetch-*` (HTTPS, interception) this is exact: mode `navigate` and dest
+    `document` (or no dest). Without them (browsers on plain HTTP, old clients), an
+    HTML-accepting GET could be a link the user followed or a frame; **Decision:** it
+    counts as a possible navigation and is never blocked, so following a link never
+    breaks. Such a document is then treated as a frame of the referring page for
+    attributing its own subresources (see `decide`).
+    """
+    mode = headers.get("sec-fetch-mode", "").lower()
+    if mode:
+        return mode == "navigate" and headers.get("sec-fetch-dest", "document") == "document"
+    return accepts_html(headers)
+
+
+def _matches_domain(host: str, domains: frozenset[str]) -> str | None:
+    """The longest entry of `domains` that `host` equals or is a subdomain of."""
+    if not domains:
+        return None
+    for suffix in host_suffixes(host):
+        if suffix in domains:
+            return suffix
+    return None
+
+
+def decide(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    config: PolicyConfig,
+    matcher: Matcher,
+    record: NavigationRecord,
+) -> Verdict:
+    """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
+    info = RequestInfo(method, url, headers)
+    host = split_url(url).host
+    rtype = request_type(info)
+    has_fetch_metadata = "sec-fetch-mode" in headers
+    initiator = initiator_origin(headers)
+    context = record.context_for(initiator) if initiator else None
+
+    if is_top_level_navigation(headers):
+        if has_fetch_metadata:
+            return Verdict(
+                False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
+            )
+        # No fetch metadata: a typed address or a same-site link opens a page context; a
+        # cross-site HTML request from a known page may be a frame, so it is remembered as
+        # one (its subresources then belong to the referring page) and never blocked.
+        same_site = bool(initiator) and site_of_url_host(initiator) == site_of(host)
+        if context is None or same_site:
+            return Verdict(
+                False,
+                Layer.NAVIGATION,
+                RequestType.DOCUMENT,
+                host,
+                site_of(host),
+                engage=method == "GET",
+            )
+        return Verdict(
+            False, Layer.NAVIGATION, RequestType.SUBDOCUMENT, host, context.site, frame_of=context
+        )
+
+    source_url: str | None
+    if context is not None:
+        site, source_url = context.site, context.page_origin + "/"
+    elif headers.get("sec-fetch-site", "").lower() == "cross-site":
+        # §A.7 item 4: unattributed but the browser says cross-site -> third-party.
+        site, source_url = "", (initiator + "/") if initiator else None
+    else:
+        return Verdict(False, Layer.UNATTRIBUTED, rtype, host, "")
+
+    frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
+    third_party = not site or site_of(host) != site
+
+    def verdict(blocked: bool, layer: Layer, decision: Decision | None = None) -> Verdict:
+        return Verdict(
+            blocked, layer, rtype, host, site, decision, frame_of=frame_of, source_url=source_url
+        )
+
+    allow = _matches_domain(host, config.user_allow)
+    block = _matches_domain(host, config.user_block) if third_party else None
+    if allow is not None and (block is None or len(allow) >= len(block)):
+        return verdict(False, Layer.USER_ALLOW)
+    if block is not None:
+        return verdict(True, Layer.USER_BLOCK)
+    if not config.protection:
+        return verdict(False, Layer.PROTECTION_OFF)
+    if site and site in config.exempt_sites:
+        return verdict(False, Layer.SITE_OFF)
+    decision = matcher.check(url, source_url, rtype)
+    if decision.blocked:
+        return verdict(True, Layer.LIST_BLOCK, decision)
+    if decision.matched is not None:
+        return verdict(False, Layer.LIST_ALLOW, decision)
+    return verdict(False, Layer.NO_MATCH, decision)
+
+
+def site_of_url_host(origin: str) -> str:
+    host = split_url(origin).host
+    return site_of(host) if host else ""
+
+
+def decide_tunnel(host: str, *, config: PolicyConfig, matcher: Matcher) -> Verdict:
+    """Decide a CONNECT tunnel on its host alone (§A.7 item 6).
+
+    A tunnel carries no page context, so it is judged as a third-party request to its host
+    by the host-only rules (`engine.check_host`). User overrides come first (§A.8 step 1);
+    the per-site switch applies when the tunnel's own site is exempt (the user turned
+    protection off for the site they are visiting, which may itself be listed).
+    """
+    host = to_ascii_host(host)
+    site = site_of(host)
+
+    def verdict(blocked: bool, layer: Layer, decision: Decision | None = None) -> Verdict:
+        return Verdict(blocked, layer, RequestType.OTHER, host, "", decision)
+
+    allow = _matches_domain(host, config.user_allow)
+    block = _matches_domain(host, config.user_block)
+    if allow is not None and (block is None or len(allow) >= len(block)):
+        return verdict(False, Layer.USER_ALLOW)
+    if block is not None:
+        return verdict(True, Layer.USER_BLOCK)
+    if not config.protection:
+        return verdict(False, Layer.PROTECTION_OFF)
+    if site in config.exempt_sites:
+        return verdict(False, Layer.SITE_OFF)
+    decision = matcher.check_host(host)
+    if decision.blocked:
+        return verdict(True, Layer.LIST_BLOCK, decision)
+    if decision.matched is not None:
+        return verdict(False, Layer.LIST_ALLOW, decision)
+    return verdict(False, Layer.NO_MATCH, decision)
+
+
+def strip_params(
+    url: str, verdict: Verdict, *, config: PolicyConfig, matcher: Matcher
+) -> tuple[str, tuple[Rule, ...]]:
+    """Apply `$removeparam` rules to an allowed request (plain HTTP or intercepted).
+
+    Skipped when the user allowed the host, when protection is off globally or for the
+    site: those layers mean "leave this request alone" (§A.8 steps 1-2).
+    """
+    if verdict.blocked or not config.protection or "?" not in url:
+        return url, ()
+    if verdict.layer in (Layer.USER_ALLOW, Layer.SITE_OFF, Layer.PROTECTION_OFF):
+        return url, ()
+    if verdict.site and verdict.site in config.exempt_sites:
+        return url, ()
+    return matcher.removeparam(url, verdict.source_url, verdict.type)

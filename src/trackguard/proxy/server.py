@@ -1,0 +1,907 @@
+"""The asyncio HTTP/1.1 forward proxy: the thin layer that moves bytes.
+
+Everything this module decides is about transport: framing, keep-alive, timeouts, limits,
+upstream connections. What to do with a request (block, allow, which headers to add, who
+the first party is) comes from `policy.decide` / `decide_tunnel` and `signals`; what a
+blocked answer looks like comes from `responses`. The module never reads lists.
+
+Safety (issue 4): binds to loopback unless told otherwise and serves only clients inside
+`allow_from`; caps head size, line length and header count (`http1.Limits`); caps
+concurrent connections; every wait has a deadline enforced by one sweeper task (cheaper
+than a timer per read, and it cannot be forgotten on a code path): a slow or silent client
+loses its connection, never anyone else's. Upstream failures become 502 (unreachable,
+refused, bad response) or 504 (timed out) with a one-line reason. It never relays to
+itself: a request whose target is the proxy's own address is served locally (PAC) or
+refused with 508.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from trackguard.model import RequestType, SourceRef
+from trackguard.proxy.attribution import NavigationRecord
+from trackguard.proxy.http1 import (
+    Framing,
+    HttpError,
+    Limits,
+    RequestHead,
+    Target,
+    keep_alive,
+    parse_absolute_target,
+    parse_chunk_size,
+    parse_request_head,
+    parse_response_head,
+    request_framing,
+    response_framing,
+    serialize_head,
+    split_host_port,
+    strip_hop_by_hop,
+)
+from trackguard.proxy.log import DecisionLog, LogEntry, strip_query
+from trackguard.proxy.pac import PAC_CONTENT_TYPE, PAC_PATH, build_pac
+from trackguard.proxy.policy import (
+    Layer,
+    Matcher,
+    PolicyConfig,
+    Verdict,
+    decide,
+    decide_tunnel,
+    strip_params,
+)
+from trackguard.proxy.responses import (
+    CONTINUE,
+    TUNNEL_ESTABLISHED,
+    blocked_response,
+    build_response,
+    describe_rule,
+    error_response,
+    tunnel_refused,
+)
+from trackguard.proxy.signals import apply_signals
+
+logger = logging.getLogger("trackguard.proxy")
+
+_COPY_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Connection-level limits. Timeouts are in seconds."""
+
+    http: Limits = field(default_factory=Limits)
+    max_connections: int = 1024
+    #: The first request head must arrive completely within this time (slowloris).
+    head_timeout: float = 15.0
+    #: Keep-alive idle time, and the longest silence while a body is moving.
+    idle_timeout: float = 60.0
+    connect_timeout: float = 10.0
+    #: How long an upstream may take to start its response.
+    response_timeout: float = 60.0
+    #: Longest silence on a CONNECT tunnel or upgraded (WebSocket) connection.
+    tunnel_idle_timeout: float = 600.0
+    pool_per_host: int = 32
+    pool_idle_timeout: float = 30.0
+    #: How long shutdown waits for requests in flight.
+    shutdown_grace: float = 5.0
+
+
+class ProxyState:
+    """What the server reads for each request; replaced wholesale, never mutated in place.
+
+    Assigning `matcher` or `config` is atomic for the event loop: a request in flight keeps
+    the objects it already read, the next request sees the new ones (issue 4: "the swap is
+    atomic").
+    """
+
+    def __init__(
+        self, matcher: Matcher, config: PolicyConfig, record: NavigationRecord | None = None
+    ) -> None:
+        self.matcher = matcher
+        self.config = config
+        self.record = record if record is not None else NavigationRecord()
+
+
+class _Stage(enum.Enum):
+    HEAD = "head"  # waiting for a request head
+    UPSTREAM = "upstream"  # connecting, or waiting for the response head
+    BODY = "body"  # moving a body
+    TUNNEL = "tunnel"
+
+
+class _ClientGone(Exception):
+    """The client closed or reset its side; nothing more can be sent to it."""
+
+
+class _UpstreamGone(Exception):
+    """The upstream closed early; the response cannot be completed."""
+
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class _Conn:
+    """One client connection and, while a request is in flight, its upstream."""
+
+    __slots__ = ("deadline", "first", "reader", "stage", "timed_out", "upstream", "writer")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.deadline = 0.0
+        self.stage = _Stage.HEAD
+        self.first = True
+        self.timed_out = False
+        self.upstream: asyncio.StreamWriter | None = None
+
+    def expire(self) -> None:
+        """Called by the sweeper when the deadline passed."""
+        self.timed_out = True
+        if self.stage is _Stage.HEAD:
+            if self.first:
+                with contextlib.suppress(Exception):
+                    self.writer.write(error_response(408, "request head not received in time"))
+            _close_softly(self.writer)
+        elif self.stage is _Stage.UPSTREAM and self.upstream is not None:
+            # The handler sees the upstream die and answers 504 itself.
+            self.upstream.transport.abort()
+        else:
+            self.writer.transport.abort()
+            if self.upstream is not None:
+                self.upstream.transport.abort()
+
+
+def _close_softly(writer: asyncio.StreamWriter, grace: float = 2.0) -> None:
+    """Close after flushing, but abort if the peer will not read what is left."""
+    transport = writer.transport
+    if transport.is_closing():
+        return
+    writer.close()
+    asyncio.get_running_loop().call_later(grace, transport.abort)
+
+
+class _Pool:
+    """Idle keep-alive connections to upstreams, per (scheme, host, port)."""
+
+    def __init__(self, per_host: int, idle_timeout: float) -> None:
+        self._idle: dict[tuple[str, str, int], list[tuple[Stream, float]]] = {}
+        self._per_host = per_host
+        self._idle_timeout = idle_timeout
+
+    def get(self, key: tuple[str, str, int]) -> Stream | None:
+        entries = self._idle.get(key)
+        while entries:
+            (reader, writer), _ = entries.pop()
+            # Leftover bytes would corrupt the next response: only clean streams are reused.
+            if (
+                not writer.is_closing()
+                and not reader.at_eof()
+                and not getattr(reader, "_buffer", b"")
+            ):
+                return reader, writer
+            writer.transport.abort()
+        return None
+
+    def put(self, key: tuple[str, str, int], stream: Stream, now: float) -> None:
+        entries = self._idle.setdefault(key, [])
+        if len(entries) >= self._per_host or stream[1].is_closing():
+            stream[1].transport.abort()
+            return
+        entries.append((stream, now))
+
+    def sweep(self, now: float) -> None:
+        for key in list(self._idle):
+            keep = []
+            for stream, since in self._idle[key]:
+                if now - since > self._idle_timeout or stream[1].is_closing():
+                    stream[1].transport.abort()
+                else:
+                    keep.append((stream, since))
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+
+    def close(self) -> None:
+        for entries in self._idle.values():
+            for (_, writer), _ in entries:
+                writer.transport.abort()
+        self._idle.clear()
+
+
+def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+class ProxyServer:
+    """The listening proxy. `start()`, then `serve_forever()` or `close()`."""
+
+    def __init__(
+        self,
+        state: ProxyState,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8118,
+        allow_from: Iterable[str] = ("127.0.0.0/8", "::1/128"),
+        limits: ServerLimits | None = None,
+        log: DecisionLog | None = None,
+        pac_fallback_direct: bool = False,
+    ) -> None:
+        self.state = state
+        self.host = host
+        self.port = port
+        self.limits = limits or ServerLimits()
+        self.log = log
+        self.pac_fallback_direct = pac_fallback_direct
+        self._allow = _networks(allow_from)
+        self._server: asyncio.Server | None = None
+        self._conns: set[_Conn] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pool = _Pool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+        self._listen: list[tuple[str, int]] = []
+        self._tls = ssl.create_default_context()
+        self.requests = 0  # served requests, for status and tests
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.host,
+            self.port,
+            limit=self.limits.http.max_head,
+            reuse_address=True,
+            backlog=1024,
+        )
+        self._listen = [s.getsockname()[:2] for s in self._server.sockets]
+        self.port = self._listen[0][1]
+        self._sweeper = asyncio.create_task(self._sweep())
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._server.serve_forever()
+
+    async def close(self) -> None:
+        """Graceful shutdown: stop accepting, finish requests in flight, then cut the rest."""
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            if conn.stage is _Stage.HEAD:
+                _close_softly(conn.writer, 0.5)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.limits.shutdown_grace
+        while self._conns and loop.time() < end:
+            await asyncio.sleep(0.05)
+        for conn in list(self._conns):
+            conn.writer.transport.abort()
+            if conn.upstream is not None:
+                conn.upstream.transport.abort()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        self._pool.close()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    @property
+    def connections(self) -> int:
+        return len(self._conns)
+
+    async def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(0.25)
+            now = loop.time()
+            for conn in list(self._conns):
+                if conn.deadline < now and not conn.timed_out:
+                    conn.expire()
+            self._pool.sweep(now)
+
+    # -- accepting ---------------------------------------------------------------------
+
+    def _client_allowed(self, peer: object) -> bool:
+        if not isinstance(peer, tuple) or not peer:
+            return False  # not TCP/IP: refuse
+        try:
+            ip = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == net.version and ip in net for net in self._allow)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            if not self._client_allowed(writer.get_extra_info("peername")):
+                writer.write(error_response(403, "client address not in --allow-from"))
+                _close_softly(writer)
+                return
+            if len(self._conns) >= self.limits.max_connections or self._closing:
+                writer.write(error_response(503, "too many connections"))
+                _close_softly(writer)
+                return
+            conn = _Conn(reader, writer)
+            self._conns.add(conn)
+            try:
+                await self._serve(conn)
+            except (_ClientGone, ConnectionError, asyncio.IncompleteReadError):
+                pass
+            except Exception:
+                logger.exception("connection handler failed")
+            finally:
+                self._conns.discard(conn)
+                if conn.upstream is not None:
+                    conn.upstream.transport.abort()
+                _close_softly(writer, 0.5)
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    # -- request loop ------------------------------------------------------------------
+
+    async def _serve(self, conn: _Conn) -> None:
+        loop = asyncio.get_running_loop()
+        limits = self.limits
+        reader = conn.reader
+        while not self._closing:
+            conn.stage = _Stage.HEAD
+            conn.deadline = loop.time() + (
+                limits.head_timeout if conn.first else limits.idle_timeout
+            )
+            try:
+                data = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip() and not conn.timed_out:
+                    await self._send(conn, error_response(400, "incomplete request head"))
+                return
+            except asyncio.LimitOverrunError:
+                await self._send(conn, error_response(431, "request head too large"))
+                return
+            if conn.timed_out:
+                return
+            conn.first = False
+            conn.stage = _Stage.BODY
+            conn.deadline = loop.time() + limits.idle_timeout
+            try:
+                head = parse_request_head(data.lstrip(b"\r\n"), limits.http)
+            except HttpError as exc:
+                await self._send(conn, error_response(exc.status, exc.message))
+                return
+            self.requests += 1
+            try:
+                keep = await self._dispatch(conn, head)
+            except HttpError as exc:
+                await self._send(conn, error_response(exc.status, exc.message))
+                return
+            if not keep:
+                return
+
+    async def _send(self, conn: _Conn, data: bytes) -> None:
+        try:
+            conn.writer.write(data)
+            await conn.writer.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise _ClientGone from exc
+
+    async def _dispatch(self, conn: _Conn, head: RequestHead) -> bool:
+        if head.method == "CONNECT":
+            await self._tunnel(conn, head)
+            return False
+        target = head.target
+        if target.startswith("/") or target == "*":
+            return await self._local(conn, head, target)
+        parsed = parse_absolute_target(target)
+        if self._is_self(parsed.host, parsed.port):
+            return await self._local(conn, head, parsed.path)
+        return await self._forward(conn, head, parsed)
+
+    def _is_self(self, host: str, port: int) -> bool:
+        if port != self.port:
+            return False
+        host = host.lower().strip("[]")
+        if host in ("localhost", self.host.lower()):
+            return True
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return (
+            ip.is_loopback
+            or ip.is_unspecified
+            or any(ip == ipaddress.ip_address(a) for a, _ in self._listen)
+        )
+
+    # -- requests to the proxy itself --------------------------------------------------
+
+    async def _local(self, conn: _Conn, head: RequestHead, path: str) -> bool:
+        keep = keep_alive(head.version, head.headers) and request_framing(head)[0] is Framing.NONE
+        path = path.split("?", 1)[0]
+        if head.method not in ("GET", "HEAD"):
+            body, status, ctype = b"method not allowed\n", 405, "text/plain; charset=utf-8"
+        elif path == PAC_PATH:
+            host_header = head.get("host") or ""
+            pac_host = self.host
+            if host_header:
+                with contextlib.suppress(HttpError):
+                    pac_host = split_host_port(host_header, self.port)[0]
+            if pac_host in ("0.0.0.0", "::", ""):
+                pac_host = "127.0.0.1"
+            text = build_pac(pac_host, self.port, fallback_direct=self.pac_fallback_direct)
+            body, status, ctype = text.encode("ascii"), 200, PAC_CONTENT_TYPE
+        elif path == "/":
+            body = (
+                "trackguard protection proxy\n"
+                f"Configure your browser to use this address as its HTTP and HTTPS proxy,\n"
+                f"or point it at the auto-config file {PAC_PATH}.\n"
+            ).encode()
+            status, ctype = 200, "text/plain; charset=utf-8"
+        else:
+            body, status, ctype = b"not found\n", 404, "text/plain; charset=utf-8"
+        response = build_response(
+            status,
+            [("Content-Type", ctype), ("Cache-Control", "no-cache")],
+            body,
+            close=not keep,
+            head_only=head.method == "HEAD",
+        )
+        await self._send(conn, response)
+        return keep
+
+    # -- CONNECT tunnels ---------------------------------------------------------------
+
+    async def _tunnel(self, conn: _Conn, head: RequestHead) -> None:
+        host, port = split_host_port(head.target, 443)
+        state = self.state
+        try:
+            verdict = decide_tunnel(host, config=state.config, matcher=state.matcher)
+        except Exception:
+            logger.exception("tunnel policy failed for %s; failing open", host)
+            verdict = Verdict(False, Layer.UNATTRIBUTED, RequestType.OTHER, host, "")
+        self._record(verdict, "tunnel", None)
+        if verdict.blocked:
+            await self._send(conn, tunnel_refused(self._explain(verdict), verdict.host))
+            return
+        if self._is_self(host, port):
+            await self._send(conn, error_response(508, "the proxy will not tunnel to itself"))
+            return
+        upstream = await self._open(conn, "tcp", host, port)
+        if upstream is None:
+            return
+        await self._send(conn, TUNNEL_ESTABLISHED)
+        await self._pipe(conn, upstream)
+
+    async def _pipe(self, conn: _Conn, upstream: Stream) -> None:
+        """Move bytes both ways until both sides are done; idle deadline applies."""
+        conn.stage = _Stage.TUNNEL
+        loop = asyncio.get_running_loop()
+        idle = self.limits.tunnel_idle_timeout
+        conn.deadline = loop.time() + idle
+
+        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    data = await src.read(_COPY_SIZE)
+                    if not data:
+                        break
+                    conn.deadline = loop.time() + idle
+                    dst.write(data)
+                    await dst.drain()
+                if dst.can_write_eof() and not dst.is_closing():
+                    dst.write_eof()
+            except (ConnectionError, RuntimeError, OSError):
+                conn.writer.transport.abort()
+                upstream[1].transport.abort()
+
+        await asyncio.gather(copy(conn.reader, upstream[1]), copy(upstream[0], conn.writer))
+        upstream[1].transport.abort()
+
+    # -- upstream connections ----------------------------------------------------------
+
+    async def _open(self, conn: _Conn, scheme: str, host: str, port: int) -> Stream | None:
+        """Connect, answering 502/504/508 to the client itself on failure (then None)."""
+        loop = asyncio.get_running_loop()
+        conn.stage = _Stage.UPSTREAM
+        conn.deadline = loop.time() + self.limits.connect_timeout + 1
+        tls = self._tls if scheme == "https" else None
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                    limit=self.limits.http.max_head,
+                ),
+                self.limits.connect_timeout,
+            )
+        except TimeoutError:
+            await self._send(conn, error_response(504, f"timed out connecting to {host}:{port}"))
+            return None
+        except socket.gaierror:
+            await self._send(conn, error_response(502, f"cannot resolve host {host}"))
+            return None
+        except ConnectionRefusedError:
+            await self._send(conn, error_response(502, f"connection refused by {host}:{port}"))
+            return None
+        except ssl.SSLError as exc:
+            await self._send(conn, error_response(502, f"TLS error with {host}: {exc.reason}"))
+            return None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            await self._send(
+                conn, error_response(502, f"cannot connect to {host}:{port}: {reason}")
+            )
+            return None
+        if self._is_loop(writer):
+            writer.transport.abort()
+            await self._send(conn, error_response(508, "the proxy will not relay to itself"))
+            return None
+        conn.upstream = writer
+        return reader, writer
+
+    def _is_loop(self, writer: asyncio.StreamWriter) -> bool:
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        if not isinstance(peer, tuple) or peer[1] != self.port:
+            return False
+        try:
+            ip = ipaddress.ip_address(peer[0])
+        except ValueError:
+            return False
+        # Our own port on a loopback address or on one of this machine's addresses (the
+        # connection's local address equals its peer address only when talking to itself).
+        return ip.is_loopback or (isinstance(local, tuple) and local[0] == peer[0])
+
+    # -- plain HTTP forwarding ---------------------------------------------------------
+
+    async def _forward(self, conn: _Conn, head: RequestHead, target: Target) -> bool:
+        loop = asyncio.get_running_loop()
+        framing, length = request_framing(head)
+        headers_lc: dict[str, str] = {}
+        for name, value in head.headers:
+            headers_lc.setdefault(name.lower(), value)
+        url = target.url
+        state = self.state
+        config, matcher, record = state.config, state.matcher, state.record
+        try:
+            verdict = decide(
+                head.method, url, headers_lc, config=config, matcher=matcher, record=record
+            )
+        except Exception:
+            logger.exception("policy failed for %s; failing open", target.host)
+            verdict = Verdict(False, Layer.UNATTRIBUTED, RequestType.OTHER, target.host, "")
+        client_keep = keep_alive(head.version, head.headers) and not self._closing
+
+        if verdict.blocked:
+            self._record(verdict, "http", url)
+            close = not client_keep or framing is not Framing.NONE
+            response = blocked_response(
+                verdict.type,
+                self._explain(verdict),
+                host=verdict.host,
+                method=head.method,
+                request_headers=headers_lc,
+                close=close,
+            )
+            await self._send(conn, response)
+            return not close
+
+        if verdict.frame_of is not None:
+            record.note_frame(url, verdict.frame_of)
+        path = target.path
+        try:
+            new_url, rules = strip_params(url, verdict, config=config, matcher=matcher)
+        except Exception:
+            logger.exception("removeparam failed for %s", target.host)
+            new_url, rules = url, ()
+        if rules and new_url != url:
+            path = parse_absolute_target(new_url).path
+            self._record(verdict, "http", None, strip=rules[0].source)
+        else:
+            self._record(verdict, "http", None)
+
+        upgrade = headers_lc.get("upgrade", "")
+        is_upgrade = bool(upgrade) and "upgrade" in headers_lc.get("connection", "").lower()
+        out = [
+            (k, v) for k, v in strip_hop_by_hop(head.headers) if k.lower() not in ("host", "expect")
+        ]
+        out.insert(0, ("Host", target.authority))
+        out = apply_signals(out, config.signals)
+        if framing is Framing.CHUNKED:
+            out.append(("Transfer-Encoding", "chunked"))
+        if is_upgrade:
+            out.append(("Connection", "Upgrade"))
+            out.append(("Upgrade", upgrade))
+        request_bytes = serialize_head(f"{head.method} {path} HTTP/1.1", out)
+        expect = "100-continue" in headers_lc.get("expect", "").lower()
+
+        key = (target.scheme, target.host.lower(), target.port)
+        # A pooled connection may have been closed by the upstream a moment ago; a request
+        # without a body can safely be retried once on a fresh connection.
+        for attempt in (0, 1):
+            pooled = self._pool.get(key) if attempt == 0 else None
+            if pooled is not None:
+                conn.upstream = pooled[1]
+                upstream = pooled
+            else:
+                opened = await self._open(conn, target.scheme, target.host, target.port)
+                if opened is None:
+                    return framing is Framing.NONE and client_keep
+                upstream = opened
+            conn.stage = _Stage.UPSTREAM
+            conn.deadline = loop.time() + self.limits.response_timeout
+            try:
+                upstream[1].write(request_bytes)
+                if framing is not Framing.NONE:
+                    if expect and head.version == "HTTP/1.1":
+                        await self._send(conn, CONTINUE)
+                    conn.stage = _Stage.BODY
+                    await self._copy_body(
+                        conn, conn.reader, upstream[1], framing, length, client_side=True
+                    )
+                    conn.stage = _Stage.UPSTREAM
+                    conn.deadline = loop.time() + self.limits.response_timeout
+                else:
+                    await upstream[1].drain()
+                data = await upstream[0].readuntil(b"\r\n\r\n")
+                break
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                upstream[1].transport.abort()
+                conn.upstream = None
+                if conn.timed_out:
+                    conn.timed_out = False
+                    await self._send(
+                        conn, error_response(504, f"{target.host} did not answer in time")
+                    )
+                    return False
+                partial = isinstance(exc, asyncio.IncompleteReadError) and exc.partial
+                if pooled is not None and not partial and framing is Framing.NONE:
+                    continue
+                await self._send(
+                    conn,
+                    error_response(502, f"{target.host} closed the connection without a response"),
+                )
+                return False
+            except asyncio.LimitOverrunError:
+                upstream[1].transport.abort()
+                conn.upstream = None
+                await self._send(conn, error_response(502, "upstream response head too large"))
+                return False
+        else:  # pragma: no cover - the loop always breaks or returns
+            return False
+
+        return await self._relay_response(
+            conn, head, verdict, url, key, upstream, data, client_keep, is_upgrade
+        )
+
+    async def _relay_response(
+        self,
+        conn: _Conn,
+        head: RequestHead,
+        verdict: Verdict,
+        url: str,
+        key: tuple[str, str, int],
+        upstream: Stream,
+        data: bytes,
+        client_keep: bool,
+        is_upgrade: bool,
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                response = parse_response_head(data, self.limits.http)
+            except HttpError as exc:
+                upstream[1].transport.abort()
+                conn.upstream = None
+                await self._send(conn, error_response(exc.status, exc.message))
+                return False
+            if response.status == 101 and is_upgrade:
+                headers = [(k, v) for k, v in response.headers]
+                await self._send(conn, serialize_head(f"HTTP/1.1 101 {response.reason}", headers))
+                await self._pipe(conn, upstream)
+                return False
+            if response.status >= 200:
+                break
+            # Interim responses (100, 103): ours already answered Expect; drop them.
+            try:
+                data = await upstream[0].readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+                upstream[1].transport.abort()
+                conn.upstream = None
+                await self._send(conn, error_response(502, "upstream closed after 1xx"))
+                return False
+
+        if (
+            verdict.engage
+            and 200 <= response.status < 300
+            and (response.get("content-type") or "")
+            .lower()
+            .startswith(("text/html", "application/xhtml"))
+        ):
+            self.state.record.engage(url)
+
+        try:
+            framing, length = response_framing(response, head.method)
+        except HttpError as exc:
+            upstream[1].transport.abort()
+            conn.upstream = None
+            await self._send(conn, error_response(exc.status, exc.message))
+            return False
+        upstream_keep = (
+            keep_alive(response.version, response.headers) and framing is not Framing.CLOSE
+        )
+        dechunk = framing is Framing.CHUNKED and head.version == "HTTP/1.0"
+        keep = client_keep and framing is not Framing.CLOSE and not dechunk
+        headers = strip_hop_by_hop(response.headers)
+        if framing is Framing.CHUNKED and not dechunk:
+            headers.append(("Transfer-Encoding", "chunked"))
+        if not keep:
+            headers.append(("Connection", "close"))
+        status_line = f"HTTP/1.1 {response.status} {response.reason}"
+        conn.writer.write(serialize_head(status_line, headers))
+        conn.stage = _Stage.BODY
+        conn.deadline = loop.time() + self.limits.idle_timeout
+        try:
+            if framing is not Framing.NONE:
+                await self._copy_body(
+                    conn,
+                    upstream[0],
+                    conn.writer,
+                    framing,
+                    length,
+                    client_side=False,
+                    dechunk=dechunk,
+                )
+            else:
+                await self._drain_client(conn)
+        except _UpstreamGone:
+            upstream[1].transport.abort()
+            conn.upstream = None
+            return False  # the client sees a truncated body and a closed connection
+        conn.upstream = None
+        if upstream_keep and not self._closing:
+            self._pool.put(key, upstream, loop.time())
+        else:
+            upstream[1].transport.abort()
+        return keep
+
+    async def _drain_client(self, conn: _Conn) -> None:
+        try:
+            await conn.writer.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise _ClientGone from exc
+
+    async def _copy_body(
+        self,
+        conn: _Conn,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        framing: Framing,
+        length: int,
+        *,
+        client_side: bool,
+        dechunk: bool = False,
+    ) -> None:
+        """Stream one body from `src` to `dst`, never holding more than one chunk.
+
+        `client_side`: the body comes from the client (an early EOF means the client went
+        away); otherwise from the upstream (an early EOF truncates the response).
+        """
+        loop = asyncio.get_running_loop()
+        idle = self.limits.idle_timeout
+        gone: type[Exception] = _ClientGone if client_side else _UpstreamGone
+
+        async def write(data: bytes) -> None:
+            dst.write(data)
+            try:
+                await dst.drain()
+            except (ConnectionError, RuntimeError) as exc:
+                raise (_UpstreamGone if client_side else _ClientGone) from exc
+
+        try:
+            if framing is Framing.LENGTH:
+                remaining = length
+                while remaining:
+                    data = await src.read(min(_COPY_SIZE, remaining))
+                    if not data:
+                        raise gone("body ended early")
+                    remaining -= len(data)
+                    conn.deadline = loop.time() + idle
+                    await write(data)
+            elif framing is Framing.CLOSE:
+                while True:
+                    data = await src.read(_COPY_SIZE)
+                    if not data:
+                        break
+                    conn.deadline = loop.time() + idle
+                    await write(data)
+            elif framing is Framing.CHUNKED:
+                while True:
+                    line = await src.readuntil(b"\r\n")
+                    size = parse_chunk_size(line, self.limits.http)
+                    if not dechunk:
+                        dst.write(line)
+                    if size == 0:
+                        break
+                    remaining = size + 2  # data and its CRLF
+                    while remaining:
+                        data = await src.read(min(_COPY_SIZE, remaining))
+                        if not data:
+                            raise gone("chunked body ended early")
+                        remaining -= len(data)
+                        conn.deadline = loop.time() + idle
+                        if dechunk:
+                            data = data[: max(0, len(data) - max(0, 2 - remaining))]
+                        await write(data)
+                # Trailer section: fields until an empty line (bounded by the reader limit).
+                while True:
+                    line = await src.readuntil(b"\r\n")
+                    if not dechunk:
+                        dst.write(line)
+                    if line == b"\r\n":
+                        break
+                await write(b"")
+        except asyncio.IncompleteReadError as exc:
+            raise gone("body ended early") from exc
+        except asyncio.LimitOverrunError as exc:
+            raise gone("chunk line too long") from exc
+        except HttpError as exc:
+            raise gone(exc.message) from exc
+
+    # -- helpers -----------------------------------------------------------------------
+
+    @staticmethod
+    def _explain(verdict: Verdict) -> str:
+        return describe_rule(verdict.rule, verdict.list, verdict.line, verdict.layer.value)
+
+    def _record(
+        self, verdict: Verdict, kind: str, url: str | None, strip: SourceRef | None = None
+    ) -> None:
+        if self.log is None:
+            return
+        if verdict.blocked:
+            action = "block"
+        elif strip is not None:
+            action = "strip"
+        else:
+            action = "allow"
+        rule = verdict.rule
+        list_id = verdict.list
+        line = verdict.line
+        if strip is not None:
+            rule, list_id, line = strip.text, strip.list_id, strip.line
+        self.log.add(
+            LogEntry(
+                time=time.time(),
+                kind=kind,
+                action=action,
+                layer=verdict.layer.value,
+                type="tunnel" if kind == "tunnel" else (verdict.type.name or "other").lower(),
+                site=verdict.site,
+                host=verdict.host,
+                rule=rule,
+                list=list_id,
+                line=line,
+                url=strip_query(url) if verdict.blocked and url else None,
+            )
+        )

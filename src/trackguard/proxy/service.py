@@ -1,0 +1,195 @@
+"""The running proxy: the server plus what keeps it current while it runs.
+
+Wires together `server.ProxyServer`, the decision log, the engine and the settings, and
+runs the background jobs:
+
+- settings are re-read when `settings.json` changes, so `trackguard site off ...` or
+  `trackguard allow ...` take effect on the next request, without a restart;
+- lists are checked on their schedule (`updater`, normally `subscriptions.update_due`) in
+  a worker thread, and a new engine is built in a thread too; the server's reference is
+  then swapped in one assignment (issue 4: "the swap is atomic"), so a request sees either
+  the old or the new engine, never a mix;
+- SIGINT/SIGTERM start a graceful shutdown.
+
+Building engines and fetching lists is injected (`engine_factory`, `updater`) by the CLI:
+this module does not know where lists come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trackguard.proxy.log import DecisionLog, log_path
+from trackguard.proxy.policy import Matcher, PolicyConfig
+from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
+from trackguard.settings import SETTINGS_FILE, Settings, load_settings
+
+logger = logging.getLogger("trackguard.proxy")
+
+#: Builds the engine for the given settings (blocking; runs in a worker thread).
+EngineFactory = Callable[[Settings], Matcher]
+#: Checks due lists; returns one result per list checked (blocking; runs in a thread).
+Updater = Callable[[], Sequence[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyOptions:
+    """Command-line choices for one run; None means "use the saved setting"."""
+
+    host: str | None = None
+    port: int | None = None
+    allow_from: tuple[str, ...] | None = None
+    dnt: bool | None = None
+    gpc: bool | None = None
+    log: bool = True
+    pac_fallback_direct: bool = False
+    #: Seconds between checks for due list updates.
+    update_interval: float = 15 * 60.0
+    #: Seconds between checks of the settings file.
+    settings_poll: float = 2.0
+    limits: ServerLimits = field(default_factory=ServerLimits)
+
+
+def effective_settings(saved: Settings, options: ProxyOptions) -> Settings:
+    """Saved settings with this run's overrides (`--dnt/--no-dnt`, `--gpc/--no-gpc`)."""
+    changes: dict[str, object] = {}
+    if options.dnt is not None:
+        changes["dnt"] = options.dnt
+    if options.gpc is not None:
+        changes["gpc"] = options.gpc
+    return saved.replace(**changes) if changes else saved
+
+
+def _changed(results: Sequence[object]) -> bool:
+    """Whether an update round changed any list (unknown result shapes count as changed)."""
+    for result in results:
+        changed = getattr(result, "changed", None)
+        if changed is None or changed:
+            return True
+    return False
+
+
+class ProxyService:
+    def __init__(
+        self,
+        options: ProxyOptions,
+        *,
+        home: Path,
+        engine_factory: EngineFactory,
+        updater: Updater | None = None,
+    ) -> None:
+        self.options = options
+        self.home = home
+        self.engine_factory = engine_factory
+        self.updater = updater
+        self.settings = effective_settings(load_settings(home), options)
+        self.server: ProxyServer | None = None
+        self.log: DecisionLog | None = None
+        self._settings_mtime = self._mtime()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    def _mtime(self) -> float:
+        try:
+            return (self.home / SETTINGS_FILE).stat().st_mtime
+        except OSError:
+            return 0.0
+
+    async def start(self) -> ProxyServer:
+        settings = self.settings
+        matcher = await asyncio.to_thread(self.engine_factory, settings)
+        state = ProxyState(matcher, PolicyConfig.from_settings(settings))
+        if self.options.log:
+            self.log = DecisionLog(log_path(self.home), retention_days=settings.log_retention_days)
+            self.log.start()
+        opts = self.options
+        self.server = ProxyServer(
+            state,
+            host=opts.host if opts.host is not None else settings.proxy_host,
+            port=opts.port if opts.port is not None else settings.proxy_port,
+            allow_from=opts.allow_from if opts.allow_from is not None else settings.allow_from,
+            limits=opts.limits,
+            log=self.log,
+            pac_fallback_direct=opts.pac_fallback_direct,
+        )
+        await self.server.start()
+        self._tasks.append(asyncio.create_task(self._watch_settings()))
+        if self.updater is not None:
+            self._tasks.append(asyncio.create_task(self._update_lists()))
+        return self.server
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stopped.set)
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.server is not None:
+            await self.server.close()
+        if self.log is not None:
+            await asyncio.to_thread(self.log.close)
+
+    # -- background jobs ----------------------------------------------------------------
+
+    async def reload_settings(self) -> None:
+        """Re-read settings.json and apply it; rebuild the engine only if it must change."""
+        assert self.server is not None
+        new = effective_settings(load_settings(self.home), self.options)
+        old, self.settings = self.settings, new
+        state = self.server.state
+        if new.strict_ie != old.strict_ie:
+            state.matcher = await asyncio.to_thread(self.engine_factory, new)
+        state.config = PolicyConfig.from_settings(new)
+        if self.log is not None:
+            self.log.retention_days = new.log_retention_days
+        logger.info("settings reloaded")
+
+    async def refresh_lists(self) -> bool:
+        """Run one update round; swap in a new engine when a list changed."""
+        assert self.server is not None
+        if self.updater is None:
+            return False
+        results = await asyncio.to_thread(self.updater)
+        if not _changed(results):
+            return False
+        matcher = await asyncio.to_thread(self.engine_factory, self.settings)
+        self.server.state.matcher = matcher  # one reference assignment: atomic for requests
+        logger.info("lists updated; new engine in use")
+        return True
+
+    async def _watch_settings(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.settings_poll)
+            mtime = self._mtime()
+            if mtime != self._settings_mtime:
+                self._settings_mtime = mtime
+                try:
+                    await self.reload_settings()
+                except Exception:
+                    logger.exception("could not apply new settings; keeping the old ones")
+
+    async def _update_lists(self) -> None:
+        while True:
+            try:
+                await self.refresh_lists()
+            except Exception:
+                logger.exception("list update failed; keeping the current lists")
+            await asyncio.sleep(self.options.update_interval)
