@@ -25,7 +25,7 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from trackguard.model import RequestType, SourceRef
@@ -169,6 +169,33 @@ def _close_softly(writer: asyncio.StreamWriter, grace: float = 2.0) -> None:
     asyncio.get_running_loop().call_later(grace, transport.abort)
 
 
+async def _linger(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float = 1.0
+) -> None:
+    """Close without losing the last response.
+
+    Closing a socket that still has unread input makes the kernel send a reset, which can
+    destroy the error response we just wrote before the client reads it. So: send FIN,
+    discard what the client still sends for a moment, then close.
+    """
+    transport = writer.transport
+    if transport.is_closing():
+        return
+    try:
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(seconds):
+            while await reader.read(_COPY_SIZE):
+                pass
+    except (TimeoutError, ConnectionError, OSError, RuntimeError):
+        pass
+    finally:
+        if transport.get_write_buffer_size():
+            transport.abort()
+        else:
+            writer.close()
+
+
 class _Pool:
     """Idle keep-alive connections to upstreams, per (scheme, host, port)."""
 
@@ -235,8 +262,12 @@ class ProxyServer:
         limits: ServerLimits | None = None,
         log: DecisionLog | None = None,
         pac_fallback_direct: bool = False,
+        connect_to: Mapping[str, str] | None = None,
     ) -> None:
         self.state = state
+        #: Host name -> address to connect to instead of resolving it (like curl's
+        #: --connect-to). Tests and benchmarks use it for `*.test` names on loopback.
+        self.connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
         self.host = host
         self.port = port
         self.limits = limits or ServerLimits()
@@ -334,11 +365,11 @@ class ProxyServer:
         try:
             if not self._client_allowed(writer.get_extra_info("peername")):
                 writer.write(error_response(403, "client address not in --allow-from"))
-                _close_softly(writer)
+                await _linger(reader, writer)
                 return
             if len(self._conns) >= self.limits.max_connections or self._closing:
                 writer.write(error_response(503, "too many connections"))
-                _close_softly(writer)
+                await _linger(reader, writer)
                 return
             conn = _Conn(reader, writer)
             self._conns.add(conn)
@@ -352,7 +383,7 @@ class ProxyServer:
                 self._conns.discard(conn)
                 if conn.upstream is not None:
                     conn.upstream.transport.abort()
-                _close_softly(writer, 0.5)
+                await _linger(reader, writer)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -523,10 +554,11 @@ class ProxyServer:
         conn.stage = _Stage.UPSTREAM
         conn.deadline = loop.time() + self.limits.connect_timeout + 1
         tls = self._tls if scheme == "https" else None
+        address = self.connect_to.get(host.lower(), host)
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
-                    host,
+                    address,
                     port,
                     ssl=tls,
                     server_hostname=host if tls else None,
