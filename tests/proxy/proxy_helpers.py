@@ -240,6 +240,7 @@ class Origin:
         writer.write(
             (
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n{extra}"
+                "Access-Control-Allow-Origin: *\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n"
             ).encode()
             + (b"" if seen.method == "HEAD" else body)
