@@ -6,7 +6,9 @@ never has to trust a file name or a Content-Type.
 
 from __future__ import annotations
 
-from trackguard.model import Format, ParsedList
+import dataclasses
+
+from trackguard.model import Format, ListRejected, ParsedList, Rule, SourceRef
 
 
 def parse_list(text: str, list_id: str, format: Format | str | None = None) -> ParsedList:
@@ -15,14 +17,42 @@ def parse_list(text: str, list_id: str, format: Format | str | None = None) -> P
     Raises `ListRejected` when the list as a whole is unusable (TPL spec §A.2/§A.10: bad
     header, no valid rule, over the size limits); bad lines only produce diagnostics.
     """
-    from trackguard.lists import abp, hosts, tpl
-    from trackguard.lists.detect import detect_format
-
     fmt = Format(format) if isinstance(format, str) else format
     if fmt is None:
         fmt = detect_format(text)
     if fmt is Format.TPL:
-        return tpl.parse_tpl(text, list_id)
+        from trackguard.lists.tpl import parse_tpl
+
+        return parse_tpl(text, list_id)
     if fmt is Format.HOSTS:
-        return hosts.parse_hosts(text, list_id)
-    return abp.parse_abp(text, list_id)
+        from trackguard.lists.hosts import parse_hosts
+
+        return parse_hosts(text, list_id)
+    from trackguard.lists.abp import parse_abp
+
+    return parse_abp(text, list_id)
+
+
+def detect_format(text: str) -> Format:
+    """The syntax of list text, judged from its content (see `lists.detect`)."""
+    from trackguard.lists.detect import detect_format as detect
+
+    return detect(text)
+
+
+def parse_line(text: str, list_id: str, line: int, format: Format) -> list[Rule]:
+    """Re-parse one rule line exactly as it was parsed inside its list.
+
+    Used by a loaded engine to turn a deciding rule back into a `Rule`; the line was
+    valid when the engine was built, with the same parser version.
+    """
+    body = "msFilterList\n" + text if format is Format.TPL else text
+    try:
+        parsed = parse_list(body, list_id, format)
+    except ListRejected:
+        return []
+    shift = line - (2 if format is Format.TPL else 1)
+    return [
+        dataclasses.replace(r, source=SourceRef(list_id, r.source.line + shift, r.source.text))
+        for r in parsed.rules
+    ]

@@ -1,0 +1,418 @@
+"""Builder: turns `Rule`s into the plain-data index the matcher walks.
+
+This module is the mutable half of the engine (see `matcher` for the read-only half).
+Everything it produces is built from tuples, frozensets, dicts, lists, strings and ints,
+so the whole index can be written with `marshal` and read back without rebuilding.
+
+Compiled filter layout (a tuple, because attribute access on tuples unpacked into locals
+is the cheapest thing CPython does)::
+
+    (rule_id, types, party, include, exclude, denyallow, pattern)
+     int      int    0/1/2  frozenset|None ×3            None | tuple
+
+    party:    0 any, 1 first-party only, 2 third-party only
+    pattern:  None                                  matches any URL (host already checked)
+              (KIND_TAIL, pieces, flags, skip)      `||host^tail` / `||host/tail`: the tail
+                                                    matched from host end + skip (1 for `^`)
+              (KIND_GENERIC, pieces, flags)         pieces in order, see FLAG_*
+              (KIND_REGEX, regex_text, flags)       RE2, compiled lazily
+
+Index layout, one per category (block, important, allow, document-allow, removeparam)::
+
+    {"suffix": {host: [F]}, "labels": {label-run: [F]}, "exact": {host: [F]},
+     "token": {token: [F]}, "page": {page-domain: [F]}, "fallback": [F]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from array import array
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import re2
+
+from trackguard.model import (
+    Action,
+    Anchor,
+    Diagnostic,
+    Format,
+    HostMode,
+    ParsedList,
+    Party,
+    RequestType,
+    Rule,
+    Severity,
+    SourceRef,
+)
+
+ENGINE_VERSION = "1"
+
+KIND_TAIL = 0
+KIND_GENERIC = 1
+KIND_REGEX = 2
+
+FLAG_LEFT = 1  # first piece anchored at the start position
+FLAG_RIGHT = 2  # last piece anchored at the end of the URL
+FLAG_HOST = 4  # start positions are the host's label starts
+FLAG_SEPARATOR = 8  # `^` is the ABP separator class (literal in TPL)
+FLAG_CASE = 16  # match case-sensitively (against the URL as sent)
+
+CATEGORIES = ("block", "important", "allow", "docallow", "removeparam")
+
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789%")
+#: Tokens present in a large share of real URLs (measured on the corpus request log):
+#: a filter whose best token is one of these would be looked at by most requests, so
+#: it goes to the left-overs, which are screened by their literal text in one RE2 pass.
+_COMMON_TOKENS = frozenset(
+    (
+        "http https www com net org ar br de uk js css html htm php asp aspx json xml "
+        "png gif jpg jpeg webp svg ico woff woff2 ttf static cdn api assets img image images "
+        "id v v1 v2 v3 min content common data web page media files file s3 wp uploads "
+        "amazonaws cloudfront google"
+    ).split()
+)
+_A_LEFT, _A_RIGHT, _A_HOST = int(Anchor.LEFT), int(Anchor.RIGHT), int(Anchor.HOST)
+
+Compiled = tuple[Any, ...]
+Index = dict[str, Any]
+
+
+class RuleTable:
+    """The rules behind compiled filters, kept compact for the cache file.
+
+    A built engine holds the `Rule` objects themselves. A loaded engine holds only each
+    rule's list, line number and text, and re-parses the one line on demand: only rules
+    that decide something are ever looked at, and plain strings load far faster than
+    100k rebuilt objects. Parsing is deterministic per version, which the cache key
+    includes.
+    """
+
+    def __init__(
+        self,
+        rules: list[Rule] | None = None,
+        packed: tuple[tuple[str, ...], bytes, str] | None = None,
+    ) -> None:
+        self._rules: dict[int, Rule] = dict(enumerate(rules)) if rules is not None else {}
+        self._count = len(rules) if rules is not None else 0
+        self._packed = packed
+        self._texts: list[str] | None = None
+        self._meta: array[int] | None = None
+        if packed is not None:
+            self._meta = array("i")
+            self._meta.frombytes(packed[1])
+            self._count = len(self._meta) // 4
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, rule_id: int) -> Rule:
+        rule = self._rules.get(rule_id)
+        if rule is None:
+            rule = self._rules[rule_id] = self._unpack(rule_id)
+        return rule
+
+    def pack(self) -> tuple[tuple[str, ...], bytes, str]:
+        if self._packed is not None:
+            return self._packed
+        list_ids: dict[str, int] = {}
+        meta = array("i")
+        texts: list[str] = []
+        last_source: SourceRef | None = None
+        sub = 0
+        for i in range(self._count):
+            rule = self._rules[i]
+            src = rule.source
+            sub = sub + 1 if src == last_source else 0
+            last_source = src
+            list_no = list_ids.setdefault(src.list_id, len(list_ids))
+            meta.extend((list_no, src.line, _SYNTAX_NO[rule.syntax], sub))
+            texts.append(src.text.replace("\n", " "))
+        return tuple(list_ids), meta.tobytes(), "\n".join(texts)
+
+    def _unpack(self, rule_id: int) -> Rule:
+        assert self._packed is not None and self._meta is not None
+        if self._texts is None:
+            self._texts = self._packed[2].split("\n")
+        list_no, line, syntax_no, sub = self._meta[rule_id * 4 : rule_id * 4 + 4]
+        from trackguard.lists import parse_line
+
+        rules = parse_line(
+            self._texts[rule_id], self._packed[0][list_no], line, _SYNTAXES[syntax_no]
+        )
+        return rules[sub]
+
+
+_SYNTAXES = (Format.ABP, Format.TPL, Format.HOSTS)
+_SYNTAX_NO = {f: i for i, f in enumerate(_SYNTAXES)}
+
+
+def _badfilter_key(text: str) -> str:
+    """Identity of a filter for `$badfilter`: its text with options in a canonical order."""
+    at = text.rfind("$")
+    if at < 0:
+        return text
+    options = sorted(o.strip() for o in text[at + 1 :].split(",") if o.strip() != "badfilter")
+    return text[:at] + ("$" + ",".join(options) if options else "")
+
+
+def _pieces(pattern: str) -> tuple[tuple[str, ...], bool, bool]:
+    """Split on `*`; report whether the pattern started / ended with a wildcard."""
+    raw = pattern.split("*")
+    return tuple(p for p in raw if p), raw[0] == "", raw[-1] == ""
+
+
+def _safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
+    """Tokens that every URL matching these pieces must contain as a whole token.
+
+    A run of token characters counts only when both of its ends are bounded inside the
+    pattern (by a non-token character or `^`), or by an anchor; a run that touches a
+    wildcard or an unanchored end could be part of a longer token in the URL.
+    """
+    out: list[str] = []
+    last = len(pieces) - 1
+    for i, piece in enumerate(pieces):
+        n = len(piece)
+        j = 0
+        while j < n:
+            if piece[j] not in _TOKEN_CHARS:
+                j += 1
+                continue
+            k = j
+            while k < n and piece[k] in _TOKEN_CHARS:
+                k += 1
+            left_ok = j > 0 or (i == 0 and flags & (FLAG_LEFT | FLAG_HOST))
+            right_ok = k < n or (i == last and flags & FLAG_RIGHT)
+            if left_ok and right_ok:
+                out.append(piece[j:k])
+            j = k
+    return out
+
+
+# A compiled filter waiting for its index slot:
+# (category, compiled, host_key, host_slot, tokens, page_keys)
+_Candidate = tuple[str, Compiled, str, str, list[str], tuple[str, ...]]
+
+_HOST_SLOT = {HostMode.SUFFIX: "suffix", HostMode.LABELS: "labels", HostMode.EXACT: "exact"}
+_PARTY = {Party.ANY: 0, Party.FIRST: 1, Party.THIRD: 2}
+_DOCUMENT_BIT = int(RequestType.DOCUMENT)
+_HOSTNAME_RE = re.compile(r"[a-z0-9.\-_]*")  # noqa: TID251 - our own fixed pattern
+
+
+def _categories(rule: Rule, types: int) -> tuple[str, ...]:
+    if rule.removeparam is not None:
+        return ("removeparam",) if rule.action is Action.BLOCK else ()
+    if rule.action is Action.ALLOW:
+        return ("allow", "docallow") if types & _DOCUMENT_BIT else ("allow",)
+    # Important rules sit in the block index too, so "no block rule matched" also
+    # settles "no important rule matched" on the common path.
+    return ("block", "important") if rule.important else ("block",)
+
+
+class Builder:
+    """Collects rules, applies `$badfilter`, compiles and indexes them."""
+
+    def __init__(self, *, strict_ie: bool = False) -> None:
+        self.strict_ie = strict_ie
+        self.rules: list[Rule] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.lists: dict[str, dict[str, Any]] = {}
+        self._candidates: list[_Candidate] = []
+        self._pending: list[Rule] = []
+        self._bad_keys: set[str] = set()
+
+    def add_list(self, parsed: ParsedList) -> None:
+        self.diagnostics.extend(parsed.diagnostics)
+        self.lists[parsed.list_id] = {
+            "format": parsed.format.value,
+            "rules": 0,
+            "skipped": dict(parsed.skipped),
+            "errors": sum(1 for d in parsed.diagnostics if d.severity is Severity.ERROR),
+            "metadata": dict(parsed.metadata),
+        }
+        # `$badfilter` cancels its twin in any list, so rules wait until all lists are in.
+        self._bad_keys.update(_badfilter_key(r.source.text) for r in parsed.rules if r.badfilter)
+        self._pending.extend(parsed.rules)
+
+    def build(self) -> tuple[list[Rule], dict[str, Index], list[Diagnostic]]:
+        bad = self._bad_keys
+        for rule in self._pending:
+            if rule.badfilter:
+                self._note(rule, "badfilter")
+            elif bad and _badfilter_key(rule.source.text) in bad:
+                self._note(rule, "disabled-by-badfilter")
+            else:
+                self._compile(rule)
+        self._pending = []
+        return self.rules, self._index(), self.diagnostics
+
+    def _note(self, rule: Rule, kind: str) -> None:
+        skipped = self.lists[rule.source.list_id]["skipped"]
+        skipped[kind] = skipped.get(kind, 0) + 1
+
+    def _compile(self, rule: Rule) -> None:
+        types = int(rule.types)
+        categories = _categories(rule, types)
+        if not categories:
+            self._note(rule, "removeparam-exception")
+            return
+        variants = self._patterns(rule)
+        if variants is None:
+            return
+        rid = len(self.rules)
+        self.rules.append(rule)
+        self.lists[rule.source.list_id]["rules"] += 1
+        head = (
+            rid,
+            types,
+            _PARTY[rule.party],
+            frozenset(rule.include_domains) if rule.include_domains else None,
+            frozenset(rule.exclude_domains) if rule.exclude_domains else None,
+            frozenset(rule.denyallow) if rule.denyallow else None,
+        )
+        if rule.host_mode is not HostMode.NONE:
+            fixed_key, fixed_slot = rule.host, _HOST_SLOT[rule.host_mode]
+        else:
+            fixed_key, fixed_slot = "", ""
+        page_keys = tuple(d for d in rule.include_domains if not d.endswith(".*"))
+        add = self._candidates.append
+        for pattern, host_key, tokens in variants:
+            compiled = (*head, pattern)
+            key, slot = (fixed_key, fixed_slot) if fixed_key else (host_key, "suffix")
+            for category in categories:
+                add((category, compiled, key, slot, tokens, page_keys))
+
+    def _patterns(self, rule: Rule) -> list[tuple[tuple[Any, ...] | None, str, list[str]]] | None:
+        """Compiled pattern variants for a rule: (pattern, host key, index tokens)."""
+        case_flag = FLAG_CASE if rule.match_case else 0
+        if rule.regex is not None:
+            try:
+                re2.compile(rule.regex)
+            except Exception as exc:  # re2 raises its own error type
+                self.diagnostics.append(
+                    Diagnostic(
+                        rule.source.list_id,
+                        rule.source.line,
+                        Severity.ERROR,
+                        "engine.bad-regex",
+                        f"regular expression rejected by RE2 (linear-time engine): {exc}",
+                    )
+                )
+                self._note(rule, "bad-regex")
+                return None
+            return [((KIND_REGEX, rule.regex, case_flag), "", [])]
+
+        text = rule.pattern if rule.match_case else rule.pattern.lower()
+        flags = case_flag | (FLAG_SEPARATOR if rule.syntax is Format.ABP else 0)
+        anchor = int(rule.anchor)
+        if anchor:
+            if anchor & _A_LEFT:
+                flags |= FLAG_LEFT
+            if anchor & _A_RIGHT:
+                flags |= FLAG_RIGHT
+            if anchor & _A_HOST:
+                flags |= FLAG_HOST
+        out = [self._pattern(text, flags)]
+        if rule.scheme_equivalence and not self.strict_ie:
+            for plain, secure in (("http://", "https://"), ("ws://", "wss://")):
+                if text.startswith(plain):
+                    out.append(self._pattern(secure + text[len(plain) :], flags))
+        return out
+
+    @staticmethod
+    def _pattern(text: str, flags: int) -> tuple[tuple[Any, ...] | None, str, list[str]]:
+        if flags & FLAG_HOST and flags & FLAG_SEPARATOR:
+            # `||host^...` / `||host/...`: index by host, match the tail at the host end.
+            m = _HOSTNAME_RE.match(text)
+            end = m.end() if m else 0
+            host, rest = text[:end], text[end:]
+            if host and host[0] != "." and rest[:1] in ("^", "/"):
+                # `^` right after a host always meets ':', '/' or '?': it consumes one char.
+                skip = 1 if rest[0] == "^" else 0
+                tail = rest[skip:]
+                host = host.rstrip(".")
+                if not tail and not flags & FLAG_RIGHT:
+                    return None, host, []
+                pieces, starts_wild, ends_wild = _pieces(tail)
+                tflags = flags & (FLAG_SEPARATOR | FLAG_CASE | FLAG_RIGHT)
+                if ends_wild and tail:
+                    tflags &= ~FLAG_RIGHT
+                if not starts_wild:
+                    tflags |= FLAG_LEFT
+                if not pieces and not tflags & FLAG_RIGHT:
+                    return None, host, []
+                return (KIND_TAIL, pieces, tflags, skip), host, []
+        pieces, starts_wild, ends_wild = _pieces(text)
+        if starts_wild:
+            flags &= ~(FLAG_LEFT | FLAG_HOST)
+        if ends_wild:
+            flags &= ~FLAG_RIGHT
+        if not pieces:
+            return None, "", []
+        return (KIND_GENERIC, pieces, flags), "", _safe_tokens(pieces, flags)
+
+    def _index(self) -> dict[str, Index]:
+        counts: Counter[str] = Counter()
+        for cand in self._candidates:
+            if not cand[2] and cand[4]:
+                counts.update(set(cand[4]))
+        indexes: dict[str, Index] = {
+            c: {"suffix": {}, "labels": {}, "exact": {}, "token": {}, "page": {}, "fallback": []}
+            for c in CATEGORIES
+        }
+        common = _COMMON_TOKENS
+        for category, compiled, key, slot, tokens, page_keys in self._candidates:
+            index = indexes[category]
+            if key:
+                index[slot].setdefault(key, []).append(compiled)
+            elif tokens and not all(t in common or len(t) < 2 for t in tokens):
+                best = min(tokens, key=lambda t: (len(t) < 2, t in common, counts[t], -len(t)))
+                index["token"].setdefault(best, []).append(compiled)
+            elif page_keys:
+                for page_key in page_keys:
+                    index["page"].setdefault(page_key, []).append(compiled)
+            else:
+                index["fallback"].append(compiled)
+        self._candidates = []
+        return indexes
+
+
+def build_index(
+    lists: Iterable[ParsedList], *, strict_ie: bool = False
+) -> tuple[list[Rule], dict[str, Index], list[Diagnostic], dict[str, dict[str, Any]]]:
+    builder = Builder(strict_ie=strict_ie)
+    for parsed in lists:
+        builder.add_list(parsed)
+    rules, index, diagnostics = builder.build()
+    return rules, index, diagnostics, builder.lists
+
+
+def cache_key(items: Iterable[tuple[str, str, str]], *, strict_ie: bool) -> str:
+    """Key for a compiled engine: engine version, options, and each list's id and text."""
+    from trackguard import __version__
+
+    h = hashlib.sha256(f"trackguard/{__version__}/{ENGINE_VERSION}/strict={strict_ie}\n".encode())
+    for list_id, fmt, text in items:
+        h.update(list_id.encode("utf-8", "surrogatepass") + b"\0" + fmt.encode() + b"\0")
+        h.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+    return h.hexdigest()
+
+
+# Separator class for ABP `^`: anything but a letter, digit, or one of `_-.%`.
+_SEP_LOWER = "[^a-z0-9_\\-.%]"
+_SEP_CASE = "[^a-zA-Z0-9_\\-.%]"
+
+
+def piece_regex(piece: str, case: bool, at_end: bool) -> re.Pattern[str]:
+    """Compile one wildcard-free piece containing `^` separators.
+
+    The result has no quantifier or repetition at all, so its cost is bounded by
+    (text length x piece length): no input can make it backtrack without bound. That is
+    why this is the one place the standard `re` module may see list text.
+    """
+    sep = _SEP_CASE if case else _SEP_LOWER
+    parts = [re.escape(p) for p in piece.split("^")]
+    body = f"(?:{sep}|\\Z)".join(parts)
+    return re.compile(body + ("\\Z" if at_end else ""))  # noqa: TID251 - no quantifiers

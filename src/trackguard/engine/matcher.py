@@ -1,0 +1,528 @@
+"""Matcher: answers "which rule applies to this request" from a built index.
+
+Read-only after construction (the only mutation is filling memo caches), so one matcher
+can serve many threads, and a new one can be built aside and swapped in. Pure: no I/O.
+
+Evaluation order (TPL spec §A.8 steps 3-4, the same for every format):
+  1. find a block rule (important ones included); none -> allowed, no rule;
+  2. an `$important` block -> blocked, exceptions cannot lift it;
+  3. an exception (ABP `@@`, TPL `+d`, or a `$document` exception for the page) -> allowed,
+     unless an `$important` block also applies;
+  4. otherwise blocked by the rule from step 1.
+
+Candidate filters come from, in order: the request host's parent domains (the bulk of
+real lists: `||host^`, TPL domains, hosts entries), TPL label runs, URL tokens, the page's
+domains (filters only known by their `$domain=`), then the few left over. Those left over
+are pre-screened together: regexes by one RE2 set, plain patterns by one RE2 set of their
+longest literal, so no filter costs a Python-level check on every request.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import re2
+
+from trackguard.domain import host_suffixes, public_suffix, site_of, split_url
+from trackguard.engine.compiler import (
+    FLAG_CASE,
+    FLAG_HOST,
+    FLAG_LEFT,
+    FLAG_RIGHT,
+    FLAG_SEPARATOR,
+    KIND_GENERIC,
+    KIND_REGEX,
+    KIND_TAIL,
+    Compiled,
+    Index,
+    RuleTable,
+    piece_regex,
+)
+from trackguard.model import DEFAULT_TYPES, Decision, RequestType, Rule
+
+_TOKEN_RE = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - fixed, our own pattern
+_DOCUMENT = int(RequestType.DOCUMENT)
+_OTHER = int(RequestType.OTHER)
+_DEFAULT = int(DEFAULT_TYPES)
+
+
+@lru_cache(maxsize=65536)
+def _label_runs(host: str) -> tuple[str, ...]:
+    """Every contiguous run of labels of a host (TPL spec §A.5.1 block domain rules)."""
+    labels = host.split(".")
+    n = len(labels)
+    return tuple(".".join(labels[i:j]) for i in range(n) for j in range(i + 1, n + 1))
+
+
+@lru_cache(maxsize=65536)
+def _suffixes(host: str) -> tuple[str, ...]:
+    return tuple(host_suffixes(host)) if host else ()
+
+
+@lru_cache(maxsize=16384)
+def _page_keys(page_host: str) -> tuple[str, ...]:
+    """Keys `$domain=` entries can match for a page, most specific first.
+
+    For `www.google.co.uk`: `www.google.co.uk`, `www.google.*`, `google.co.uk`,
+    `google.*`, `co.uk`, `uk` (entity forms `name.*` stand beside the label they start
+    at, so "the most specific entry wins" works across both kinds).
+    """
+    if not page_host:
+        return ()
+    suffix = public_suffix(page_host) or ""
+    keys: list[str] = []
+    for s in host_suffixes(page_host):
+        keys.append(s)
+        if suffix and len(s) > len(suffix) + 1 and s.endswith("." + suffix):
+            keys.append(s[: -len(suffix) - 1] + ".*")
+    return tuple(keys)
+
+
+@lru_cache(maxsize=4096)
+def _page_host(source_url: str) -> str:
+    return split_url(source_url).host
+
+
+@lru_cache(maxsize=4096)
+def _compiled_regex(body: str, case: bool) -> Any:
+    """RE2 only: list regexes are untrusted and must run in linear time."""
+    options = re2.Options()
+    options.case_sensitive = case
+    try:
+        return re2.compile(body, options)
+    except Exception:  # rejected at build time already; stay safe if not
+        return None
+
+
+@lru_cache(maxsize=16384)
+def _piece_regex(piece: str, case: bool, at_end: bool) -> re.Pattern[str]:
+    return piece_regex(piece, case, at_end)
+
+
+class _Context:
+    """Everything about one request the filters look at, computed once."""
+
+    __slots__ = (
+        "host",
+        "host_end",
+        "host_start",
+        "lower",
+        "page_keys",
+        "suffixes",
+        "text",
+        "third",
+        "tokens",
+        "type",
+    )
+
+    def __init__(self, url: str, page_host: str, type_bit: int, has_page: bool) -> None:
+        parts = split_url(url)
+        host = parts.host
+        self.text = text = parts.text
+        self.lower = text.lower()
+        self.host = host
+        self.host_start = len(parts.scheme) + 3 if host else 0
+        self.host_end = self.host_start + len(host)
+        self.suffixes = _suffixes(host)
+        self.type = type_bit
+        self.page_keys = _page_keys(page_host)
+        if not has_page or not page_host:
+            self.third = True  # no page: third-party (corpus README, issue 2)
+        else:
+            self.third = host != page_host and site_of(host) != site_of(page_host)
+        self.tokens: list[str] | None = None
+
+
+def _pieces(text: str, pieces: tuple[str, ...], pos: int, flags: int) -> bool:
+    """Match wildcard-separated pieces in order from `pos`: greedy leftmost, linear.
+
+    Leftmost matching of each piece is exact for fixed-length pieces, so there is no
+    search tree to explore and nothing to backtrack into.
+    """
+    last = len(pieces) - 1
+    if last < 0:
+        return not flags & FLAG_RIGHT or pos == len(text)
+    anchored = flags & FLAG_LEFT
+    separators = flags & FLAG_SEPARATOR
+    for i, piece in enumerate(pieces):
+        at_end = i == last and bool(flags & FLAG_RIGHT)
+        if separators and "^" in piece:
+            rx = _piece_regex(piece, bool(flags & FLAG_CASE), at_end)
+            m = rx.match(text, pos) if (anchored and i == 0) else rx.search(text, pos)
+            if m is None:
+                return False
+            pos = m.end()
+        elif anchored and i == 0:
+            if at_end:
+                return text[pos:] == piece
+            if not text.startswith(piece, pos):
+                return False
+            pos += len(piece)
+        elif at_end:
+            return text.endswith(piece) and len(text) - len(piece) >= pos
+        else:
+            j = text.find(piece, pos)
+            if j < 0:
+                return False
+            pos = j + len(piece)
+    return True
+
+
+def _match(f: Compiled, ctx: _Context) -> bool:
+    """Does one compiled filter apply to the request? Cheapest checks first."""
+    _, types, party, include, exclude, denyallow, pattern = f
+    if not types & ctx.type:
+        return False
+    if party and (party == 2) != ctx.third:
+        return False
+    if include is not None or exclude is not None:
+        for key in ctx.page_keys:
+            if exclude is not None and key in exclude:
+                return False
+            if include is not None and key in include:
+                break
+        else:
+            if include is not None:
+                return False
+    if denyallow is not None:
+        for s in ctx.suffixes:
+            if s in denyallow:
+                return False
+    if pattern is None:
+        return True
+    kind = pattern[0]
+    flags = pattern[2]
+    if kind == KIND_TAIL:
+        text = ctx.text if flags & FLAG_CASE else ctx.lower
+        return _pieces(text, pattern[1], ctx.host_end + pattern[3], flags)
+    if kind == KIND_GENERIC:
+        text = ctx.text if flags & FLAG_CASE else ctx.lower
+        if not flags & FLAG_HOST:
+            return _pieces(text, pattern[1], 0, flags)
+        if not ctx.host:
+            return False
+        # `||` anchors at the host's start or at any of its labels' starts.
+        start = ctx.host_start
+        flags |= FLAG_LEFT
+        if _pieces(text, pattern[1], start, flags):
+            return True
+        host = ctx.host
+        i = host.find(".")
+        while i >= 0:
+            if _pieces(text, pattern[1], start + i + 1, flags):
+                return True
+            i = host.find(".", i + 1)
+        return False
+    if kind == KIND_REGEX:
+        compiled = _compiled_regex(pattern[1], bool(flags & FLAG_CASE))
+        return compiled is not None and compiled.search(ctx.text) is not None
+    return False
+
+
+def _without_pattern(f: Compiled) -> Compiled:
+    """The filter with its (already matched) pattern removed, for the option checks."""
+    return (*f[:6], None)
+
+
+def _longest_literal(f: Compiled) -> str:
+    """The longest text every URL the filter matches must contain (lower case)."""
+    pattern = f[6]
+    if pattern is None or pattern[0] == KIND_REGEX:
+        return ""
+    parts: list[str] = []
+    for piece in pattern[1]:
+        parts.extend(piece.split("^") if pattern[2] & FLAG_SEPARATOR else (piece,))
+    return max(parts, key=len, default="").lower()
+
+
+def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled]] | None:
+    """Group left-over filters under one RE2 set (regex bodies or escaped literals).
+
+    Returns (set, screened filters, filters that need a direct check), or None when
+    nothing can be screened. Regex hits are fully matched (the pattern is dropped);
+    literal hits are only candidates and are checked in full.
+    """
+    regex_set = re2.Set.SearchSet(re2.Options())
+    screened: list[Compiled] = []
+    direct: list[Compiled] = []
+    for f in filters:
+        pattern = f[6]
+        if pattern is not None and pattern[0] == KIND_REGEX:
+            body = pattern[1] if pattern[2] & FLAG_CASE else "(?i)" + pattern[1]
+            entry = _without_pattern(f)
+        else:
+            literal = _longest_literal(f)
+            if len(literal) < 3:
+                direct.append(f)
+                continue
+            body = "(?i)" + re2.escape(literal)
+            entry = f
+        try:
+            regex_set.Add(body)
+        except Exception:  # RE2 refused it on its own: check it directly instead
+            direct.append(f)
+            continue
+        screened.append(entry)
+    if not screened:
+        return None
+    try:
+        regex_set.Compile()
+    except Exception:
+        return None
+    return regex_set, screened, direct
+
+
+_SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
+_HOST_CACHE_SIZE = 8192
+
+
+def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Context) -> int | None:
+    screen, screened, direct = screened_bucket
+    for f in direct:
+        if _match(f, ctx):
+            return int(f[0])
+    hits = screen.Match(ctx.text)
+    if hits:
+        for i in sorted(hits):
+            if _match(screened[i], ctx):
+                return int(screened[i][0])
+    return None
+
+
+class _Category:
+    """One category's index, prepared for lookups."""
+
+    __slots__ = (
+        "_host_cache",
+        "direct",
+        "exact",
+        "labels",
+        "page",
+        "screen",
+        "screened",
+        "suffix",
+        "token",
+    )
+
+    def __init__(self, index: Index) -> None:
+        self.suffix: dict[str, list[Compiled]] = index["suffix"]
+        self.exact: dict[str, list[Compiled]] = index["exact"]
+        self.labels: dict[str, list[Compiled]] = index["labels"]
+        # Token buckets shared by many filters (`gif`, `analytics`...) are screened by
+        # their literals like the left-overs, instead of checking each filter.
+        # A bucket is a list of filters, or (for big ones) a screened tuple.
+        self.token: dict[str, Any] = {}
+        for token, bucket in index["token"].items():
+            screened_bucket = _screen(bucket) if len(bucket) >= _SCREEN_AT else None
+            self.token[token] = bucket if screened_bucket is None else screened_bucket
+        self._host_cache: dict[str, tuple[Compiled, ...]] = {}
+        self.page: dict[str, list[Compiled]] = index["page"]
+        fallback: list[Compiled] = index["fallback"]
+        screened = _screen(fallback) if fallback else None
+        if screened is None:
+            self.screen: Any = None
+            self.screened: list[Compiled] = []
+            self.direct: list[Compiled] = fallback
+        else:
+            self.screen, self.screened, self.direct = screened
+
+    def _host_filters(self, host: str) -> tuple[Compiled, ...]:
+        """All filters indexed under the host's parent domains, exact host or label runs.
+
+        Memoised per host: a page's requests go to few hosts, again and again.
+        """
+        found = self._host_cache.get(host)
+        if found is None:
+            out: list[Compiled] = []
+            for s in _suffixes(host):
+                out.extend(self.suffix.get(s, ()))
+            out.extend(self.exact.get(host, ()))
+            if self.labels and host:
+                for run in _label_runs(host):
+                    out.extend(self.labels.get(run, ()))
+            found = tuple(out)
+            if len(self._host_cache) >= _HOST_CACHE_SIZE:
+                self._host_cache.clear()
+            self._host_cache[host] = found
+        return found
+
+    def first(self, ctx: _Context) -> int | None:
+        """The id of the first filter that matches, or None."""
+        match = _match
+        type_bit = ctx.type
+        for f in self._host_filters(ctx.host):
+            if f[1] & type_bit and match(f, ctx):
+                return int(f[0])
+        token = self.token
+        if token:
+            tokens = ctx.tokens
+            if tokens is None:
+                tokens = ctx.tokens = list(dict.fromkeys(_TOKEN_RE.findall(ctx.lower)))
+            for t in tokens:
+                bucket = token.get(t)
+                if bucket:
+                    if type(bucket) is list:
+                        for f in bucket:
+                            if f[1] & type_bit and match(f, ctx):
+                                return int(f[0])
+                    else:
+                        found = _first_screened(bucket, ctx)
+                        if found is not None:
+                            return found
+        if self.page:
+            for key in ctx.page_keys:
+                for f in self.page.get(key, ()):
+                    if match(f, ctx):
+                        return int(f[0])
+        for f in self.direct:
+            if f[1] & type_bit and match(f, ctx):
+                return int(f[0])
+        if self.screen is not None:
+            return _first_screened((self.screen, self.screened, ()), ctx)
+        return None
+
+    def all(self, ctx: _Context) -> list[int]:
+        """Ids of every matching filter, each once, in lookup order."""
+        buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
+        buckets.append(self.exact.get(ctx.host, ()))
+        if ctx.host:
+            buckets.extend(self.labels.get(r, ()) for r in _label_runs(ctx.host))
+        for t in dict.fromkeys(_TOKEN_RE.findall(ctx.lower)):
+            bucket = self.token.get(t, ())
+            if type(bucket) is tuple:
+                screen, screened, direct = bucket
+                buckets.append(direct)
+                buckets.append([screened[i] for i in sorted(screen.Match(ctx.text))])
+            else:
+                buckets.append(bucket)
+        buckets.extend(self.page.get(k, ()) for k in ctx.page_keys)
+        buckets.append(self.direct)
+        if self.screen is not None:
+            buckets.append([self.screened[i] for i in sorted(self.screen.Match(ctx.text))])
+        out: list[int] = []
+        for bucket in buckets:
+            for f in bucket:
+                if f[0] not in out and _match(f, ctx):
+                    out.append(int(f[0]))
+        return out
+
+    def first_host_only(self, ctx: _Context) -> int | None:
+        """Like `first`, but only rules that need nothing but the host (§A.7 item 6)."""
+        buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
+        buckets.append(self.exact.get(ctx.host, ()))
+        if self.labels and ctx.host:
+            buckets.extend(self.labels.get(r, ()) for r in _label_runs(ctx.host))
+        for bucket in buckets:
+            for f in bucket:
+                if _host_only(f) and _match(f, ctx):
+                    return int(f[0])
+        return None
+
+
+def _host_only(f: Compiled) -> bool:
+    """A rule that needs nothing but the host: no pattern, no page or type context."""
+    _, types, party, include, exclude, _, pattern = f
+    return (
+        pattern is None
+        and party != 1
+        and include is None
+        and exclude is None
+        and types & _DEFAULT == _DEFAULT
+    )
+
+
+class Matcher:
+    """Holds the rule table and the per-category indexes; all methods are read-only."""
+
+    def __init__(self, rules: RuleTable, indexes: dict[str, Index]) -> None:
+        self.rules = rules
+        self.indexes = indexes
+        self._block = _Category(indexes["block"])
+        self._important = _Category(indexes["important"])
+        self._allow = _Category(indexes["allow"])
+        self._docallow = _Category(indexes["docallow"])
+        self._removeparam = _Category(indexes["removeparam"])
+        self._important_ids = frozenset(int(f[0]) for f in _all_filters(indexes["important"]))
+        self._has_allow = any(indexes["allow"].values())
+        self._has_docallow = any(indexes["docallow"].values())
+        self._has_removeparam = any(indexes["removeparam"].values())
+        self._doc_cache: dict[str, int | None] = {}
+
+    def rule(self, rule_id: int) -> Rule:
+        """The Rule behind an id (a loaded engine re-parses only rules that decide)."""
+        return self.rules[rule_id]
+
+    def decide(self, url: str, source_url: str | None, type_bit: int) -> Decision:
+        page_host = _page_host(source_url) if source_url else ""
+        ctx = _Context(url, page_host, type_bit, source_url is not None)
+        block = self._block.first(ctx)
+        if block is None:
+            return Decision(False, None, None, "no rule matched")
+        if block in self._important_ids:
+            return Decision(True, self.rule(block), None, "blocked by an $important rule")
+        exception = self._allow.first(ctx) if self._has_allow else None
+        if exception is None and source_url and self._has_docallow:
+            exception = self._document_exception(source_url)
+        if exception is None:
+            party = "third-party" if ctx.third else "first-party"
+            return Decision(True, self.rule(block), None, f"{party} request matched a block rule")
+        important = self._important.first(ctx) if self._important_ids else None
+        if important is not None:
+            return Decision(True, self.rule(important), None, "blocked by an $important rule")
+        return Decision(
+            False, self.rule(exception), self.rule(block), "an allow rule overrides the block rule"
+        )
+
+    def decide_host(self, host: str) -> Decision:
+        """CONNECT tunnels: only rules that need nothing but the host (§A.7 item 6)."""
+        ctx = _Context(f"https://{host}/", "", _OTHER, False)
+        block = self._block.first_host_only(ctx)
+        if block is None:
+            return Decision(False, None, None, "no host rule matched")
+        if block not in self._important_ids:
+            exception = self._allow.first_host_only(ctx)
+            if exception is not None:
+                return Decision(
+                    False,
+                    self.rule(exception),
+                    self.rule(block),
+                    "an allow rule overrides the block rule",
+                )
+        return Decision(True, self.rule(block), None, "tunnel to a listed host")
+
+    def removeparam_rules(self, url: str, source_url: str | None, type_bit: int) -> list[Rule]:
+        if not self._has_removeparam:
+            return []
+        page_host = _page_host(source_url) if source_url else ""
+        ctx = _Context(url, page_host, type_bit, source_url is not None)
+        return [self.rule(r) for r in self._removeparam.all(ctx)]
+
+    def matching_rules(self, url: str, source_url: str | None, type_bit: int) -> list[Rule]:
+        page_host = _page_host(source_url) if source_url else ""
+        ctx = _Context(url, page_host, type_bit, source_url is not None)
+        ids: list[int] = []
+        for category in (self._block, self._allow, self._removeparam):
+            ids.extend(r for r in category.all(ctx) if r not in ids)
+        return [self.rule(r) for r in ids]
+
+    def _document_exception(self, page_url: str) -> int | None:
+        """A `$document` exception matching the page disables blocking on it."""
+        cached = self._doc_cache.get(page_url, -1)
+        if cached != -1:
+            return cached
+        ctx = _Context(page_url, _page_host(page_url), _DOCUMENT, True)
+        found = self._docallow.first(ctx)
+        if len(self._doc_cache) > 4096:
+            self._doc_cache.clear()
+        self._doc_cache[page_url] = found
+        return found
+
+
+def _all_filters(index: Index) -> list[Compiled]:
+    out: list[Compiled] = list(index["fallback"])
+    for slot in ("suffix", "exact", "labels", "token", "page"):
+        for bucket in index[slot].values():
+            out.extend(bucket)
+    return out
