@@ -19,15 +19,15 @@ Decisions (the hosts format has no specification):
   `ip6-allnodes`...) are skipped with a notice, whatever address they map to.
 - A line with an invalid host token is skipped whole (it is probably not a hosts line);
   entries on a valid line are loaded even if a sibling is a local name.
-- A host that is a whole public suffix (`com`, `github.io`, single labels such as `wpad`)
-  is loaded, with a warning: with subdomain semantics it blocks everything under it.
+- A host that is a whole listed public suffix (`com`, `co.uk`, `github.io`) is loaded,
+  with a warning: with subdomain semantics it blocks everything under it. Unlisted single
+  labels (`wpad`) are not suffixes in that sense and load quietly.
 """
 
 from __future__ import annotations
 
 import ipaddress
 
-from trackguard.domain import public_suffix
 from trackguard.lists.tpl import (
     MAX_LINE_CHARS,
     MAX_RULES,
@@ -35,6 +35,7 @@ from trackguard.lists.tpl import (
     check_size,
     gc_paused,
     header_comment,
+    is_listed_suffix,
     normalize_host,
     split_lines,
 )
@@ -117,11 +118,16 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
 
     for line_no, raw in enumerate(lines, 1):
         if len(raw) > MAX_LINE_CHARS:
+            # TPL spec §A.10; an over-long comment is ignored anyway, so only a notice.
+            comment = raw.lstrip(" \t").startswith(("#", "!"))
+            if comment:
+                skipped["comment"] += 1
             report(
                 line_no,
-                Severity.ERROR,
+                Severity.NOTICE if comment else Severity.ERROR,
                 "hosts.line-too-long",
-                f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit",
+                f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit; "
+                f"{'comment ' if comment else ''}line skipped",
             )
             continue
         line = raw.strip(" \t")
@@ -202,7 +208,7 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
 
         source = SourceRef(list_id, line_no, line)
         for host, is_ip in entries:
-            if not is_ip and public_suffix(host) == host:
+            if not is_ip and is_listed_suffix(host):
                 report(
                     line_no,
                     Severity.WARNING,

@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from trackguard import domain
 from trackguard.domain import is_ip_literal, public_suffix, to_ascii_host
 from trackguard.model import (
     DEFAULT_TYPES,
@@ -163,6 +164,21 @@ def normalize_host(token: str) -> tuple[str, bool, str]:
     return host, False, ""
 
 
+def is_listed_suffix(host: str) -> bool:
+    """True when a normalised host is itself a public suffix listed in the PSL.
+
+    `public_suffix` also calls every unknown single label a suffix (the PSL's default `*`
+    rule), but `-d metrics` is a deliberate label match (§A.6), not an over-broad rule:
+    only `com`, `co.uk`, `github.io`... count.
+    """
+    if public_suffix(host) != host:
+        return False
+    if "." in host:
+        return True
+    # Not in trackguard.domain's public API: ask its PSL without the default rule.
+    return domain._PSL.publicsuffix(host, accept_unknown=False) is not None
+
+
 def _canonical_ip(token: str) -> str:
     """IP literal in canonical form (`[2001:db8::1]`, `192.0.2.1`), or "" if not one."""
     if not is_ip_literal(token):
@@ -265,10 +281,20 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
 
     for line_no, raw in enumerate(lines[1:], 2):
         if len(raw) > MAX_LINE_CHARS:
-            error(
-                line_no,
-                "tpl.line-too-long",
-                f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit (§A.10)",
+            # §A.10. A comment is ignored anyway, so an over-long one is only a notice:
+            # converted lists carry 64 commented-out ABP filters of 4-12k characters.
+            comment = raw.lstrip(" \t").startswith("#")
+            if comment:
+                skipped["comment"] += 1
+            diagnostics.append(
+                Diagnostic(
+                    list_id,
+                    line_no,
+                    _NOTICE if comment else _ERROR,
+                    "tpl.line-too-long",
+                    f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit "
+                    f"(§A.10); {'comment ' if comment else ''}line skipped",
+                )
             )
             continue
         line = raw.strip(" \t")
@@ -332,7 +358,7 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
                         "the pattern contains '#', which never occurs in the URL text "
                         "(the fragment is not part of it, §A.5.2): this rule can never match",
                     )
-            elif block and mode is HostMode.LABELS and public_suffix(host) == host:
+            elif block and mode is HostMode.LABELS and is_listed_suffix(host):
                 warn(
                     line_no,
                     "tpl.public-suffix",
@@ -677,9 +703,8 @@ def _rule_line(rule: Rule) -> tuple[int, str]:
             "this rule cannot be written as TPL"
         )
     pattern = rule.pattern
-    if pattern and (
-        not pattern.strip("*") or len(pattern.split()) != 1 or pattern != pattern.strip()
-    ):
+    # The parser splits tokens on space and tab and lines on CR and LF (§A.3).
+    if pattern and (not pattern.strip("*") or any(c in pattern for c in " \t\r\n")):
         raise ValueError(f"{where}: pattern `{pattern}` has whitespace or no literal (§A.5.2)")
     block = rule.action is Action.BLOCK
     if rule.host_mode is HostMode.NONE:
