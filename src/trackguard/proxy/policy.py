@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from trackguard.domain import host_suffixes, site_of, split_url, to_ascii_host
+from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
-from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of
+from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of, site_of_url
 from trackguard.proxy.signals import SignalPlan, plan_signals
 from trackguard.settings import Settings
 
@@ -185,7 +185,7 @@ def accepts_html(headers: Mapping[str, str]) -> bool:
     return "text/html" in accept or "application/xhtml+xml" in accept
 
 
-def request_type(info: RequestInfo) -> RequestType:
+def request_type(info: RequestInfo, parts: UrlParts | None = None) -> RequestType:
     """The ABP request type, from `Sec-Fetch-Dest` when the client sends it, else inferred.
 
     Browsers send `Sec-Fetch-*` only to potentially trustworthy origins, so on plain HTTP
@@ -211,7 +211,7 @@ def request_type(info: RequestInfo) -> RequestType:
         return RequestType.IMAGE
     if accept.startswith("text/css"):
         return RequestType.STYLESHEET
-    path = split_url(info.url).text
+    path = (parts or split_url(info.url)).text
     path = path[path.find("/", path.find("://") + 3) :]
     query = path.find("?")
     if query >= 0:
@@ -275,8 +275,9 @@ def decide(
 ) -> Verdict:
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     info = RequestInfo(method, url, headers)
-    host = split_url(url).host
-    rtype = request_type(info)
+    parts = split_url(url)
+    host = parts.host
+    rtype = request_type(info, parts)
     has_fetch_metadata = "sec-fetch-mode" in headers
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
@@ -289,7 +290,7 @@ def decide(
         # No fetch metadata: a typed address or a same-site link opens a page context; a
         # cross-site HTML request from a known page may be a frame, so it is remembered as
         # one (its subresources then belong to the referring page) and never blocked.
-        same_site = bool(initiator) and site_of_url_host(initiator) == site_of(host)
+        same_site = bool(initiator) and site_of_url(initiator) == site_of(host)
         if context is None or same_site:
             return Verdict(
                 False,
@@ -336,11 +337,6 @@ def decide(
     if decision.matched is not None:
         return verdict(False, Layer.LIST_ALLOW, decision)
     return verdict(False, Layer.NO_MATCH, decision)
-
-
-def site_of_url_host(origin: str) -> str:
-    host = split_url(origin).host
-    return site_of(host) if host else ""
 
 
 def decide_tunnel(host: str, *, config: PolicyConfig, matcher: Matcher) -> Verdict:
