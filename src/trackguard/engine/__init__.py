@@ -39,17 +39,21 @@ _TYPE_CACHE: dict[str, int] = {}
 
 @contextmanager
 def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building or loading.
+    """Pause the cyclic GC while building or loading, then freeze what was made.
 
     Both create ~10^5 acyclic tuples in a burst; CPython would otherwise run full
     collections over the growing heap again and again (measured: 35-65% of build and
-    load time). Nothing here creates cycles, so pausing loses nothing.
+    load time), and later every full collection would walk the whole index again
+    (measured: millisecond pauses at p99 while matching). `gc.freeze` moves the index
+    out of the collector's sight; reference counting still frees it when it is dropped.
+    Nothing here creates cycles, so pausing loses nothing.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -16,6 +16,7 @@ is the cheapest thing CPython does)::
                                                     matched from host end + skip (1 for `^`)
               (KIND_GENERIC, pieces, flags)         pieces in order, see FLAG_*
               (KIND_REGEX, regex_text, flags)       RE2, compiled lazily
+              (KIND_LITERAL, text, flags)           `text in url` (lower case)
 
 Index layout, one per category (block, important, allow, document-allow, removeparam)::
 
@@ -53,6 +54,7 @@ ENGINE_VERSION = "1"
 KIND_TAIL = 0
 KIND_GENERIC = 1
 KIND_REGEX = 2
+KIND_LITERAL = 3  # one literal piece, unanchored, `^`-free: a plain substring test
 
 FLAG_LEFT = 1  # first piece anchored at the start position
 FLAG_RIGHT = 2  # last piece anchored at the end of the URL
@@ -351,7 +353,14 @@ class Builder:
             flags &= ~FLAG_RIGHT
         if not pieces:
             return None, "", []
-        return (KIND_GENERIC, pieces, flags), "", _safe_tokens(pieces, flags)
+        tokens = _safe_tokens(pieces, flags)
+        if (
+            len(pieces) == 1
+            and not flags & (FLAG_LEFT | FLAG_RIGHT | FLAG_HOST | FLAG_CASE)
+            and not (flags & FLAG_SEPARATOR and "^" in pieces[0])
+        ):
+            return (KIND_LITERAL, pieces[0], flags), "", tokens
+        return (KIND_GENERIC, pieces, flags), "", tokens
 
     def _index(self) -> dict[str, Index]:
         counts: Counter[str] = Counter()

@@ -25,7 +25,7 @@ from typing import Any
 
 import re2
 
-from trackguard.domain import host_suffixes, public_suffix, site_of, split_url
+from trackguard.domain import host_suffixes, public_suffix, site_of, split_url, split_url_fast
 from trackguard.engine.compiler import (
     FLAG_CASE,
     FLAG_HOST,
@@ -33,6 +33,7 @@ from trackguard.engine.compiler import (
     FLAG_RIGHT,
     FLAG_SEPARATOR,
     KIND_GENERIC,
+    KIND_LITERAL,
     KIND_REGEX,
     KIND_TAIL,
     Compiled,
@@ -105,6 +106,7 @@ class _Context:
     """Everything about one request the filters look at, computed once."""
 
     __slots__ = (
+        "data",
         "host",
         "host_end",
         "host_start",
@@ -118,12 +120,11 @@ class _Context:
     )
 
     def __init__(self, url: str, page_host: str, type_bit: int, has_page: bool) -> None:
-        parts = split_url(url)
-        host = parts.host
-        self.text = text = parts.text
+        scheme, host, text = split_url_fast(url)
+        self.text = text
         self.lower = text.lower()
         self.host = host
-        self.host_start = len(parts.scheme) + 3 if host else 0
+        self.host_start = len(scheme) + 3 if host else 0
         self.host_end = self.host_start + len(host)
         self.suffixes = _suffixes(host)
         self.type = type_bit
@@ -133,6 +134,7 @@ class _Context:
         else:
             self.third = host != page_host and site_of(host) != site_of(page_host)
         self.tokens: list[str] | None = None
+        self.data: bytes | None = None
 
 
 def _pieces(text: str, pieces: tuple[str, ...], pos: int, flags: int) -> bool:
@@ -193,6 +195,8 @@ def _match(f: Compiled, ctx: _Context) -> bool:
     if pattern is None:
         return True
     kind = pattern[0]
+    if kind == KIND_LITERAL:
+        return pattern[1] in ctx.lower
     flags = pattern[2]
     if kind == KIND_TAIL:
         text = ctx.text if flags & FLAG_CASE else ctx.lower
@@ -231,6 +235,8 @@ def _longest_literal(f: Compiled) -> str:
     pattern = f[6]
     if pattern is None or pattern[0] == KIND_REGEX:
         return ""
+    if pattern[0] == KIND_LITERAL:
+        return str(pattern[1])
     parts: list[str] = []
     for piece in pattern[1]:
         parts.extend(piece.split("^") if pattern[2] & FLAG_SEPARATOR else (piece,))
@@ -244,7 +250,7 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
     nothing can be screened. Regex hits are fully matched (the pattern is dropped);
     literal hits are only candidates and are checked in full.
     """
-    regex_set = re2.Set.SearchSet(re2.Options())
+    regex_set = re2.Set.SearchSet(re2.Options())  # matched via `._set` with bytes, below
     screened: list[Compiled] = []
     direct: list[Compiled] = []
     for f in filters:
@@ -271,7 +277,9 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
         regex_set.Compile()
     except Exception:
         return None
-    return regex_set, screened, direct
+    # The wrapper re-encodes the text on every call; the request's text is encoded
+    # once (`_Context.data`) and handed to the underlying set directly.
+    return regex_set._set, screened, direct
 
 
 _SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
@@ -283,7 +291,10 @@ def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Cont
     for f in direct:
         if _match(f, ctx):
             return int(f[0])
-    hits = screen.Match(ctx.text)
+    data = ctx.data
+    if data is None:
+        data = ctx.data = ctx.text.encode("utf-8", "surrogatepass")
+    hits = screen.Match(data)
     if hits:
         for i in sorted(hits):
             if _match(screened[i], ctx):
@@ -394,13 +405,15 @@ class _Category:
             if type(bucket) is tuple:
                 screen, screened, direct = bucket
                 buckets.append(direct)
-                buckets.append([screened[i] for i in sorted(screen.Match(ctx.text))])
+                data = ctx.text.encode("utf-8", "surrogatepass")
+                buckets.append([screened[i] for i in sorted(screen.Match(data) or ())])
             else:
                 buckets.append(bucket)
         buckets.extend(self.page.get(k, ()) for k in ctx.page_keys)
         buckets.append(self.direct)
         if self.screen is not None:
-            buckets.append([self.screened[i] for i in sorted(self.screen.Match(ctx.text))])
+            data = ctx.text.encode("utf-8", "surrogatepass")
+            buckets.append([self.screened[i] for i in sorted(self.screen.Match(data) or ())])
         out: list[int] = []
         for bucket in buckets:
             for f in bucket:
