@@ -401,7 +401,9 @@ class _Category:
         if ctx.host:
             buckets.extend(self.labels.get(r, ()) for r in _label_runs(ctx.host))
         for t in dict.fromkeys(_TOKEN_RE.findall(ctx.lower)):
-            bucket = self.token.get(t, ())
+            bucket = self.token.get(t)
+            if bucket is None:
+                continue
             if type(bucket) is tuple:
                 screen, screened, direct = bucket
                 buckets.append(direct)
@@ -470,6 +472,9 @@ class Matcher:
     def decide(self, url: str, source_url: str | None, type_bit: int) -> Decision:
         page_host = _page_host(source_url) if source_url else ""
         ctx = _Context(url, page_host, type_bit, source_url is not None)
+        if not ctx.host:
+            # `data:`, `blob:`, `about:` never reach the network: nothing to protect from.
+            return Decision(False, None, None, "not a network URL (no host)")
         block = self._block.first(ctx)
         if block is None:
             return Decision(False, None, None, "no rule matched")
@@ -515,6 +520,8 @@ class Matcher:
     def matching_rules(self, url: str, source_url: str | None, type_bit: int) -> list[Rule]:
         page_host = _page_host(source_url) if source_url else ""
         ctx = _Context(url, page_host, type_bit, source_url is not None)
+        if not ctx.host:
+            return []
         ids: list[int] = []
         for category in (self._block, self._allow, self._removeparam):
             ids.extend(r for r in category.all(ctx) if r not in ids)

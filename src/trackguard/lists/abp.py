@@ -31,7 +31,7 @@ from trackguard.model import (
 
 MAX_LIST_BYTES = 16 * 1024 * 1024  # TPL spec §A.10, applied to every format
 MAX_RULES = 500_000
-MAX_LINE = 4096
+MAX_LINE = 65536  # EasyList has `$domain=` lists of several KiB; TPL keeps 4,096 (§A.10)
 
 _TYPE_OPTIONS_FLAGS: dict[str, RequestType] = {
     "script": RequestType.SCRIPT,
