@@ -184,8 +184,18 @@ class Stack:
         home.mkdir()
         env = {**os.environ, "TRACKGUARD_HOME": str(home)}
         self.trackguard = self._spawn(
-            [sys.executable, "-m", "trackguard", "proxy", "--port", str(self.trackguard_port),
-             "--list", str(hosts_file), "--max-connections", "4096"],
+            [
+                sys.executable,
+                "-m",
+                "trackguard",
+                "proxy",
+                "--port",
+                str(self.trackguard_port),
+                "--list",
+                str(hosts_file),
+                "--max-connections",
+                "4096",
+            ],
             env=env,
         )
         wait_port(self.trackguard_port, timeout=120)
@@ -247,9 +257,23 @@ def run_wrk(
     script.write_text(LUA.format(url=origin_url, host=host))
     threads = min(2, connections)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-         "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
@@ -305,9 +329,21 @@ def soak(stack: Stack, seconds: float) -> dict[str, object]:
     script = stack.work / "soak.lua"
     script.write_text(LUA.format(url=origin_path, host=host))
     wrk = subprocess.Popen(
-        ["wrk", "-t", "2", "-c", "200", "-d", f"{max(1, round(seconds))}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{stack.trackguard_port}"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            "200",
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{stack.trackguard_port}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     interval = max(1.0, seconds / 20)
     while wrk.poll() is None:
@@ -332,7 +368,8 @@ def soak(stack: Stack, seconds: float) -> dict[str, object]:
 def table(points: list[Point]) -> str:
     by = {(p.target, p.connections): p for p in points}
     lines = [
-        "| conns | target | req/s | p50 ms | p99 ms | CPU ms/req | vs Privoxy req/s | added p50 vs direct |",
+        "| conns | target | req/s | p50 ms | p99 ms | CPU ms/req | vs Privoxy req/s"
+        " | added p50 vs direct |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in CONNECTIONS:
@@ -355,8 +392,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds per point")
     parser.add_argument("--soak-seconds", type=float, default=600, help="0 to skip the soak")
     parser.add_argument("--hosts", type=int, default=20_000, help="size of the block list")
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                        help="TPL whose -d hosts form the list")
+    parser.add_argument(
+        "--source", type=Path, default=DEFAULT_SOURCE, help="TPL whose -d hosts form the list"
+    )
     parser.add_argument("--json", type=Path, help="write all results here")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "privoxy"):
@@ -373,8 +411,10 @@ def main() -> int:
             soak_result = soak(stack, args.soak_seconds) if args.soak_seconds > 0 else None
         finally:
             stack.close()
-    print(f"\n{len(hosts):,} listed hosts; wrk {args.duration:g} s per point; "
-          f"{os.cpu_count()} cores shared by wrk, nginx and the proxy.\n")
+    print(
+        f"\n{len(hosts):,} listed hosts; wrk {args.duration:g} s per point; "
+        f"{os.cpu_count()} cores shared by wrk, nginx and the proxy.\n"
+    )
     print(table(points))
     if soak_result:
         print(
@@ -384,8 +424,9 @@ def main() -> int:
             f"(max {soak_result['rss_max_mib']} MiB)"
         )
     if args.json:
-        args.json.write_text(json.dumps(
-            {"points": [asdict(p) for p in points], "soak": soak_result}, indent=2))
+        args.json.write_text(
+            json.dumps({"points": [asdict(p) for p in points], "soak": soak_result}, indent=2)
+        )
     return 0
 
 

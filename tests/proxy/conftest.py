@@ -44,8 +44,10 @@ class Net:
         return f"http://127.0.0.1:{self.proxy.port}"
 
     def url(self, host: str, path: str = "/") -> str:
-        origin = self.tracker if "tracker" in host or "ads" in host else (
-            self.site if "site" in host else self.cdn
+        origin = (
+            self.tracker
+            if "tracker" in host or "ads" in host
+            else (self.site if "site" in host else self.cdn)
         )
         return f"http://{host}:{origin.port}{path}"
 

@@ -110,8 +110,9 @@ $removeparam=utm_source
 """
 
 
-def make_matcher(lists: Iterable[tuple[str, str]] = (("test.tpl", TPL_LIST),
-                                                     ("params.txt", ABP_LIST))) -> Any:
+def make_matcher(
+    lists: Iterable[tuple[str, str]] = (("test.tpl", TPL_LIST), ("params.txt", ABP_LIST)),
+) -> Any:
     """The real engine when it can be built, else the fake (same contract)."""
     lists = list(lists)
     try:
@@ -231,9 +232,7 @@ class Origin:
         elif path == "/hangup":
             return False
         elif path == "/redirect":
-            writer.write(
-                b"HTTP/1.1 302 Found\r\nLocation: /page.html\r\nContent-Length: 0\r\n\r\n"
-            )
+            writer.write(b"HTTP/1.1 302 Found\r\nLocation: /page.html\r\nContent-Length: 0\r\n\r\n")
             await writer.drain()
             return True
         status = "200 OK"

@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+
 from conftest import Net
 
 
@@ -56,7 +57,8 @@ def test_garbage_request_lines_get_400(strict_net: Net) -> None:
         b"GET http://cdn.test/ HTTP/1.1\r\nbad header\r\n\r\n",
         b"GET http://cdn.test/ HTTP/1.1\r\n folded: x\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS ClientHello
-        b"POST http://cdn.test/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST http://cdn.test/ HTTP/1.1\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
         b"POST http://cdn.test/ HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
         b"GET ftp://cdn.test/ HTTP/1.1\r\n\r\n",
     ):

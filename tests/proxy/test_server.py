@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Net, start_proxy
 from proxy_helpers import LoopThread
 
+from conftest import Net, start_proxy
 from trackguard.proxy.log import read_log
 from trackguard.proxy.signals import SignalPlan
 
@@ -94,14 +94,27 @@ def test_curl_first_party_passes_third_party_blocked(fresh: Net) -> None:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     page = subprocess.run(
         [*base, "-H", f"Accept: {BROWSER_HTML}", fresh.url("site.test", "/page.html")],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     )
     assert page.stdout.startswith("HTTP/1.1 200")
     ref = fresh.url("site.test", "/page.html")
-    own = subprocess.run([*base, "-e", ref, fresh.url("site.test", "/a.js")],
-                         capture_output=True, text=True, check=True, env=env)
-    tracked = subprocess.run([*base, "-e", ref, fresh.url("tracker.test", "/pixel.gif")],
-                             capture_output=True, text=True, check=True, env=env)
+    own = subprocess.run(
+        [*base, "-e", ref, fresh.url("site.test", "/a.js")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    tracked = subprocess.run(
+        [*base, "-e", ref, fresh.url("tracker.test", "/pixel.gif")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     assert own.stdout.startswith("HTTP/1.1 200")
     assert "X-Trackguard-Blocked: -d tracker.test (test.tpl:3)" in tracked.stdout
     assert fresh.tracker.seen == []
@@ -113,8 +126,12 @@ def test_navigation_to_a_listed_host_is_never_blocked(fresh: Net) -> None:
         typed = c.get(fresh.url("tracker.test", "/page.html"), headers={"Accept": BROWSER_HTML})
         fetch_nav = c.get(
             fresh.url("tracker.test", "/page.html"),
-            headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
-                     "Sec-Fetch-Site": "cross-site", "Referer": fresh.url("site.test", "/")},
+            headers={
+                "Sec-Fetch-Mode": "navigate",
+                "Sec-Fetch-Dest": "document",
+                "Sec-Fetch-Site": "cross-site",
+                "Referer": fresh.url("site.test", "/"),
+            },
         )
     assert typed.status_code == fetch_nav.status_code == 200
     assert len(fresh.tracker.seen) == 2
@@ -125,8 +142,11 @@ def test_unattributed_request_fails_open_but_cross_site_fetch_metadata_blocks(fr
         bare = c.get(fresh.url("tracker.test", "/t.js"))
         cross = c.get(
             fresh.url("tracker.test", "/t.js"),
-            headers={"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors",
-                     "Sec-Fetch-Dest": "script"},
+            headers={
+                "Sec-Fetch-Site": "cross-site",
+                "Sec-Fetch-Mode": "no-cors",
+                "Sec-Fetch-Dest": "script",
+            },
         )
     assert bare.status_code == 200 and "x-trackguard-blocked" not in bare.headers
     assert "x-trackguard-blocked" in cross.headers
@@ -137,13 +157,20 @@ def test_fetch_metadata_navigation_engages_site_and_frames_are_explained(fresh: 
     with client(fresh) as c:
         c.get(
             fresh.url("site.test", "/page.html"),
-            headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document",
-                     "Sec-Fetch-Site": "none"},
+            headers={
+                "Sec-Fetch-Mode": "navigate",
+                "Sec-Fetch-Dest": "document",
+                "Sec-Fetch-Site": "none",
+            },
         )
         frame = c.get(
             fresh.url("tracker.test", "/widget.html"),
-            headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe",
-                     "Sec-Fetch-Site": "cross-site", "Referer": fresh.url("site.test", "/")},
+            headers={
+                "Sec-Fetch-Mode": "navigate",
+                "Sec-Fetch-Dest": "iframe",
+                "Sec-Fetch-Site": "cross-site",
+                "Referer": fresh.url("site.test", "/"),
+            },
         )
     assert frame.status_code == 200
     assert frame.headers["content-type"].startswith("text/html")
@@ -157,12 +184,16 @@ def test_frames_subresources_are_judged_against_the_top_level_site(fresh: Net) -
     with client(fresh) as c:
         navigate(fresh, c)
         # A cdn.test frame inside site.test (allowed: cdn.test is not listed)...
-        frame = c.get(fresh.url("cdn.test", "/frame.html"),
-                      headers={"Accept": BROWSER_HTML, "Referer": fresh.url("site.test", "/")})
+        frame = c.get(
+            fresh.url("cdn.test", "/frame.html"),
+            headers={"Accept": BROWSER_HTML, "Referer": fresh.url("site.test", "/")},
+        )
         assert frame.status_code == 200
         # ...whose own request to the tracker names the frame as its referrer.
-        inner = c.get(fresh.url("tracker.test", "/t.gif"),
-                      headers={"Referer": fresh.url("cdn.test", "/frame.html")})
+        inner = c.get(
+            fresh.url("tracker.test", "/t.gif"),
+            headers={"Referer": fresh.url("cdn.test", "/frame.html")},
+        )
     assert "x-trackguard-blocked" in inner.headers
     assert fresh.tracker.seen == []
 
@@ -185,10 +216,12 @@ def test_site_switch_turns_protection_off_for_that_site_only(fresh: Net) -> None
     with client(fresh) as c:
         navigate(fresh, c)
         navigate(fresh, c, "other.test")
-        on_exempt = c.get(fresh.url("tracker.test", "/t.js"),
-                          headers={"Referer": fresh.url("site.test", "/")})
-        on_other = c.get(fresh.url("tracker.test", "/t.js"),
-                         headers={"Referer": fresh.url("other.test", "/")})
+        on_exempt = c.get(
+            fresh.url("tracker.test", "/t.js"), headers={"Referer": fresh.url("site.test", "/")}
+        )
+        on_other = c.get(
+            fresh.url("tracker.test", "/t.js"), headers={"Referer": fresh.url("other.test", "/")}
+        )
     assert "x-trackguard-blocked" not in on_exempt.headers
     assert "x-trackguard-blocked" in on_other.headers
     assert len(fresh.tracker.seen) == 1
@@ -203,8 +236,11 @@ SIGNAL_VECTORS = [
     ([("Sec-GPC", "1")], SignalPlan(), [("Sec-GPC", "1")]),
     ([("Sec-GPC", "0")], SignalPlan(gpc=True), [("Sec-GPC", "1")]),
     ([("Sec-GPC", "0")], SignalPlan(), [("Sec-GPC", "0")]),
-    ([("Sec-GPC", "1"), ("Sec-GPC", "1")], SignalPlan(gpc=True),
-     [("Sec-GPC", "1"), ("Sec-GPC", "1")]),
+    (
+        [("Sec-GPC", "1"), ("Sec-GPC", "1")],
+        SignalPlan(gpc=True),
+        [("Sec-GPC", "1"), ("Sec-GPC", "1")],
+    ),
     ([("Sec-GPC", "1"), ("Sec-GPC", "0")], SignalPlan(gpc=True), [("Sec-GPC", "1")]),
     ([], SignalPlan(dnt=True), [("DNT", "1")]),  # IE9-compatible + protection on (§C.3)
     ([], SignalPlan(), []),  # IE9-compatible + protection off: nothing added
@@ -213,15 +249,19 @@ SIGNAL_VECTORS = [
 
 @pytest.mark.parametrize(("incoming", "plan", "forwarded"), SIGNAL_VECTORS)
 def test_signal_headers_reach_the_origin_exactly(
-    fresh: Net, incoming: list[tuple[str, str]], plan: SignalPlan,
+    fresh: Net,
+    incoming: list[tuple[str, str]],
+    plan: SignalPlan,
     forwarded: list[tuple[str, str]],
 ) -> None:
     fresh.configure(signals=plan)
     head = "".join(f"{k}: {v}\r\n" for k, v in incoming)
     response = raw(
         fresh.proxy.port,
-        (f"GET {fresh.url('cdn.test', '/headers')} HTTP/1.1\r\nHost: cdn.test\r\n{head}"
-         "Connection: close\r\n\r\n").encode(),
+        (
+            f"GET {fresh.url('cdn.test', '/headers')} HTTP/1.1\r\nHost: cdn.test\r\n{head}"
+            "Connection: close\r\n\r\n"
+        ).encode(),
     )
     assert response.startswith(b"HTTP/1.1 200")
     seen = fresh.cdn.seen[-1].headers
@@ -237,9 +277,20 @@ def test_signals_with_httpx_and_curl(fresh: Net) -> None:
     curl = shutil.which("curl")
     if curl:
         out = subprocess.run(
-            [curl, "-sS", "--noproxy", "", "-x", fresh.proxy_url, "-H", "Sec-GPC: 0",
-             fresh.url("cdn.test", "/headers")],
-            capture_output=True, text=True, check=True,
+            [
+                curl,
+                "-sS",
+                "--noproxy",
+                "",
+                "-x",
+                fresh.proxy_url,
+                "-H",
+                "Sec-GPC: 0",
+                fresh.url("cdn.test", "/headers"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         fields = [(k.lower(), v) for k, v in json.loads(out)]
         assert ("sec-gpc", "1") in fields and ("sec-gpc", "0") not in fields
@@ -259,8 +310,9 @@ def test_keep_alive_chunked_close_delimited_and_head(fresh: Net) -> None:
     port = fresh.proxy.port
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         for _ in range(3):
-            s.sendall(f"GET {fresh.url('cdn.test', '/x')} HTTP/1.1\r\nHost: cdn.test\r\n\r\n"
-                      .encode())
+            s.sendall(
+                f"GET {fresh.url('cdn.test', '/x')} HTTP/1.1\r\nHost: cdn.test\r\n\r\n".encode()
+            )
             data = b""
             while not data.endswith(b"/x"):
                 data += s.recv(4096)
@@ -277,8 +329,9 @@ def test_keep_alive_chunked_close_delimited_and_head(fresh: Net) -> None:
 
 
 def test_http10_client_gets_dechunked_body(fresh: Net) -> None:
-    out = raw(fresh.proxy.port,
-              f"GET {fresh.url('cdn.test', '/chunked')} HTTP/1.0\r\n\r\n".encode())
+    out = raw(
+        fresh.proxy.port, f"GET {fresh.url('cdn.test', '/chunked')} HTTP/1.0\r\n\r\n".encode()
+    )
     head, _, body = out.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head
     assert body == b"hello world"
@@ -307,9 +360,24 @@ def test_expect_continue_upload(fresh: Net) -> None:
         pytest.skip("curl not installed")
     data = "a" * 5_000_000
     out = subprocess.run(
-        [curl, "-sS", "--noproxy", "", "-x", fresh.proxy_url, "-H", "Expect: 100-continue",
-         "--data-binary", "@-", fresh.url("cdn.test", "/upload")],
-        input=data, capture_output=True, text=True, check=True, timeout=20,
+        [
+            curl,
+            "-sS",
+            "--noproxy",
+            "",
+            "-x",
+            fresh.proxy_url,
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            "@-",
+            fresh.url("cdn.test", "/upload"),
+        ],
+        input=data,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=20,
     )
     assert json.loads(out.stdout)["length"] == 5_000_000
 
@@ -354,10 +422,26 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=cdn.test",
-         "-addext", "subjectAltName=DNS:cdn.test,DNS:tracker.test"],
-        check=True, capture_output=True,
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=cdn.test",
+            "-addext",
+            "subjectAltName=DNS:cdn.test,DNS:tracker.test",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -387,8 +471,12 @@ def _tls_origin(loop: LoopThread, cert: Path, key: Path) -> tuple[int, list[byte
 
 def test_connect_to_local_tls_server_passes(fresh: Net, tls_cert: tuple[Path, Path]) -> None:
     port, seen = _tls_origin(fresh.loop, *tls_cert)
-    with httpx.Client(proxy=fresh.proxy_url, verify=ssl.create_default_context(
-            cafile=str(tls_cert[0])), trust_env=False, timeout=10) as c:
+    with httpx.Client(
+        proxy=fresh.proxy_url,
+        verify=ssl.create_default_context(cafile=str(tls_cert[0])),
+        trust_env=False,
+        timeout=10,
+    ) as c:
         r = c.get(f"https://cdn.test:{port}/hello")
     assert r.status_code == 200 and r.text == "secure"
     assert seen and seen[0].startswith(b"GET /hello HTTP/1.1")
@@ -396,18 +484,24 @@ def test_connect_to_local_tls_server_passes(fresh: Net, tls_cert: tuple[Path, Pa
 
 def test_connect_to_listed_tracker_is_refused(fresh: Net, tls_cert: tuple[Path, Path]) -> None:
     port, seen = _tls_origin(fresh.loop, *tls_cert)
-    out = raw(fresh.proxy.port,
-              f"CONNECT tracker.test:{port} HTTP/1.1\r\nHost: tracker.test:{port}\r\n\r\n".encode())
+    out = raw(
+        fresh.proxy.port,
+        f"CONNECT tracker.test:{port} HTTP/1.1\r\nHost: tracker.test:{port}\r\n\r\n".encode(),
+    )
     assert out.startswith(b"HTTP/1.1 403")
     assert b"X-Trackguard-Blocked: -d tracker.test (test.tpl:3)" in out
     assert b"trackguard blocked the connection to tracker.test" in out
-    with pytest.raises(httpx.ProxyError):
-        with httpx.Client(proxy=fresh.proxy_url, verify=False, trust_env=False) as c:
-            c.get(f"https://tracker.test:{port}/")
+    with (
+        pytest.raises(httpx.ProxyError),
+        httpx.Client(proxy=fresh.proxy_url, verify=False, trust_env=False) as c,
+    ):
+        c.get(f"https://tracker.test:{port}/")
     assert seen == []
 
 
-def test_connect_respects_site_switch_and_user_allow(fresh: Net, tls_cert: tuple[Path, Path]) -> None:
+def test_connect_respects_site_switch_and_user_allow(
+    fresh: Net, tls_cert: tuple[Path, Path]
+) -> None:
     port, seen = _tls_origin(fresh.loop, *tls_cert)
     ctx = ssl.create_default_context(cafile=str(tls_cert[0]))
     fresh.configure(exempt_sites=frozenset({"tracker.test"}))
@@ -421,9 +515,11 @@ def test_connect_respects_site_switch_and_user_allow(fresh: Net, tls_cert: tuple
 
 def test_https_absolute_form_is_fetched_over_tls(fresh: Net, tls_cert: tuple[Path, Path]) -> None:
     port, _ = _tls_origin(fresh.loop, *tls_cert)
-    out = raw(fresh.proxy.port,
-              f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\n\r\n".encode(),
-              timeout=3)
+    out = raw(
+        fresh.proxy.port,
+        f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\n\r\n".encode(),
+        timeout=3,
+    )
     # The proxy verifies upstream certificates with the system store: self-signed fails.
     assert out.startswith(b"HTTP/1.1 502") and b"TLS" in out
 
@@ -446,8 +542,9 @@ def test_proxy_never_relays_to_itself(fresh: Net) -> None:
     tunnel = raw(port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
     assert tunnel.startswith(b"HTTP/1.1 508")
     before = fresh.proxy.requests
-    local = raw(port, f"GET http://localhost:{port}/x HTTP/1.1\r\nConnection: close\r\n\r\n"
-                .encode())
+    local = raw(
+        port, f"GET http://localhost:{port}/x HTTP/1.1\r\nConnection: close\r\n\r\n".encode()
+    )
     assert local.startswith(b"HTTP/1.1 404")
     assert fresh.proxy.requests == before + 1
 
@@ -471,10 +568,14 @@ def test_clients_outside_allow_from_are_refused() -> None:
 def test_decision_log_records_blocks_without_allowed_urls(fresh: Net) -> None:
     with client(fresh) as c:
         navigate(fresh, c)
-        c.get(fresh.url("tracker.test", "/t.js?uid=42"),
-              headers={"Referer": fresh.url("site.test", "/")})
-        c.get(fresh.url("cdn.test", "/lib.js?secret=1"),
-              headers={"Referer": fresh.url("site.test", "/")})
+        c.get(
+            fresh.url("tracker.test", "/t.js?uid=42"),
+            headers={"Referer": fresh.url("site.test", "/")},
+        )
+        c.get(
+            fresh.url("cdn.test", "/lib.js?secret=1"),
+            headers={"Referer": fresh.url("site.test", "/")},
+        )
     fresh.log.flush_now()
     entries = read_log(fresh.log.path, limit=1000)
     blocks = [e for e in entries if e.action == "block" and e.host == "tracker.test"]

@@ -1,0 +1,106 @@
+"""The SQLite decision log: batching, coalescing, retention, reading, wiping."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from trackguard.proxy.log import (
+    DecisionLog,
+    LogEntry,
+    connect,
+    read_log,
+    read_stats,
+    strip_query,
+    wipe_log,
+)
+
+DAY = 86400.0
+
+
+def entry(t: float, action: str = "allow", host: str = "cdn.test", **kw: object) -> LogEntry:
+    base: dict[str, object] = dict(
+        time=t,
+        kind="http",
+        action=action,
+        layer="no-match",
+        type="script",
+        site="site.test",
+        host=host,
+    )
+    base.update(kw)
+    return LogEntry(**base)  # type: ignore[arg-type]
+
+
+def test_wal_mode_coalescing_and_reading(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    now = [1_000_000.0]
+    log = DecisionLog(path, clock=lambda: now[0])
+    for i in range(100):
+        log.add(entry(now[0] + i * 0.01))
+    blocked = entry(
+        now[0] + 2,
+        "block",
+        "tracker.test",
+        layer="list-block",
+        rule="-d tracker.test",
+        list="l.tpl",
+        line=3,
+        url="http://tracker.test/t.js",
+    )
+    log.add(blocked)
+    log.flush_now()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 2
+    rows = read_log(path)
+    assert rows[0].action == "block" and rows[0].rule == "-d tracker.test"
+    assert rows[1].count == 100 and rows[1].url is None
+    assert read_log(path, action="block", host="tracker.test")[0].line == 3
+    assert read_log(path, site="other.test") == []
+    stats = read_stats(path)
+    assert stats.total == 101 and stats.by_action == {"allow": 100, "block": 1}
+    assert stats.top_blocked_hosts == [("tracker.test", 1)]
+    assert stats.top_rules == [("-d tracker.test", "l.tpl", 1)]
+
+
+def test_retention_purges_old_entries(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    now = 10 * DAY
+    log = DecisionLog(path, retention_days=7, clock=lambda: now)
+    log.add(entry(now - 8 * DAY, host="old.test"))
+    log.add(entry(now - 1 * DAY, host="new.test"))
+    log.flush_now()
+    DecisionLog(path, retention_days=7, clock=lambda: now)  # start-up purge
+    assert [e.host for e in read_log(path)] == ["new.test"]
+
+
+def test_writer_thread_flushes_and_close_drains(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    log = DecisionLog(path, flush_seconds=0.05)
+    log.start()
+    for i in range(10):
+        log.add(entry(1e9 + i, host=f"h{i}.test"))
+    log.close()
+    assert len(read_log(path, limit=100)) == 10
+
+
+def test_wipe(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    log = DecisionLog(path)
+    log.add(entry(1e9))
+    log.flush_now()
+    assert wipe_log(path) == 1
+    assert read_log(path) == []
+    assert wipe_log(tmp_path / "missing.sqlite3") == 0
+
+
+def test_strip_query_and_foreign_schema(tmp_path: Path) -> None:
+    assert strip_query("http://t.test/p?uid=1#x") == "http://t.test/p"
+    path = tmp_path / "log.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+        conn.execute("CREATE TABLE decisions (x)")
+    conn2 = connect(path)  # another version's log: started afresh, not a crash
+    conn2.close()
+    assert read_log(path) == []

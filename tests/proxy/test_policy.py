@@ -1,0 +1,303 @@
+"""The policy layer (TPL spec §A.7, §A.8) as a plain function, table-driven."""
+
+from __future__ import annotations
+
+import pytest
+from proxy_helpers import FakeMatcher
+
+from trackguard.model import RequestType
+from trackguard.proxy.attribution import NavigationRecord
+from trackguard.proxy.policy import (
+    Layer,
+    PolicyConfig,
+    RequestInfo,
+    decide,
+    decide_tunnel,
+    is_top_level_navigation,
+    request_type,
+    strip_params,
+)
+from trackguard.settings import Settings
+
+LIST = """-d tracker.test
+-d ads.test /banner/
++d partner.test
+$removeparam=utm_source
+"""
+HTML = "text/html,application/xhtml+xml,*/*;q=0.8"
+SITE = "http://www.site.test/"
+
+
+@pytest.fixture
+def matcher() -> FakeMatcher:
+    return FakeMatcher(LIST)
+
+
+@pytest.fixture
+def record() -> NavigationRecord:
+    r = NavigationRecord()
+    r.engage("http://www.site.test/index.html")
+    return r
+
+
+CASES = [
+    # (name, url, headers, expected blocked, expected layer)
+    (
+        "third-party tracker script",
+        "http://tracker.test/t.js",
+        {"referer": SITE},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "subdomain of tracker",
+        "http://cdn.tracker.test/p.gif",
+        {"origin": "http://www.site.test"},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "first-party resource",
+        "http://img.site.test/a.png",
+        {"referer": SITE},
+        False,
+        Layer.NO_MATCH,
+    ),
+    ("neutral third party", "http://cdn.test/lib.js", {"referer": SITE}, False, Layer.NO_MATCH),
+    (
+        "allow rule beats block",
+        "http://ads.partner.test/x",
+        {"referer": SITE},
+        False,
+        Layer.NO_MATCH,
+    ),
+    ("pattern rule", "http://ads.test/banner/1.png", {"referer": SITE}, True, Layer.LIST_BLOCK),
+    ("pattern miss", "http://ads.test/img/1.png", {"referer": SITE}, False, Layer.NO_MATCH),
+    ("no referer: unattributed", "http://tracker.test/t.js", {}, False, Layer.UNATTRIBUTED),
+    (
+        "unknown page: unattributed",
+        "http://tracker.test/t.js",
+        {"referer": "http://elsewhere.test/"},
+        False,
+        Layer.UNATTRIBUTED,
+    ),
+    (
+        "unknown page but cross-site metadata",
+        "http://tracker.test/t.js",
+        {
+            "referer": "http://elsewhere.test/",
+            "sec-fetch-site": "cross-site",
+            "sec-fetch-mode": "no-cors",
+            "sec-fetch-dest": "script",
+        },
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "same-site metadata stays open",
+        "http://tracker.test/t.js",
+        {"sec-fetch-site": "same-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty"},
+        False,
+        Layer.UNATTRIBUTED,
+    ),
+    (
+        "top-level navigation with metadata",
+        "http://tracker.test/",
+        {
+            "sec-fetch-mode": "navigate",
+            "sec-fetch-dest": "document",
+            "sec-fetch-site": "cross-site",
+            "referer": SITE,
+        },
+        False,
+        Layer.NAVIGATION,
+    ),
+    (
+        "iframe navigation with metadata",
+        "http://tracker.test/frame.html",
+        {"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe", "referer": SITE},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "html without metadata may be a link: never blocked",
+        "http://tracker.test/page",
+        {"accept": HTML, "referer": SITE},
+        False,
+        Layer.NAVIGATION,
+    ),
+    (
+        "opaque origin falls back to referer",
+        "http://tracker.test/x",
+        {"origin": "null", "referer": SITE},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "blocked", "layer"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_decide(
+    matcher: FakeMatcher,
+    record: NavigationRecord,
+    url: str,
+    headers: dict[str, str],
+    blocked: bool,
+    layer: Layer,
+) -> None:
+    v = decide("GET", url, headers, config=PolicyConfig(), matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (blocked, layer)
+    if v.blocked and v.layer is Layer.LIST_BLOCK:
+        assert v.rule is not None and v.list == "test.tpl" and v.line is not None
+
+
+def test_navigation_never_consults_the_lists(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    decide(
+        "GET",
+        "http://tracker.test/",
+        {"accept": HTML},
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert matcher.calls == 0
+
+
+def test_user_overrides_come_first(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    h = {"referer": SITE}
+    allow = PolicyConfig(user_allow=frozenset({"tracker.test"}))
+    v = decide("GET", "http://x.tracker.test/t.js", h, config=allow, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    block = PolicyConfig(user_block=frozenset({"cdn.test"}), protection=False)
+    v = decide("GET", "http://cdn.test/x", h, config=block, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (True, Layer.USER_BLOCK)
+    # A user block is a third-party rule: the site's own resources still load.
+    own = PolicyConfig(user_block=frozenset({"site.test"}))
+    v = decide("GET", "http://img.site.test/x", h, config=own, matcher=matcher, record=record)
+    assert not v.blocked
+    # The more specific override wins; on a tie, allow wins.
+    both = PolicyConfig(
+        user_allow=frozenset({"tracker.test"}), user_block=frozenset({"evil.tracker.test"})
+    )
+    v = decide("GET", "http://evil.tracker.test/", h, config=both, matcher=matcher, record=record)
+    assert v.layer is Layer.USER_BLOCK
+
+
+def test_protection_off_and_site_switch(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    h = {"referer": SITE}
+    off = PolicyConfig(protection=False)
+    v = decide("GET", "http://tracker.test/", h, config=off, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.PROTECTION_OFF)
+    exempt = PolicyConfig.from_settings(Settings(exempt_sites=("WWW.Site.test",)))
+    v = decide("GET", "http://tracker.test/", h, config=exempt, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.SITE_OFF)
+
+
+def test_engage_and_frame_hints(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    nav = decide(
+        "GET",
+        "http://news.test/",
+        {"accept": HTML},
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert nav.engage and nav.type is RequestType.DOCUMENT
+    frame = decide(
+        "GET",
+        "http://widget.test/f.html",
+        {"accept": HTML, "referer": SITE},
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert not frame.engage and frame.frame_of is not None
+    assert frame.frame_of.site == "site.test"
+    same_site_link = decide(
+        "GET",
+        "http://blog.site.test/",
+        {"accept": HTML, "referer": SITE},
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert same_site_link.engage
+    post = decide(
+        "POST",
+        "http://news.test/form",
+        {"accept": HTML},
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert not post.engage
+
+
+TUNNELS = [
+    ("tracker.test", PolicyConfig(), True, Layer.LIST_BLOCK),
+    ("a.b.tracker.test", PolicyConfig(), True, Layer.LIST_BLOCK),
+    ("ads.test", PolicyConfig(), False, Layer.NO_MATCH),  # a pattern rule needs the URL
+    ("partner.test", PolicyConfig(), False, Layer.NO_MATCH),
+    ("tracker.test", PolicyConfig(exempt_sites=frozenset({"tracker.test"})), False, Layer.SITE_OFF),
+    ("tracker.test", PolicyConfig(user_allow=frozenset({"tracker.test"})), False, Layer.USER_ALLOW),
+    ("cdn.test", PolicyConfig(user_block=frozenset({"cdn.test"})), True, Layer.USER_BLOCK),
+    ("tracker.test", PolicyConfig(protection=False), False, Layer.PROTECTION_OFF),
+    ("TRACKER.test", PolicyConfig(), True, Layer.LIST_BLOCK),
+]
+
+
+@pytest.mark.parametrize(("host", "config", "blocked", "layer"), TUNNELS)
+def test_decide_tunnel(
+    matcher: FakeMatcher, host: str, config: PolicyConfig, blocked: bool, layer: Layer
+) -> None:
+    v = decide_tunnel(host, config=config, matcher=matcher)
+    assert (v.blocked, v.layer) == (blocked, layer)
+
+
+TYPES = [
+    ({"sec-fetch-dest": "script"}, "http://a.test/x", RequestType.SCRIPT),
+    ({"sec-fetch-dest": "empty"}, "http://a.test/x", RequestType.XMLHTTPREQUEST),
+    ({"sec-fetch-dest": "iframe"}, "http://a.test/x", RequestType.SUBDOCUMENT),
+    ({"sec-fetch-dest": "image"}, "http://a.test/x", RequestType.IMAGE),
+    ({"sec-fetch-dest": "font"}, "http://a.test/x", RequestType.FONT),
+    ({"upgrade": "websocket"}, "http://a.test/ws", RequestType.WEBSOCKET),
+    ({"ping-from": "http://a.test/"}, "http://b.test/p", RequestType.PING),
+    ({"accept": "image/avif,image/webp,*/*"}, "http://a.test/p", RequestType.IMAGE),
+    ({"accept": "text/css,*/*;q=0.1"}, "http://a.test/s", RequestType.STYLESHEET),
+    ({"accept": "*/*"}, "http://a.test/lib.min.js?v=2", RequestType.SCRIPT),
+    ({}, "http://a.test/font.woff2", RequestType.FONT),
+    ({"x-requested-with": "XMLHttpRequest"}, "http://a.test/api", RequestType.XMLHTTPREQUEST),
+    ({}, "http://a.test/dir.js/file", RequestType.OTHER),
+]
+
+
+@pytest.mark.parametrize(("headers", "url", "expected"), TYPES)
+def test_request_type(headers: dict[str, str], url: str, expected: RequestType) -> None:
+    assert request_type(RequestInfo("GET", url, headers)) is expected
+
+
+def test_is_top_level_navigation() -> None:
+    assert is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"})
+    assert not is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe"})
+    assert not is_top_level_navigation({"sec-fetch-mode": "no-cors", "accept": HTML})
+    assert is_top_level_navigation({"accept": HTML})
+    assert not is_top_level_navigation({"accept": "*/*"})
+
+
+def test_strip_params_respects_overrides(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    h = {"referer": SITE}
+    url = "http://cdn.test/a?utm_source=x&id=1"
+    cfg = PolicyConfig()
+    v = decide("GET", url, h, config=cfg, matcher=matcher, record=record)
+    new, rules = strip_params(url, v, config=cfg, matcher=matcher)
+    assert new == "http://cdn.test/a?id=1" and rules[0].removeparam == "utm_source"
+    allow = PolicyConfig(user_allow=frozenset({"cdn.test"}))
+    v = decide("GET", url, h, config=allow, matcher=matcher, record=record)
+    assert strip_params(url, v, config=allow, matcher=matcher) == (url, ())
+    off = PolicyConfig(protection=False)
+    v = decide("GET", url, h, config=off, matcher=matcher, record=record)
+    assert strip_params(url, v, config=off, matcher=matcher) == (url, ())

@@ -1,0 +1,94 @@
+"""Blocked responses by request type (TPL spec §A.8) and error responses."""
+
+from __future__ import annotations
+
+import pytest
+
+from trackguard.model import RequestType
+from trackguard.proxy.responses import (
+    TRANSPARENT_GIF,
+    blocked_parts,
+    blocked_response,
+    describe_rule,
+    error_response,
+    header_safe,
+    tunnel_refused,
+)
+
+CASES = [
+    (RequestType.IMAGE, 200, "image/gif", TRANSPARENT_GIF),
+    (RequestType.SCRIPT, 200, "application/javascript", b""),
+    (RequestType.STYLESHEET, 200, "text/css", b""),
+    (RequestType.XMLHTTPREQUEST, 204, None, b""),
+    (RequestType.PING, 204, None, b""),
+    (RequestType.FONT, 204, None, b""),
+    (RequestType.OTHER, 204, None, b""),
+    (RequestType.WEBSOCKET, 403, "text/plain; charset=utf-8", b"blocked by trackguard\n"),
+]
+
+
+@pytest.mark.parametrize(("rtype", "status", "ctype", "body"), CASES)
+def test_blocked_parts_by_type(
+    rtype: RequestType, status: int, ctype: str | None, body: bytes
+) -> None:
+    got_status, headers, got_body = blocked_parts(
+        rtype, "-d t.test (l.tpl:3)", host="t.test", method="GET", request_headers={}
+    )
+    fields = dict(headers)
+    assert got_status == status and got_body == body
+    assert fields.get("Content-Type") == ctype
+    assert fields["X-Trackguard-Blocked"] == "-d t.test (l.tpl:3)"
+    assert fields["Cache-Control"] == "no-store"
+
+
+def test_frame_gets_an_explanatory_page_with_escaped_text() -> None:
+    status, headers, body = blocked_parts(
+        RequestType.SUBDOCUMENT,
+        "<script>x</script> (l.tpl:1)",
+        host="t.test",
+        method="GET",
+        request_headers={},
+    )
+    assert status == 200 and dict(headers)["Content-Type"].startswith("text/html")
+    assert b"&lt;script&gt;" in body and b"<script>x" not in body
+    assert b"trackguard allow t.test" in body
+
+
+def test_full_response_bytes_cors_and_head() -> None:
+    data = blocked_response(
+        RequestType.XMLHTTPREQUEST,
+        "r (l:1)",
+        host="t.test",
+        method="POST",
+        request_headers={"origin": "http://site.test"},
+    )
+    assert data.startswith(b"HTTP/1.1 204 No Content\r\n")
+    assert b"Access-Control-Allow-Origin: http://site.test\r\n" in data
+    assert b"Access-Control-Allow-Credentials: true\r\n" in data
+    assert data.endswith(b"Content-Length: 0\r\n\r\n")
+    head = blocked_response(RequestType.IMAGE, "r", host="t", method="HEAD", request_headers={})
+    assert head.endswith(b"Content-Length: 43\r\n\r\n")
+    closing = blocked_response(
+        RequestType.IMAGE, "r", host="t", method="GET", request_headers={}, close=True
+    )
+    assert b"Connection: close\r\n" in closing
+
+
+def test_header_safe_blocks_injection() -> None:
+    assert header_safe("a\r\nSet-Cookie: x") == "a??Set-Cookie: x"
+    assert header_safe("é") == "?"
+    assert len(header_safe("x" * 1000)) == 300
+
+
+def test_describe_rule() -> None:
+    assert describe_rule("-d t.test", "l.tpl", 3, "list-block") == "-d t.test (l.tpl:3)"
+    assert describe_rule(None, None, None, "user-block") == "(user-block)"
+
+
+def test_tunnel_refused_and_errors() -> None:
+    data = tunnel_refused("-d t.test (l.tpl:3)", "t.test")
+    assert data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
+    assert b"Connection: close" in data and b"blocked the connection to t.test" in data
+    err = error_response(502, "cannot resolve host x")
+    assert err.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
+    assert err.endswith(b"trackguard: 502 Bad Gateway: cannot resolve host x\n")
