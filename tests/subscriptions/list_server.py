@@ -235,6 +235,10 @@ class ListServer:
     def url(self, path: str) -> str:
         return f"{self.base}/{path.lstrip('/')}"
 
+    @property
+    def feeds(self) -> dict[str, Feed]:
+        return self._server.feeds
+
     def feed(self, name: str, body: bytes, *, mode: str = "ok") -> Feed:
         """Create (or reset) a feed and return it; its address is `url('feed/<name>')`."""
         feed = Feed(body=body, mode=mode)

@@ -17,14 +17,15 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
-
-import httpx
 
 from trackguard import __version__
 from trackguard.model import TrackguardError
 from trackguard.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Called with (bytes received so far, expected total or None) while downloading.
 ProgressCallback = Callable[[int, int | None], None]
@@ -256,6 +257,8 @@ class HttpFetcher:
         last_modified: str | None,
         progress: ProgressCallback | None,
     ) -> Fetched:
+        import httpx  # here, not at the top: every CLI command would pay for it otherwise
+
         config = self.config
         headers = {
             "User-Agent": f"trackguard/{__version__} (list updater)",

@@ -334,7 +334,8 @@ def add_list(
         if fetched.body is None:
             raise ListError("fetch.not-modified", "the server answered 304 to a first request")
         text = decode_list(fetched.body)
-        parsed = _parse(text, source.list_id or "new-list", format or source.format)
+        provisional = slugify(name) if name else source.list_id or slugify(_fallback_name(source))
+        parsed = _parse(text, provisional, format or source.format)
     except (FetchError, ListError) as exc:
         raise AddRefused(f"{source.url} was not added: {exc}. Nothing was changed.") from None
     body = text.encode("utf-8")
