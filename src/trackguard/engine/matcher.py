@@ -448,6 +448,11 @@ def _host_only(f: Compiled) -> bool:
     )
 
 
+# Decisions are immutable, so the two most common verdicts are shared.
+_NO_MATCH = Decision(False, None, None, "no rule matched")
+_NOT_NETWORK = Decision(False, None, None, "not a network URL (no host)")
+
+
 class Matcher:
     """Holds the rule table and the per-category indexes; all methods are read-only."""
 
@@ -474,10 +479,10 @@ class Matcher:
         ctx = _Context(url, page_host, type_bit, source_url is not None)
         if not ctx.host:
             # `data:`, `blob:`, `about:` never reach the network: nothing to protect from.
-            return Decision(False, None, None, "not a network URL (no host)")
+            return _NOT_NETWORK
         block = self._block.first(ctx)
         if block is None:
-            return Decision(False, None, None, "no rule matched")
+            return _NO_MATCH
         if block in self._important_ids:
             return Decision(True, self.rule(block), None, "blocked by an $important rule")
         exception = self._allow.first(ctx) if self._has_allow else None
