@@ -517,7 +517,7 @@ def test_https_absolute_form_is_fetched_over_tls(fresh: Net, tls_cert: tuple[Pat
     port, _ = _tls_origin(fresh.loop, *tls_cert)
     out = raw(
         fresh.proxy.port,
-        f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\n\r\n".encode(),
+        f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\nConnection: close\r\n\r\n".encode(),
         timeout=3,
     )
     # The proxy verifies upstream certificates with the system store: self-signed fails.

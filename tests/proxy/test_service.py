@@ -70,3 +70,20 @@ def test_service_reloads_settings_and_swaps_engines(tmp_path: Path) -> None:
     asyncio.run(scenario())
     assert len(built) == 2
     assert Layer.SITE_OFF.value == "site-off"
+
+
+def test_update_results_from_subscriptions_are_understood() -> None:
+    from trackguard.proxy.service import _changed
+
+    class Outcome:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    class Update:
+        def __init__(self, name: str) -> None:
+            self.outcome = Outcome(name)
+
+    assert not _changed([])
+    assert not _changed([Update("NOT_MODIFIED"), Update("FAILED")])
+    assert _changed([Update("NOT_MODIFIED"), Update("UPDATED")])
+    assert _changed([object()])

@@ -67,10 +67,18 @@ def effective_settings(saved: Settings, options: ProxyOptions) -> Settings:
 
 
 def _changed(results: Sequence[object]) -> bool:
-    """Whether an update round changed any list (unknown result shapes count as changed)."""
+    """Whether an update round changed any list.
+
+    Understands `subscriptions.UpdateResult` (`outcome` UPDATED) and anything with a
+    `changed` flag; a result of unknown shape counts as a change (a needless rebuild is
+    cheap, the engine cache makes it a load; a missed one would keep stale lists).
+    """
     for result in results:
         changed = getattr(result, "changed", None)
-        if changed is None or changed:
+        if changed is None:
+            outcome = getattr(result, "outcome", None)
+            changed = outcome is None or getattr(outcome, "name", "") == "UPDATED"
+        if changed:
             return True
     return False
 
