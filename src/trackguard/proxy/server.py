@@ -89,7 +89,7 @@ class ServerLimits:
     response_timeout: float = 60.0
     #: Longest silence on a CONNECT tunnel or upgraded (WebSocket) connection.
     tunnel_idle_timeout: float = 600.0
-    pool_per_host: int = 32
+    pool_per_host: int = 256
     pool_idle_timeout: float = 30.0
     #: How long shutdown waits for requests in flight.
     shutdown_grace: float = 5.0
