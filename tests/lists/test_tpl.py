@@ -88,6 +88,10 @@ VALID = [
     ("-d [2001:DB8:0::1]", (B, "[2001:db8::1]", EXACT, "", False)),
     ("-d 2001:db8::1 /x", (B, "[2001:db8::1]", EXACT, "/x", False)),
     ("+d 192.0.2.1", (A, "192.0.2.1", EXACT, "", False)),
+    # IPv6 in the WHATWG form browsers send: first longest zero run compressed, mapped
+    # IPv4 in hex (what `[::ffff:1.2.3.4]` becomes in a request URL)
+    ("-d 2001:db8:0:0:1:0:0:1", (B, "[2001:db8::1:0:0:1]", EXACT, "", False)),
+    ("-d [::FFFF:1.2.3.4]", (B, "[::ffff:102:304]", EXACT, "", False)),
     # §A.5.2: pattern kept as written (the engine folds case); scheme equivalence
     ("-d ads.example /BANNER/", (B, "ads.example", LABELS, "/BANNER/", False)),
     ("- HTTP://ad.", (B, "", NONE, "HTTP://ad.", True)),

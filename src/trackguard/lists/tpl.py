@@ -189,11 +189,34 @@ def _canonical_ip(token: str) -> str:
     """IP literal in canonical form (`[2001:db8::1]`, `192.0.2.1`), or "" if not one."""
     if not is_ip_literal(token):
         return ""
-    bare = token[1:-1] if token.startswith("[") else token
-    address = ipaddress.ip_address(bare)
-    if address.version == 6:
-        return f"[{address.compressed}]"
-    return address.compressed
+    address = ipaddress.ip_address(token[1:-1] if token.startswith("[") else token)
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    return f"[{_ipv6_text(address)}]"
+
+
+def _ipv6_text(address: ipaddress.IPv6Address) -> str:
+    """The WHATWG URL serialisation browsers send: lower-case hex groups, the first
+    longest run of two or more zero groups as `::`, IPv4-mapped addresses in hex too
+    (Python 3.13's `str()` writes those dotted, so it is not used)."""
+    packed = address.packed
+    groups = [packed[i] << 8 | packed[i + 1] for i in range(0, 16, 2)]
+    best_start, best_len, start = -1, 1, -1
+    for i, group in enumerate([*groups, 1]):  # the sentinel closes a trailing run
+        if group == 0:
+            start = i if start < 0 else start
+        elif start >= 0:
+            if i - start > best_len:
+                best_start, best_len = start, i - start
+            start = -1
+    text = [format(g, "x") for g in groups]
+    if best_start >= 0:
+        head = ":".join(text[:best_start])
+        tail = ":".join(text[best_start + best_len :])
+        compressed = f"{head}::{tail}"
+    else:
+        compressed = ":".join(text)
+    return compressed + (f"%{address.scope_id}" if address.scope_id else "")
 
 
 def bad_host_char(token: str) -> str:
