@@ -35,8 +35,8 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(
         TRACKGUARD_HOME=str(home),
-        TRACKGUARD_FETCH_TIMEOUT="1",
-        TRACKGUARD_FETCH_DEADLINE="1.5",
+        TRACKGUARD_FETCH_TIMEOUT="2",
+        TRACKGUARD_FETCH_DEADLINE="3",
         TRACKGUARD_FETCH_RETRIES="1",
         TRACKGUARD_FETCH_RETRY_DELAY="0.01",
         NO_PROXY="127.0.0.1,localhost",
@@ -257,7 +257,7 @@ def test_not_modified(feed_home: Path, server: ListServer) -> None:
     assert check(feed_home)["list"] == "feed"
 
 
-@pytest.mark.parametrize("mode", ["ok", "wrong-type", "gzip"])
+@pytest.mark.parametrize("mode", ["ok", "wrong-type"])
 def test_changed_etag_installs_the_new_version(
     feed_home: Path, server: ListServer, mode: str
 ) -> None:

@@ -10,8 +10,8 @@ from list_server import ListServer
 
 from trackguard.subscriptions.fetch import FetchConfig, HttpFetcher
 
-#: Short limits so hanging and dripping servers cost about a second each.
-FAST = FetchConfig(timeout=1.0, deadline=1.5, retries=1, retry_delay=0.01)
+#: Short limits so hanging and dripping servers cost seconds, not minutes.
+FAST = FetchConfig(timeout=2.0, deadline=3.0, retries=1, retry_delay=0.01)
 
 
 @pytest.fixture(scope="session")

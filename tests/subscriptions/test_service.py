@@ -429,3 +429,24 @@ def test_damaged_state_file_is_reported(home: Path) -> None:
     (home / "subscriptions.json").write_text("{ not json")
     with pytest.raises(TrackguardError, match=r"damaged.*move it away"):
         load_subscriptions(home)
+
+
+def test_hosts_and_abp_lists_get_their_format_and_interval(home: Path, tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text("# a hosts file\n0.0.0.0 ads.hosts.example\n0.0.0.0 t.hosts.example\n")
+    abp = tmp_path / "abp.txt"
+    abp.write_text("[Adblock Plus 2.0]\n! Title: Hourly\n! Expires: 12 hours\n||t.abp.example^\n")
+    h = add_list(str(hosts), home=home)
+    a = add_list(str(abp), home=home)
+    assert (h.format, h.stats.rules, h.interval) == (Format.HOSTS, 2, 7 * 86400)
+    assert (a.format, a.id, a.interval) == (Format.ABP, "hourly", 12 * 3600)
+    assert a.interval_source == "Expires: 12 hours"
+    assert blocked_by(home, "https://t.hosts.example/x") == h.id
+    assert blocked_by(home, "https://t.abp.example/x") == "hourly"
+
+
+def test_forced_format_that_does_not_fit_is_refused(home: Path, tmp_path: Path) -> None:
+    abp = tmp_path / "abp.txt"
+    abp.write_text("||t.abp.example^\n")
+    with pytest.raises(AddRefused, match="not a Tracking Protection List"):
+        add_list(str(abp), format=Format.TPL, home=home)

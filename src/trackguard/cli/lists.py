@@ -41,6 +41,7 @@ from trackguard.subscriptions import (
     update_lists,
 )
 from trackguard.subscriptions.fetch import ProgressCallback
+from trackguard.subscriptions.state import NOT_RULES
 
 _STATUS_STYLE = {"ok": "green", "stale": "yellow", "failing": "red"}
 _OUTCOME_STYLE = {
@@ -371,8 +372,13 @@ def _field_rows(view: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
         ("Failures in a row", lambda: str(view["failures"]) if view["failures"] else ""),
         ("Rules applied", lambda: f"{view['rules']:,}"),
         (
-            "Skipped",
-            lambda: ", ".join(f"{k} {v:,}" for k, v in diag["skipped"].items()) or "none",
+            "Not applied",
+            lambda: (
+                ", ".join(
+                    f"{kind} {n:,}" for kind, n in diag["skipped"].items() if kind not in NOT_RULES
+                )
+                or "none"
+            ),
         ),
         ("Invalid lines", lambda: f"{diag['errors']:,}"),
         ("Warnings / notices", lambda: f"{diag['warnings']:,} / {diag['notices']:,}"),
@@ -380,13 +386,20 @@ def _field_rows(view: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
             "Diagnostic codes",
             lambda: ", ".join(f"{k} ×{v}" for k, v in list(diag["codes"].items())[:8]),
         ),
-        ("Update interval", lambda: f"{interval_days:g} days ({view['interval_source']})"),
+        (
+            "Update interval",
+            lambda: (
+                "updated with trackguard"
+                if view["builtin"]
+                else f"{interval_days:g} days ({view['interval_source']})"
+            ),
+        ),
         ("Last update", lambda: _stamp(view["last_update"], now)),
         ("Content changed", lambda: _stamp(view["last_changed"], now)),
         ("Last attempt", lambda: _stamp(view["last_attempt"], now)),
         ("Next update", lambda: _until(view["next_update"], now, view)),
         ("Held-back version", lambda: _held(view)),
-        ("ETag", lambda: view["etag"] or ""),
+        ("ETag", lambda: (view["etag"] or "") if view["url"].startswith("http") else ""),
         ("Last-Modified", lambda: view["last_modified"] or ""),
         ("Size", lambda: f"{view['size']:,} bytes"),
         ("SHA-256", lambda: view["sha256"]),

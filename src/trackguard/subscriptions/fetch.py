@@ -177,6 +177,10 @@ class _BoundedDecoder:
                 out = self._zlib.decompress(data, self.limit - self.size + 1)
                 self._append(out)
                 data = self._zlib.unconsumed_tail
+                if self._zlib.eof and self._zlib.unused_data:
+                    # Another gzip member follows (concatenated .gz files are valid gzip).
+                    data = self._zlib.unused_data + data
+                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
         except zlib.error as exc:
             raise FetchError(
                 "fetch.bad-compression", f"the compressed body is corrupt: {exc}"
@@ -309,7 +313,8 @@ class HttpFetcher:
         except httpx.ConnectError as exc:
             raise FetchError(
                 "fetch.connect",
-                f"could not connect to {urlsplit(url).hostname}: {_reason(exc)}",
+                f"could not connect to {urlsplit(url).hostname} ({_reason(exc)}); "
+                "is the network up?",
                 transient=True,
             ) from None
         except httpx.RemoteProtocolError as exc:

@@ -66,6 +66,11 @@ class UpdateResult:
     def ok(self) -> bool:
         return self.outcome in (Outcome.UPDATED, Outcome.NOT_MODIFIED)
 
+    @property
+    def changed(self) -> bool:
+        """The list now in use differs: engines built from the lists are out of date."""
+        return self.outcome is Outcome.UPDATED
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -75,6 +80,7 @@ class UpdateResult:
             "rules_before": self.rules_before,
             "rules_after": self.rules_after,
             "error_code": self.error_code,
+            "changed": self.changed,
         }
 
 
