@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from trackguard.engine import Engine
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +40,12 @@ def corpus_dir() -> Path:
     if not (path / "README.md").is_file():
         pytest.fail(f"shared corpus not found at {path}; set TRACKGUARD_SHARED")
     return path
+
+
+@pytest.fixture(scope="session")
+def easylist_easyprivacy(corpus_dir: Path) -> Engine:
+    """EasyList + EasyPrivacy from the corpus, built once per session (several seconds)."""
+    from trackguard.engine import Engine  # lazily: a broken engine must not break collection
+
+    lists = corpus_dir / "lists"
+    return Engine.from_files([lists / "easylist.txt", lists / "easyprivacy.txt"])
