@@ -111,3 +111,14 @@ def test_matching_continues_during_a_rebuild(home: Path, tmp_path: Path) -> None
     assert holder.refresh()
     assert not holder.engine.check(GA, PAGE, "image").blocked
     assert load_subscriptions(home).get("c") is not None
+
+
+def test_extra_files_get_their_own_cache(home: Path, tmp_path: Path) -> None:
+    extra = local_list(tmp_path, "mine.tpl", "mine.example")
+    engine_for(home)
+    engine_for(home, [extra])
+    caches = sorted(p.name for p in (home / "engine").glob("*.cache"))
+    assert len(caches) == 2 and "engine.cache" in caches
+    plain = Store(home).engine_cache.stat().st_mtime_ns
+    engine_for(home, [extra])
+    assert Store(home).engine_cache.stat().st_mtime_ns == plain  # not overwritten

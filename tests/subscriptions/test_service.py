@@ -450,3 +450,17 @@ def test_forced_format_that_does_not_fit_is_refused(home: Path, tmp_path: Path) 
     abp.write_text("||t.abp.example^\n")
     with pytest.raises(AddRefused, match="not a Tracking Protection List"):
         add_list(str(abp), format=Format.TPL, home=home)
+
+
+def test_a_damaged_copy_is_downloaded_again_in_full(
+    subscribed: Subscribed, fetcher: HttpFetcher
+) -> None:
+    home, sub = subscribed.home, subscribed.sub
+    assert sub.file is not None
+    (home / "lists" / sub.file).write_bytes(b"msFilterList\n-d tampered.example\n")
+    assert blocked_by(home) is None  # the damaged copy is left out, not trusted
+    [result] = update_lists(["feed"], home=home, fetcher=fetcher)
+    assert "if-none-match" not in subscribed.feed.requests[-1]  # no 304 for a lost copy
+    assert result.outcome is Outcome.UPDATED
+    assert (home / "lists" / sub.file).read_bytes() == subscribed.feed.body
+    assert blocked_by(home) == "feed"

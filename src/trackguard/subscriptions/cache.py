@@ -111,12 +111,11 @@ def engine_for(
         return Engine.from_sources([_builtin_source(), *extra], strict_ie=settings.strict_ie)
     with store.read_lock():
         sources = [*_read_sources(store, state), *extra]
+    cache = store.engine_cache_for([str(p.resolve()) for p in extra_files])
     try:
-        return Engine.load_or_build(store.engine_cache, sources, strict_ie=settings.strict_ie)
+        return Engine.load_or_build(cache, sources, strict_ie=settings.strict_ie)
     except ListRejected:
-        return Engine.load_or_build(
-            store.engine_cache, _usable(sources), strict_ie=settings.strict_ie
-        )
+        return Engine.load_or_build(cache, _usable(sources), strict_ie=settings.strict_ie)
     except OSError as exc:  # cache folder not writable: build in memory
         log.warning("engine cache unusable (%s); building without it", exc)
         return Engine.from_sources(_usable(sources), strict_ie=settings.strict_ie)

@@ -434,13 +434,16 @@ def _update_one(
         return result(outcome, message, before, code)
 
     progress = reporter.downloading(sub) if reporter is not None else None
+    # A missing or damaged copy (disk trouble, hand edits) must be downloaded in full:
+    # a 304 or an "unchanged" answer would confirm a copy we no longer have.
+    unconditional = force or not store.has_intact_copy(sub)
     try:
         fetched = _fetch(
             sub.url,
             fetcher,
             config,
-            etag=None if force else sub.etag,
-            last_modified=None if force else sub.last_modified,
+            etag=None if unconditional else sub.etag,
+            last_modified=None if unconditional else sub.last_modified,
             progress=progress,
         )
         text = None if fetched.body is None else decode_list(fetched.body)
@@ -462,7 +465,7 @@ def _update_one(
         )
 
     body = text.encode("utf-8") if text is not None else None
-    if body is None or sha256_hex(body) == sub.sha256:
+    if body is None or (sha256_hex(body) == sub.sha256 and not unconditional):
         _modify(store, sub.id, confirmed)
         why = "not modified" if body is None else "unchanged"
         return result(Outcome.NOT_MODIFIED, why, before)

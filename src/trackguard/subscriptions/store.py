@@ -6,6 +6,7 @@ Layout (under `$TRACKGUARD_HOME` or the platform data dir):
     subscriptions.json     every subscription's record (state.py), replaced atomically
     lists/<id>-<sha>.txt   the last good copy of each list, named by its content hash
     engine/engine.cache    the compiled engine for the enabled lists (trackguard.engine)
+    engine/engine-<h>.cache  the same plus a set of extra list files (the proxy's --list)
     state.lock             flock: writers exclusive, readers shared, held for milliseconds
     update.lock            flock: held for a whole update run, so downloads never overlap
 
@@ -29,12 +30,19 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
 from trackguard.model import TrackguardError
-from trackguard.subscriptions.state import State, StateError, state_from_dict, state_to_dict
+from trackguard.subscriptions.state import (
+    State,
+    StateError,
+    Subscription,
+    state_from_dict,
+    state_to_dict,
+)
 
 STATE_FILE = "subscriptions.json"
 LISTS_DIR = "lists"
@@ -189,14 +197,44 @@ class Store:
 
         Call with `write_lock` held, then point the record at the name (`save_state`).
         """
-        name = f"{list_id}-{sha256_hex(body)[:16]}.txt"
+        digest = sha256_hex(body)
+        name = f"{list_id}-{digest[:16]}.txt"
         path = self.lists_dir / name
-        if not path.exists():
+        try:
+            intact = sha256_hex(path.read_bytes()) == digest
+        except OSError:
+            intact = False
+        if not intact:
             atomic_write(path, body)
         return name
 
     def read_body(self, file_name: str) -> bytes:
         return (self.lists_dir / file_name).read_bytes()
+
+    def has_intact_copy(self, sub: Subscription) -> bool:
+        """Whether the record's stored copy exists and matches its hash."""
+        if sub.file is None:
+            return sub.builtin
+        try:
+            return sha256_hex(self.read_body(sub.file)) == sub.sha256
+        except OSError:
+            return False
+
+    def engine_cache_for(self, extra_names: Sequence[str]) -> Path:
+        """One cache per set of extra list files, so `check` and a proxy started with
+        `--list` files do not keep overwriting each other's (expensive) build.
+        Caches for extra-file sets unused for 30 days are deleted.
+        """
+        if not extra_names:
+            return self.engine_cache
+        digest = sha256_hex("\0".join(sorted(extra_names)).encode("utf-8"))[:12]
+        path = self.engine_cache.parent / f"engine-{digest}.cache"
+        cutoff = time.time() - 30 * 86400
+        with contextlib.suppress(OSError):
+            for old in self.engine_cache.parent.glob("engine-*.cache"):
+                if old != path and old.stat().st_mtime < cutoff:
+                    old.unlink()
+        return path
 
     def sweep(self, state: State) -> None:
         """Delete list files no record names, and temp files of interrupted writes.
