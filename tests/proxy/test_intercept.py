@@ -39,3 +39,133 @@ def test_build_command_runs_the_addon(tmp_path: Path) -> None:
 def test_missing_mitmproxy_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InterceptUnavailable, match=r"trackguard\[intercept\]"):
         run_intercept(host="127.0.0.1", port=0, home=tmp_path)
+
+
+def _mitm_python() -> str | None:
+    """A Python with both trackguard and mitmproxy: this one, or $TRACKGUARD_MITM_PYTHON."""
+    import os
+    import sys
+
+    if importlib.util.find_spec("mitmproxy") is not None:
+        return sys.executable
+    return os.environ.get("TRACKGUARD_MITM_PYTHON") or None
+
+
+@pytest.mark.skipif(
+    _mitm_python() is None, reason="mitmproxy not installed (trackguard[intercept])"
+)
+def test_intercept_end_to_end(tmp_path: Path) -> None:
+    """HTTPS decrypted by mitmproxy: Sec-GPC reaches the origin, the tracker is blocked."""
+    import asyncio
+    import os
+    import shutil
+    import signal
+    import socket
+    import ssl
+    import subprocess
+    import threading
+    import time
+
+    import httpx
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    seen: list[bytes] = []
+    loop = asyncio.new_event_loop()
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0, ssl=ctx))
+    origin_port = server.sockets[0].getsockname()[1]
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    listed = tmp_path / "mine.tpl"
+    listed.write_text("msFilterList\n-d tracker.test\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    python = _mitm_python()
+    assert python is not None
+    proc = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "trackguard",
+            "proxy",
+            "--intercept",
+            "--port",
+            str(port),
+            "--list",
+            str(listed),
+            "--gpc",
+            "--mitm-option",
+            "ssl_insecure=true",
+        ],
+        env={**os.environ, "TRACKGUARD_HOME": str(home)},
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ca = home / "mitmproxy" / "mitmproxy-ca-cert.pem"
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                if ca.exists():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        verify = ssl.create_default_context(cafile=str(ca))
+        with httpx.Client(
+            proxy=f"http://127.0.0.1:{port}", verify=verify, trust_env=False, timeout=20
+        ) as c:
+            ok = c.get(f"https://127.0.0.1:{origin_port}/page?id=1")
+            blocked = c.get(
+                "https://tracker.test/t.js",
+                headers={
+                    "Sec-Fetch-Site": "cross-site",
+                    "Sec-Fetch-Mode": "no-cors",
+                    "Sec-Fetch-Dest": "script",
+                },
+            )
+        assert ok.status_code == 200 and ok.text == "ok"
+        assert b"sec-gpc: 1" in seen[0].lower()
+        assert blocked.headers["x-trackguard-blocked"] == "-d tracker.test (mine.tpl:2)"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        loop.call_soon_threadsafe(loop.stop)

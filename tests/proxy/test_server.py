@@ -517,7 +517,8 @@ def test_https_absolute_form_is_fetched_over_tls(fresh: Net, tls_cert: tuple[Pat
     port, _ = _tls_origin(fresh.loop, *tls_cert)
     out = raw(
         fresh.proxy.port,
-        f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\nConnection: close\r\n\r\n".encode(),
+        f"GET https://cdn.test:{port}/ HTTP/1.1\r\nHost: cdn.test\r\n"
+        "Connection: close\r\n\r\n".encode(),
         timeout=3,
     )
     # The proxy verifies upstream certificates with the system store: self-signed fails.
@@ -584,3 +585,16 @@ def test_decision_log_records_blocks_without_allowed_urls(fresh: Net) -> None:
     assert blocks[0].url is not None and "uid" not in blocks[0].url
     allowed = [e for e in entries if e.host == "cdn.test" and e.action == "allow"]
     assert allowed and all(e.url is None for e in allowed)
+
+
+def test_http10_keep_alive_is_acknowledged(fresh: Net) -> None:
+    with socket.create_connection(("127.0.0.1", fresh.proxy.port), timeout=5) as s:
+        for _ in range(2):
+            s.sendall(
+                f"GET {fresh.url('cdn.test', '/k')} HTTP/1.0\r\n"
+                "Connection: keep-alive\r\n\r\n".encode()
+            )
+            data = b""
+            while not data.endswith(b"/k"):
+                data += s.recv(4096)
+            assert b"Connection: keep-alive" in data

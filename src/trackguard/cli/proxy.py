@@ -116,6 +116,12 @@ def register(main: click.Group) -> None:
         multiple=True,
         help="With --intercept: host never decrypted (certificate pinning). Repeatable.",
     )
+    @click.option(
+        "--mitm-option",
+        multiple=True,
+        hidden=True,
+        help="With --intercept: extra mitmproxy KEY=VALUE setting. Repeatable.",
+    )
     @click.option("-v", "--verbose", is_flag=True, help="Log every decision to stderr.")
     def proxy_command(
         host: str | None,
@@ -129,6 +135,7 @@ def register(main: click.Group) -> None:
         max_connections: int,
         intercept: bool,
         passthrough: tuple[str, ...],
+        mitm_option: tuple[str, ...],
         verbose: bool,
     ) -> None:
         """Run the protection proxy (HTTP, and HTTPS through CONNECT).
@@ -190,6 +197,7 @@ def register(main: click.Group) -> None:
                     dnt=dnt,
                     gpc=gpc,
                     log=not no_log,
+                    options=mitm_option,
                 )
             except InterceptUnavailable as exc:
                 raise click.ClickException(str(exc)) from None

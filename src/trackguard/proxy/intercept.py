@@ -67,12 +67,24 @@ def _tristate(value: bool | None) -> str:
     return "" if value is None else ("1" if value else "0")
 
 
-def build_command(host: str, port: int, home: Path, passthrough: Iterable[str]) -> list[str]:
-    """The mitmdump command line running trackguard's addon."""
+def build_command(
+    host: str,
+    port: int,
+    home: Path,
+    passthrough: Iterable[str],
+    options: Iterable[str] = (),
+    python: str = sys.executable,
+) -> list[str]:
+    """The mitmdump command line running trackguard's addon.
+
+    `options` are extra mitmproxy `--set KEY=VALUE` settings (e.g. `ssl_insecure=true` for
+    a test origin with a self-signed certificate).
+    """
     addon = Path(__file__).with_name("mitm_addon.py")
     confdir = home / "mitmproxy"
+    extra = [item for option in options for item in ("--set", option)]
     return [
-        sys.executable,
+        python,
         "-c",
         "from mitmproxy.tools.main import mitmdump; mitmdump()",
         "--listen-host",
@@ -85,6 +97,7 @@ def build_command(host: str, port: int, home: Path, passthrough: Iterable[str]) 
         f"ignore_hosts={passthrough_pattern(passthrough)}",
         "--set",
         "connection_strategy=lazy",
+        *extra,
         "--quiet",
         "-s",
         str(addon),
@@ -101,6 +114,7 @@ def run_intercept(
     dnt: bool | None = None,
     gpc: bool | None = None,
     log: bool = True,
+    options: Iterable[str] = (),
 ) -> int:
     """Run mitmdump with the trackguard addon until it exits or we are signalled."""
     if importlib.util.find_spec("mitmproxy") is None:
@@ -120,7 +134,7 @@ def run_intercept(
         f"{home / 'mitmproxy' / 'mitmproxy-ca-cert.pem'} in your browser.",
         file=sys.stderr,
     )
-    child = subprocess.Popen(build_command(host, port, home, hosts), env=env)
+    child = subprocess.Popen(build_command(host, port, home, hosts, options), env=env)
 
     def forward(signum: int, frame: FrameType | None) -> None:
         child.send_signal(signum)

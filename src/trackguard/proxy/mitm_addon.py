@@ -182,7 +182,7 @@ class TrackguardAddon:
                 method=req.method,
                 request_headers=headers_lc,
             )
-            flow.response = http.Response.make(status, body, headers)
+            flow.response = http.Response.make(status, body, dict(headers))
             return
         if verdict.frame_of is not None:
             self.record.note_frame(url, verdict.frame_of)

@@ -789,6 +789,8 @@ class ProxyServer:
             headers.append(("Transfer-Encoding", "chunked"))
         if not keep:
             headers.append(("Connection", "close"))
+        elif head.version == "HTTP/1.0":
+            headers.append(("Connection", "keep-alive"))  # 1.0 clients assume close otherwise
         status_line = f"HTTP/1.1 {response.status} {response.reason}"
         response_head = serialize_head(status_line, headers)
         conn.stage = _Stage.BODY
