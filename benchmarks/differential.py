@@ -1,0 +1,441 @@
+"""Differential test: trackguard against Brave's adblock-rust on real lists and real traffic.
+
+Both engines load EasyList + EasyPrivacy from the shared corpus and decide every
+subresource request (type != document) of the real request log
+(`<corpus>/requests/real-requests.jsonl.gz`). Every disagreement is explained
+automatically where possible: which filter decided on each side, whether that filter
+alone behaves the same in the other engine, and which filter feature it uses.
+
+    python benchmarks/differential.py [--output reports/differential.md]
+
+`tests/engine/test_differential.py` calls `run_differential` and asserts the agreement.
+This is a measurement script: it reads the corpus and writes one Markdown report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import adblock
+
+from trackguard.engine import Engine
+from trackguard.lists import parse_list
+from trackguard.model import Decision, Rule
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LISTS = ("easylist.txt", "easyprivacy.txt")
+REQUEST_LOG = "requests/real-requests.jsonl.gz"
+DEFAULT_OUTPUT = REPO_ROOT / "reports" / "differential.md"
+EXAMPLES_PER_CATEGORY = 4
+
+
+def corpus_path() -> Path:
+    """`$TRACKGUARD_SHARED/corpus`, else `<repo root>/../shared/corpus` (as tests/conftest.py)."""
+    override = os.environ.get("TRACKGUARD_SHARED")
+    return (Path(override) if override else REPO_ROOT.parent / "shared") / "corpus"
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    url: str
+    source_url: str | None
+    type: str
+
+
+def read_subresources(corpus: Path) -> list[LoggedRequest]:
+    """Every request of the log except top-level documents, repeats included."""
+    with gzip.open(corpus / REQUEST_LOG, "rt", encoding="utf-8") as handle:
+        records = (json.loads(line) for line in handle)
+        return [
+            LoggedRequest(r["url"], r["source_url"], r["type"])
+            for r in records
+            if r["type"] != "document"
+        ]
+
+
+def build_adblock(texts: list[str], *, optimize: bool = True) -> adblock.Engine:
+    """adblock-rust as Brave ships it (`optimize=True`), keeping filter texts (`debug`).
+
+    The optimizer merges similar filters into one, so an optimized engine names a group
+    (`a <+> b <+> c`); the report asks an unoptimized twin which filter decided.
+    """
+    filter_set = adblock.FilterSet(debug=True)
+    for text in texts:
+        filter_set.add_filter_list(text)
+    return adblock.Engine(filter_set=filter_set, optimize=optimize)
+
+
+def check_adblock(
+    engine: adblock.Engine, url: str, source_url: str | None, type: str
+) -> adblock.BlockerResult:
+    """adblock-rust's decision, with a missing page read as third-party.
+
+    Given an empty source URL, adblock-rust skips `$third-party` / `$~third-party` checks
+    altogether (both kinds match), so a page-less request goes through the hostname
+    entry point with the third-party flag set, as trackguard reads `source_url=None`.
+    """
+    if source_url:
+        return engine.check_network_urls(url, source_url, type)
+    host = urlsplit(url).hostname or ""
+    return engine.check_network_urls_with_hostnames(url, host, "", type, True)
+
+
+# --------------------------------------------------------------------------- features
+
+
+def _options_of(text: str) -> tuple[str, list[str]]:
+    """Split a filter into pattern and lower-case option names (`~` kept)."""
+    body = text[2:] if text.startswith("@@") else text
+    if body.startswith("/") and "/$" not in body and body.endswith("/"):
+        return body, []
+    pattern, dollar, options = body.rpartition("$")
+    names = [o.split("=", 1)[0].strip().lower() for o in options.split(",")]
+    if not dollar or not all(n and n.lstrip("~").replace("-", "").isalnum() for n in names):
+        return body, []  # a `$` inside the URL pattern, not an option separator
+    return pattern, names
+
+
+def _domain_values(text: str) -> list[str]:
+    _, dollar, options = text.rpartition("$")
+    values: list[str] = []
+    for option in options.split(",") if dollar else []:
+        name, _, value = option.partition("=")
+        if name.strip().lower() in ("domain", "from", "to", "denyallow"):
+            values += value.split("|")
+    return values
+
+
+def feature_of(text: str) -> str:
+    """The most specific (rarest) filter feature, to group disagreements by cause."""
+    pattern, options = _options_of(text)
+    names = {o.lstrip("~") for o in options}
+    if pattern.startswith("/") and pattern.endswith("/") and len(pattern) > 1:
+        return "regex filter"
+    if "badfilter" in names:
+        return "$badfilter"
+    if names & {"redirect", "redirect-rule", "rewrite"}:
+        return "$redirect / $rewrite"
+    if any(v.lstrip("~").endswith(".*") for v in _domain_values(text)):
+        return "$domain entity wildcard (name.*)"
+    if names & {"denyallow", "to", "from"}:
+        return "$denyallow / $to / $from"
+    if "important" in names:
+        return "$important"
+    if names & {"csp", "removeparam", "permissions", "header", "replace"}:
+        return "$csp / $removeparam / header filters"
+    if names & {"document", "popup", "elemhide", "generichide", "genericblock", "ehide"}:
+        return "$document / $popup / page-level options"
+    if "match-case" in names:
+        return "$match-case"
+    if "domain" in names:
+        return "$domain"
+    if names & {"third-party", "3p", "first-party", "1p"}:
+        return "$third-party"
+    if names:
+        return "type options"
+    return "plain pattern"
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+@dataclass(slots=True)
+class Disagreement:
+    request: LoggedRequest
+    count: int  # how often this exact request occurs in the log
+    trackguard: Decision
+    adblock_blocked: bool
+    adblock_filter: str | None
+    adblock_exception: str | None
+    category: str = ""
+    explanation: str = ""
+
+
+@dataclass(slots=True)
+class DifferentialResult:
+    requests: int
+    agreed: int
+    trackguard_blocked: int
+    adblock_blocked: int
+    disagreements: list[Disagreement]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def agreement(self) -> float:
+        return self.agreed / self.requests if self.requests else 1.0
+
+
+def _explain(
+    d: Disagreement,
+    corpus_texts: dict[str, list[str]],
+    loaded_rules: dict[str, Rule],
+    badfilter_targets: set[str],
+) -> None:
+    request = d.request
+    if d.trackguard.blocked:
+        rule = d.trackguard.matched
+        text = rule.source.text if rule else "?"
+        if d.adblock_exception:
+            exception = d.adblock_exception
+            if exception not in loaded_rules:
+                d.category = "trackguard does not load the exception adblock-rust applies"
+                d.explanation = _diagnostics_of(exception, corpus_texts)
+            else:
+                feature = feature_of(exception)
+                d.category = f"adblock-rust applies an exception trackguard does not: {feature}"
+            return
+        if text in badfilter_targets:
+            d.category = "$badfilter: adblock-rust cancels the rule, trackguard does not"
+            return
+        alone = build_adblock([text])
+        if check_adblock(alone, request.url, request.source_url, request.type).matched:
+            d.category = "adblock-rust blocks with the rule alone but not with the full lists"
+        else:
+            d.category = f"rule semantics differ (trackguard blocks): {feature_of(text)}"
+        return
+
+    rule = d.trackguard.matched
+    if rule is not None and rule.is_exception:
+        feature = feature_of(rule.source.text)
+        d.category = f"trackguard applies an exception adblock-rust does not: {feature}"
+        return
+    text = d.adblock_filter or ""
+    if text and text not in loaded_rules:
+        d.category = (
+            f"trackguard does not load the filter adblock-rust blocks with: {feature_of(text)}"
+        )
+        d.explanation = _diagnostics_of(text, corpus_texts)
+        return
+    if text in badfilter_targets:
+        d.category = "$badfilter: trackguard cancels the rule, adblock-rust does not"
+        return
+    alone = Engine.from_text(text + "\n", "abp", list_id="alone")
+    if alone.check(request.url, request.source_url, request.type).blocked:
+        d.category = "trackguard blocks with the filter alone but not with the full lists"
+    else:
+        d.category = f"rule semantics differ (adblock-rust blocks): {feature_of(text)}"
+
+
+def run_differential(
+    corpus: Path, *, trackguard: Engine | None = None, explain: bool = True
+) -> DifferentialResult:
+    """Compare the engines; `trackguard` may be a ready EasyList + EasyPrivacy engine."""
+    seconds: dict[str, float] = {}
+    texts = [(corpus / "lists" / name).read_text(encoding="utf-8") for name in LISTS]
+
+    if trackguard is None:
+        start = time.perf_counter()
+        trackguard = Engine.from_files([corpus / "lists" / name for name in LISTS])
+        seconds["trackguard build"] = time.perf_counter() - start
+    start = time.perf_counter()
+    peer = build_adblock(texts)
+    seconds["adblock build"] = time.perf_counter() - start
+
+    requests = read_subresources(corpus)
+    occurrences = Counter(requests)
+    agreed = tg_blocked = ab_blocked = 0
+    disagreements: list[Disagreement] = []
+    start = time.perf_counter()
+    for request, count in occurrences.items():
+        decision = trackguard.check(request.url, request.source_url, request.type)
+        verdict = check_adblock(peer, request.url, request.source_url, request.type)
+        tg_blocked += count * decision.blocked
+        ab_blocked += count * verdict.matched
+        if decision.blocked == verdict.matched:
+            agreed += count
+            continue
+        disagreements.append(
+            Disagreement(
+                request,
+                count,
+                decision,
+                verdict.matched,
+                verdict.filter if verdict.matched else None,
+                verdict.exception,
+            )
+        )
+    seconds["both engines, all requests"] = time.perf_counter() - start
+
+    if explain and disagreements:
+        start = time.perf_counter()
+        _name_adblock_filters(disagreements, build_adblock(texts, optimize=False))
+        corpus_texts: dict[str, list[str]] = defaultdict(list)
+        loaded_rules: dict[str, Rule] = {}
+        badfilter_targets: set[str] = set()
+        for name, text in zip(LISTS, texts, strict=True):
+            parsed = parse_list(text, name, "abp")
+            loaded_rules.update({r.source.text: r for r in parsed.rules})
+            lines = text.splitlines()
+            for diagnostic in parsed.diagnostics:
+                if 0 < diagnostic.line <= len(lines):
+                    corpus_texts[lines[diagnostic.line - 1].strip()].append(diagnostic.code)
+            for line in lines:
+                if "badfilter" in line and "$" in line:
+                    badfilter_targets.add(_without_badfilter(line.strip()))
+        for d in disagreements:
+            _explain(d, corpus_texts, loaded_rules, badfilter_targets)
+        seconds["explaining"] = time.perf_counter() - start
+
+    return DifferentialResult(
+        requests=len(requests),
+        agreed=agreed,
+        trackguard_blocked=tg_blocked,
+        adblock_blocked=ab_blocked,
+        disagreements=disagreements,
+        seconds=seconds,
+    )
+
+
+def _diagnostics_of(text: str, corpus_texts: dict[str, list[str]]) -> str:
+    codes = corpus_texts.get(text)
+    return (
+        f"trackguard diagnostics for that line: {', '.join(codes)}"
+        if codes
+        else ("trackguard has no diagnostic for that line")
+    )
+
+
+def _name_adblock_filters(disagreements: list[Disagreement], unoptimized: adblock.Engine) -> None:
+    for d in disagreements:
+        r = d.request
+        verdict = check_adblock(unoptimized, r.url, r.source_url, r.type)
+        d.adblock_filter = verdict.filter if verdict.matched else None
+        d.adblock_exception = verdict.exception
+        if verdict.matched != d.adblock_blocked:
+            d.explanation = "adblock-rust decides differently without optimize=True"
+
+
+def _without_badfilter(line: str) -> str:
+    pattern, _, options = line.rpartition("$")
+    kept = [o for o in options.split(",") if o.strip().lower() != "badfilter"]
+    return f"{pattern}${','.join(kept)}" if kept else pattern
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _cell(text: str | None, limit: int = 110) -> str:
+    if text is None:
+        return "–"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
+
+
+def _rule_ref(decision: Decision) -> str:
+    if decision.matched is None:
+        return "no rule"
+    ref = f"{_cell(decision.rule)} ({decision.list}:{decision.line})"
+    if decision.overridden is not None:
+        ref += f", overriding {_cell(decision.overridden.source.text)}"
+    return ref
+
+
+def _commit() -> str:
+    """The repository's HEAD, so a committed report says which engine it describes."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+def render_report(result: DifferentialResult) -> str:
+    by_category: dict[str, list[Disagreement]] = defaultdict(list)
+    for d in result.disagreements:
+        by_category[d.category or "unexplained"].append(d)
+    ordered = sorted(by_category.items(), key=lambda kv: -sum(d.count for d in kv[1]))
+    disagreeing = result.requests - result.agreed
+    distinct = len(result.disagreements)  # one entry per distinct url + page + type
+    version = getattr(adblock, "__version__", "?")
+
+    out = [
+        "# Differential test: trackguard vs adblock-rust",
+        "",
+        "Generated by `python benchmarks/differential.py`; do not edit by hand.",
+        "",
+        f"* Lists: {', '.join(f'`lists/{n}`' for n in LISTS)} from the shared corpus, loaded into "
+        f"trackguard (`Engine.from_files`, commit {_commit()}) and into `adblock` {version} "
+        "(Brave's adblock-rust, `optimize=True`).",
+        f"* Requests: every subresource request (type ≠ document) of `{REQUEST_LOG}`, "
+        f"repeats included: {result.requests:,}.",
+        f"* **Agreement: {result.agreement:.3%}** ({result.agreed:,} identical decisions, "
+        f"{disagreeing:,} different, {distinct:,} distinct requests).",
+        f"* Blocked: trackguard {result.trackguard_blocked:,}, "
+        f"adblock-rust {result.adblock_blocked:,} (corpus summary: 15,806 for adblock-rust).",
+        "",
+        "## Disagreements by category",
+        "",
+        "Categories are assigned automatically: the filter that decided on each side, whether "
+        "that filter alone decides the same in the other engine, and its rarest option.",
+        "",
+        "| category | requests | distinct | deciding filters |",
+        "|---|---:|---:|---:|",
+    ]
+    for category, items in ordered:
+        filters = {d.trackguard.rule if d.trackguard.blocked else d.adblock_filter for d in items}
+        total = sum(d.count for d in items)
+        out.append(f"| {category} | {total} | {len(items)} | {len(filters)} |")
+    if not ordered:
+        out.append("| (none) | 0 | 0 | 0 |")
+
+    for category, items in ordered:
+        out += ["", f"### {category}", ""]
+        seen: set[str | None] = set()
+        examples = []
+        for d in sorted(items, key=lambda d: -d.count):
+            key = d.trackguard.rule if d.trackguard.blocked else d.adblock_filter
+            if key in seen:
+                continue
+            seen.add(key)
+            examples.append(d)
+            if len(examples) == EXAMPLES_PER_CATEGORY:
+                break
+        for d in examples:
+            r = d.request
+            side = "trackguard blocks" if d.trackguard.blocked else "adblock-rust blocks"
+            out.append(f"* {side} ×{d.count}: {_cell(r.url)} on {_cell(r.source_url)} ({r.type})")
+            out.append(f"  * trackguard: {_rule_ref(d.trackguard)}")
+            peer = _cell(d.adblock_filter) if d.adblock_blocked else "allows"
+            if d.adblock_exception:
+                peer += f", exception {_cell(d.adblock_exception)}"
+            out.append(f"  * adblock-rust: {peer}")
+            if d.explanation:
+                out.append(f"  * {d.explanation}")
+
+    out += ["", "## Timings (seconds)", ""]
+    out += [f"* {name}: {value:.2f}" for name, value in result.seconds.items()]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--corpus", type=Path, default=corpus_path())
+    args = parser.parse_args(argv)
+    result = run_differential(args.corpus)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render_report(result), encoding="utf-8")
+    print(
+        f"agreement {result.agreement:.3%} over {result.requests} requests; "
+        f"{len(result.disagreements)} distinct disagreements; report: {args.output}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
