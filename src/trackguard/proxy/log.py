@@ -99,6 +99,10 @@ def strip_query(url: str) -> str:
 
 
 _Key = tuple[str, str, str, str, str, str, str | None, str | None, int | None, str | None]
+#: A pending entry: the coalescing key, then time and count.
+_Row = tuple[
+    str, str, str, str, str, str, str | None, str | None, int | None, str | None, float, int
+]
 
 
 class DecisionLog:
@@ -118,7 +122,7 @@ class DecisionLog:
         self._flush_seconds = flush_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._pending: list[LogEntry] = []
+        self._pending: list[_Row] = []
         self._stop = threading.Event()
         self._flushed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -132,11 +136,43 @@ class DecisionLog:
             self._thread.start()
 
     def add(self, entry: LogEntry) -> None:
+        self.add_fields(
+            entry.time,
+            entry.kind,
+            entry.action,
+            entry.layer,
+            entry.type,
+            entry.site,
+            entry.host,
+            entry.rule,
+            entry.list,
+            entry.line,
+            entry.url,
+            entry.count,
+        )
+
+    def add_fields(
+        self,
+        time: float,
+        kind: str,
+        action: str,
+        layer: str,
+        type: str,
+        site: str,
+        host: str,
+        rule: str | None = None,
+        list: str | None = None,
+        line: int | None = None,
+        url: str | None = None,
+        count: int = 1,
+    ) -> None:
+        """`add` without building a LogEntry: the proxy calls this once per request."""
+        row = (kind, action, layer, type, site, host, rule, list, line, url, time, count)
         with self._lock:
             if len(self._pending) >= MAX_PENDING:
                 self.dropped += 1
                 return
-            self._pending.append(entry)
+            self._pending.append(row)
 
     def close(self) -> None:
         """Flush what is pending and stop the writer thread."""
@@ -172,26 +208,16 @@ class DecisionLog:
         if not batch:
             return
         rows: dict[_Key, list[float | int]] = {}
-        for e in batch:
-            key: _Key = (
-                e.kind,
-                e.action,
-                e.layer,
-                e.type,
-                e.site,
-                e.host,
-                e.rule,
-                e.list,
-                e.line,
-                e.url,
-            )
+        for entry in batch:
+            key: _Key = entry[:10]
+            when, count = entry[10], entry[11]
             row = rows.get(key)
             if row is None:
-                rows[key] = [e.time, e.time, e.count]
+                rows[key] = [when, when, count]
             else:
-                row[0] = min(row[0], e.time)
-                row[1] = max(row[1], e.time)
-                row[2] += e.count
+                row[0] = min(row[0], when)
+                row[1] = max(row[1], when)
+                row[2] += count
         try:
             conn.execute("BEGIN")
             conn.executemany(

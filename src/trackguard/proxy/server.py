@@ -47,7 +47,7 @@ from trackguard.proxy.http1 import (
     split_host_port,
     strip_hop_by_hop,
 )
-from trackguard.proxy.log import DecisionLog, LogEntry, strip_query
+from trackguard.proxy.log import DecisionLog, strip_query
 from trackguard.proxy.pac import PAC_CONTENT_TYPE, PAC_PATH, build_pac
 from trackguard.proxy.policy import (
     Layer,
@@ -247,6 +247,10 @@ class _Pool:
 
 def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+def _type_name(rtype: RequestType) -> str:
+    return (rtype.name or "other").lower()
 
 
 class ProxyServer:
@@ -932,18 +936,16 @@ class ProxyServer:
         line = verdict.line
         if strip is not None:
             rule, list_id, line = strip.text, strip.list_id, strip.line
-        self.log.add(
-            LogEntry(
-                time=time.time(),
-                kind=kind,
-                action=action,
-                layer=verdict.layer.value,
-                type="tunnel" if kind == "tunnel" else (verdict.type.name or "other").lower(),
-                site=verdict.site,
-                host=verdict.host,
-                rule=rule,
-                list=list_id,
-                line=line,
-                url=strip_query(url) if verdict.blocked and url else None,
-            )
+        self.log.add_fields(
+            time.time(),
+            kind,
+            action,
+            verdict.layer.value,
+            "tunnel" if kind == "tunnel" else _type_name(verdict.type),
+            verdict.site,
+            verdict.host,
+            rule,
+            list_id,
+            line,
+            strip_query(url) if verdict.blocked and url else None,
         )
