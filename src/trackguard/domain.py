@@ -29,6 +29,12 @@ def to_ascii_host(host: str) -> str:
     fall back to Python's IDNA 2003 codec, then to the lower-cased text itself.
     """
     host = host.strip().rstrip(".").lower()
+    if host.startswith("["):
+        # IPv6 literals compare in their canonical (compressed) form, as browsers send.
+        try:
+            return f"[{ipaddress.IPv6Address(host.strip('[]')).compressed}]"
+        except ValueError:
+            return host
     if host.isascii():
         return host
     try:
@@ -72,6 +78,17 @@ def registrable_domain(host: str) -> str | None:
         return None
     result: str | None = _PSL.privatesuffix(host)
     return result
+
+
+def is_public_suffix(name: str) -> bool:
+    """Whether a name is itself a listed public suffix (`co.uk`, `github.io`, `com`).
+
+    Unlisted single labels (`metrics`) are not: the PSL's implicit `*` rule is ignored.
+    """
+    name = to_ascii_host(name)
+    if not name or is_ip_literal(name):
+        return False
+    return bool(_PSL.publicsuffix(name, accept_unknown=False) == name)
 
 
 @lru_cache(maxsize=65536)

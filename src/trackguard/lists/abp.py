@@ -160,7 +160,25 @@ def _split_options(line: str) -> tuple[str, str | None]:
         pattern = line[:at]
         if not (pattern.endswith("/") and len(pattern) > 1):
             return line, None
+    # A `$` inside an option value (`$removeparam=/^utm_.*$/`) is not the separator:
+    # step left until what follows starts with an option name.
+    while at > 0 and not _looks_like_option(line, at + 1):
+        prev = line.rfind("$", 0, at)
+        if prev < 0:
+            break
+        at = prev
     return line[:at], line[at + 1 :]
+
+
+_OPTION_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789~_-")
+
+
+def _looks_like_option(line: str, start: int) -> bool:
+    end = start
+    while end < len(line) and line[end] not in ",=":
+        end += 1
+    name = line[start:end].lower()
+    return bool(name) and all(c in _OPTION_NAME_CHARS for c in name)
 
 
 def _parse_domains(value: str, sep: str) -> tuple[list[str], list[str], list[str]]:
@@ -287,7 +305,7 @@ def _parse_network(line: _Line) -> Rule | str | None:
                     return None
             elif key == "denyallow" and eq and not negated:
                 inc, exc, bad = _parse_domains(value, "|")
-                if bad or exc or not inc:
+                if bad or exc or not inc or any(d.endswith(".*") for d in inc):
                     line.report(
                         Severity.ERROR,
                         "abp.bad-denyallow",

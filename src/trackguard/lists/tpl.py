@@ -19,8 +19,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from trackguard import domain
-from trackguard.domain import is_ip_literal, to_ascii_host
+from trackguard.domain import is_ip_literal, is_public_suffix, to_ascii_host
 from trackguard.model import (
     DEFAULT_TYPES,
     Action,
@@ -175,14 +174,10 @@ def normalize_host(token: str) -> tuple[str, bool, str]:
 def is_listed_suffix(host: str) -> bool:
     """True when a normalised host is itself a public suffix listed in the PSL.
 
-    `trackguard.domain.public_suffix` also calls every unknown single label a suffix (the
-    PSL's default `*` rule), but `-d metrics` is a deliberate label match (§A.6), not an
-    over-broad rule: only `com`, `co.uk`, `github.io`... count. So this asks the shared
-    PSL without the default rule (not part of `domain`'s public API); calling it directly
-    also keeps list hosts out of `public_suffix`'s cache, which serves request hosts.
+    `-d metrics` is a deliberate label match (§A.6), not an over-broad rule: only `com`,
+    `co.uk`, `github.io`... count, which is what `domain.is_public_suffix` answers.
     """
-    result: str | None = domain._PSL.publicsuffix(host, accept_unknown=False)
-    return result == host
+    return is_public_suffix(host)
 
 
 def _canonical_ip(token: str) -> str:
