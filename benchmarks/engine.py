@@ -1,0 +1,339 @@
+"""Engine benchmark: trackguard against adblock-rust and adblockparser, in one run.
+
+    python benchmarks/engine.py [--sample 200] [--engines trackguard,adblock,adblockparser]
+    python benchmarks/engine.py --profile          # cProfile of trackguard's matching loop
+
+All engines load EasyList + EasyPrivacy from the shared corpus and decide the subresource
+requests (type != document) of the real request log. Each engine is measured in a fresh
+subprocess, so imports, caches and allocator state of one never count for another:
+
+* build: list text (already in memory) to a ready engine; includes parsing.
+* cache load: trackguard `save` + `Engine.load`; adblock `serialize` + `deserialize`.
+  Only the load is timed. adblockparser has no cache.
+* memory: `VmRSS` after the build minus `VmRSS` before it (retained), and `VmHWM` (the
+  peak, reset just before the build) minus `VmRSS` before (peak), from /proc/self/status.
+  Inputs are read before the first measurement, the same way for every engine.
+* per request: each `check` timed with `time.perf_counter_ns`; median and p99 in µs.
+  adblockparser takes ~0.1-0.4 s per request, so it only decides a fixed random sample
+  (`--sample`, seed 1); the other two decide every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import gzip
+import json
+import os
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LISTS = ("easylist.txt", "easyprivacy.txt")
+ENGINES = ("trackguard", "adblock", "adblockparser")
+REQUEST_LOG = "requests/real-requests.jsonl.gz"
+SAMPLE_SEED = 1
+ADBLOCKPARSER_TYPES = (
+    "script",
+    "image",
+    "stylesheet",
+    "object",
+    "xmlhttprequest",
+    "subdocument",
+    "document",
+    "other",
+    "ping",
+    "media",
+    "websocket",
+    "font",
+)
+
+Request = tuple[str, str | None, str]  # url, page url, ABP type name
+
+
+def corpus_path() -> Path:
+    """`$TRACKGUARD_SHARED/corpus`, else `<repo root>/../shared/corpus` (as tests/conftest.py)."""
+    override = os.environ.get("TRACKGUARD_SHARED")
+    return (Path(override) if override else REPO_ROOT.parent / "shared") / "corpus"
+
+
+def read_requests(corpus: Path) -> list[Request]:
+    with gzip.open(corpus / REQUEST_LOG, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    return [(r["url"], r["source_url"], r["type"]) for r in records if r["type"] != "document"]
+
+
+def sample(requests: list[Request], size: int) -> list[Request]:
+    return random.Random(SAMPLE_SEED).sample(requests, min(size, len(requests)))
+
+
+def memory_kib() -> dict[str, int]:
+    """VmRSS and VmHWM of this process, in KiB."""
+    values = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux: write 5 to clear_refs); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- engines
+# Each adapter: build(texts) -> engine; check(engine) -> (url, page, type) -> blocked;
+# cache(engine) -> seconds to load a saved copy, or None.
+
+
+def _trackguard_build(texts: list[str]) -> Any:
+    from trackguard.engine import Engine
+    from trackguard.model import ListSource
+
+    return Engine.from_sources(
+        [ListSource(name, text) for name, text in zip(LISTS, texts, strict=True)]
+    )
+
+
+def _trackguard_check(engine: Any) -> Callable[[str, str | None, str], bool]:
+    check = engine.check
+    return lambda url, page, type_name: check(url, page, type_name).blocked
+
+
+def _trackguard_cache(engine: Any) -> float:
+    from trackguard.engine import Engine
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "engine.cache"
+        engine.save(path)
+        start = time.perf_counter()
+        Engine.load(path)
+        return time.perf_counter() - start
+
+
+def _adblock_build(texts: list[str]) -> Any:
+    import adblock
+
+    filter_set = adblock.FilterSet()
+    for text in texts:
+        filter_set.add_filter_list(text)
+    return adblock.Engine(filter_set=filter_set, optimize=True)
+
+
+def _adblock_check(engine: Any) -> Callable[[str, str | None, str], bool]:
+    check = engine.check_network_urls
+    # The real log always has a page; "" would make adblock-rust skip party checks.
+    return lambda url, page, type_name: check(url, page or "", type_name).matched
+
+
+def _adblock_cache(engine: Any) -> float:
+    import adblock
+
+    data = engine.serialize()
+    start = time.perf_counter()
+    fresh = adblock.Engine(filter_set=adblock.FilterSet(), optimize=True)
+    fresh.deserialize(data)
+    return time.perf_counter() - start
+
+
+def _adblockparser_build(texts: list[str]) -> Any:
+    import adblockparser
+
+    lines = [line for text in texts for line in text.splitlines()]
+    options = [*ADBLOCKPARSER_TYPES, "third-party", "domain"]
+    # use_re2=False: its re2 path expects the old pyre2 API, not google-re2.
+    return adblockparser.AdblockRules(lines, supported_options=options, use_re2=False)
+
+
+def _adblockparser_check(engine: Any) -> Callable[[str, str | None, str], bool]:
+    from trackguard.domain import site_of, to_ascii_host
+
+    def check(url: str, page: str | None, type_name: str) -> bool:
+        host = to_ascii_host(urlsplit(url).hostname or "")
+        page_host = to_ascii_host(urlsplit(page).hostname or "") if page else ""
+        options: dict[str, bool | str] = {t: t == type_name for t in ADBLOCKPARSER_TYPES}
+        options["third-party"] = not page_host or site_of(host) != site_of(page_host)
+        options["domain"] = page_host
+        return bool(engine.should_block(url, options))
+
+    return check
+
+
+ADAPTERS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any] | None]] = {
+    "trackguard": (_trackguard_build, _trackguard_check, _trackguard_cache),
+    "adblock": (_adblock_build, _adblock_check, _adblock_cache),
+    "adblockparser": (_adblockparser_build, _adblockparser_check, None),
+}
+
+
+def measure(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
+    """Runs inside the worker subprocess: one engine, all measurements."""
+    build, make_check, cache = ADAPTERS[name]
+    texts = [(corpus / "lists" / list_name).read_text(encoding="utf-8") for list_name in LISTS]
+    requests = read_requests(corpus)
+    if name == "adblockparser":
+        requests = sample(requests, sample_size)
+    gc.collect()
+    peak_reset = reset_peak()
+    before = memory_kib()
+
+    start = time.perf_counter()
+    engine = build(texts)
+    build_s = time.perf_counter() - start
+    gc.collect()
+    after = memory_kib()
+
+    check = make_check(engine)
+    timings = []
+    blocked = 0
+    clock = time.perf_counter_ns
+    for url, page, type_name in requests:
+        t0 = clock()
+        verdict = check(url, page, type_name)
+        timings.append(clock() - t0)
+        blocked += verdict
+    timings.sort()
+
+    return {
+        "engine": name,
+        "build_s": build_s,
+        "cache_load_s": cache(engine) if cache else None,
+        "retained_mib": (after["VmRSS"] - before["VmRSS"]) / 1024,
+        "peak_mib": (after["VmHWM"] - before["VmRSS"]) / 1024 if peak_reset else None,
+        "median_us": statistics.median(timings) / 1000,
+        "p99_us": timings[min(len(timings) - 1, int(len(timings) * 0.99))] / 1000,
+        "mean_us": sum(timings) / len(timings) / 1000,
+        "requests": len(requests),
+        "blocked": blocked,
+    }
+
+
+def run_worker(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        "--sample",
+        str(sample_size),
+        "--corpus",
+        str(corpus),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} worker failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+# --------------------------------------------------------------------------- output
+
+COLUMNS = (
+    ("build_s", "build s", "{:.2f}"),
+    ("cache_load_s", "cache load s", "{:.3f}"),
+    ("retained_mib", "retained MiB", "{:.1f}"),
+    ("peak_mib", "peak MiB", "{:.1f}"),
+    ("median_us", "median µs", "{:.1f}"),
+    ("p99_us", "p99 µs", "{:.1f}"),
+    ("mean_us", "mean µs", "{:.1f}"),
+    ("requests", "requests", "{:,}"),
+    ("blocked", "blocked", "{:,}"),
+)
+
+
+def render_table(results: list[dict[str, Any]]) -> str:
+    header = ["engine", *(title for _, title, _ in COLUMNS)]
+    rows = [
+        [r["engine"], *("–" if r[key] is None else fmt.format(r[key]) for key, _, fmt in COLUMNS)]
+        for r in results
+    ]
+    by_name = {r["engine"]: r for r in results}
+    if "trackguard" in by_name and "adblock" in by_name:
+        ours, theirs = by_name["trackguard"], by_name["adblock"]
+        ratio_row = ["trackguard / adblock"]
+        for key, _, _ in COLUMNS[:-2]:
+            if ours[key] is None or not theirs[key]:
+                ratio_row.append("–")
+            else:
+                ratio_row.append(f"{ours[key] / theirs[key]:.1f}×")
+        rows.append([*ratio_row, "", ""])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), separator, *(line(row) for row in rows)])
+
+
+def profile(corpus: Path, top: int = 25) -> None:
+    """cProfile over trackguard's matching loop only (the build is not profiled)."""
+    texts = [(corpus / "lists" / name).read_text(encoding="utf-8") for name in LISTS]
+    requests = read_requests(corpus)
+    engine = _trackguard_build(texts)
+    check = engine.check
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for url, page, type_name in requests:
+        check(url, page, type_name)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    print(f"trackguard matching loop: {len(requests):,} requests\n")
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=200, help="adblockparser sample size")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
+    parser.add_argument("--profile", action="store_true", help="profile trackguard matching")
+    parser.add_argument("--corpus", type=Path, default=corpus_path())
+    parser.add_argument("--json", action="store_true", help="also print the raw results")
+    parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(measure(args.worker, args.corpus, args.sample)))
+        return 0
+    if args.profile:
+        profile(args.corpus)
+        return 0
+
+    names = [n.strip() for n in args.engines.split(",") if n.strip()]
+    unknown = set(names) - set(ENGINES)
+    if unknown:
+        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    results = []
+    for name in names:
+        print(f"measuring {name}...", file=sys.stderr, flush=True)
+        results.append(run_worker(name, args.corpus, args.sample))
+    print(
+        f"EasyList + EasyPrivacy, {REQUEST_LOG} subresource requests "
+        f"(adblockparser: random sample of {args.sample}, seed {SAMPLE_SEED})\n"
+    )
+    print(render_table(results))
+    if args.json:
+        print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
