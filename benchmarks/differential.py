@@ -233,8 +233,8 @@ def _explain(
         if text in badfilter_targets:
             d.category = "$badfilter: adblock-rust cancels the rule, trackguard does not"
             return
-        alone = build_adblock([text])
-        if check_adblock(alone, request.url, request.source_url, request.type).matched:
+        peer_alone = build_adblock([text])
+        if check_adblock(peer_alone, request.url, request.source_url, request.type).matched:
             d.category = "adblock-rust blocks with the rule alone but not with the full lists"
         else:
             d.category = f"rule semantics differ (trackguard blocks): {feature_of(text)}"
@@ -255,8 +255,8 @@ def _explain(
     if text in badfilter_targets:
         d.category = "$badfilter: trackguard cancels the rule, adblock-rust does not"
         return
-    alone = Engine.from_text(text + "\n", "abp", list_id="alone")
-    if alone.check(request.url, request.source_url, request.type).blocked:
+    ours_alone = Engine.from_text(text + "\n", "abp", list_id="alone")
+    if ours_alone.check(request.url, request.source_url, request.type).blocked:
         d.category = "trackguard blocks with the filter alone but not with the full lists"
     else:
         d.category = f"rule semantics differ (adblock-rust blocks): {feature_of(text)}"

@@ -91,7 +91,7 @@ def _share_blocked(engine: Engine, requests: list[dict[str, Any]]) -> float:
 
 
 def test_corpus_holds_exactly_the_known_tpl_files(corpus_dir: Path) -> None:
-    names = [p if isinstance(p, str) else p.values[0] for p in TPL_FILES]
+    names = [str(p if isinstance(p, str) else p.values[0]) for p in TPL_FILES]
     expected = sorted([*names, REJECTED_TPL])
     assert sorted(p.name for p in (corpus_dir / "tpl").glob("*.tpl")) == expected
 
