@@ -10,8 +10,10 @@ from list_server import ListServer
 
 from trackguard.subscriptions.fetch import FetchConfig, HttpFetcher
 
-#: Short limits so hanging and dripping servers cost seconds, not minutes.
-FAST = FetchConfig(timeout=2.0, deadline=3.0, retries=1, retry_delay=0.01)
+#: Patient limits for ordinary downloads (the machine may be busy) ...
+PATIENT = FetchConfig(timeout=10.0, deadline=30.0, retries=1, retry_delay=0.01)
+#: ... and short ones for the tests of hanging and dripping servers.
+QUICK = FetchConfig(timeout=1.0, deadline=2.0, retries=1, retry_delay=0.01)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,12 @@ def home(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fetcher() -> HttpFetcher:
-    return HttpFetcher(FAST, sleep=lambda _: None)
+    return HttpFetcher(PATIENT, sleep=lambda _: None)
+
+
+@pytest.fixture
+def quick_fetcher() -> HttpFetcher:
+    return HttpFetcher(QUICK, sleep=lambda _: None)
 
 
 @pytest.fixture(scope="session")

@@ -109,15 +109,15 @@ def test_500_is_retried_then_fails(list_server: ListServer) -> None:
     assert delays == [0.5, 1.0]  # back-off doubles
 
 
-def test_hanging_server_times_out(list_server: ListServer, fetcher: HttpFetcher) -> None:
+def test_hanging_server_times_out(list_server: ListServer, quick_fetcher: HttpFetcher) -> None:
     list_server.feed("f-hang", BODY, mode="hang")
-    expect(fetcher, list_server.url("feed/f-hang"), "fetch.timeout", within=5)
+    expect(quick_fetcher, list_server.url("feed/f-hang"), "fetch.timeout", within=5)
 
 
-def test_slow_drip_hits_the_deadline(list_server: ListServer, fetcher: HttpFetcher) -> None:
+def test_slow_drip_hits_the_deadline(list_server: ListServer, quick_fetcher: HttpFetcher) -> None:
     feed = list_server.feed("f-drip", BODY * 200, mode="drip")
     feed.drip_delay = 0.1  # always well inside the read timeout, never done in time
-    error = expect(fetcher, list_server.url("feed/f-drip"), "fetch.too-slow", within=6)
+    error = expect(quick_fetcher, list_server.url("feed/f-drip"), "fetch.too-slow", within=6)
     assert "slow" in str(error)
 
 
