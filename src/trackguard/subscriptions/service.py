@@ -14,7 +14,7 @@ import os
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -626,8 +626,3 @@ def describe(sub: Subscription, now: datetime | None = None) -> dict[str, Any]:
         "added": _iso(sub.added),
         "diagnostics": stats_to_dict(sub.stats),
     }
-
-
-def stale_after(sub: Subscription) -> timedelta:
-    """How old the copy may get before it is shown as stale (twice its interval)."""
-    return timedelta(seconds=2 * sub.interval)
