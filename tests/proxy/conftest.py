@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +36,7 @@ class Net:
     site: Origin
     tracker: Origin
     cdn: Origin
-    log: DecisionLog
+    log: DecisionLog | None
 
     @property
     def proxy_url(self) -> str:
@@ -135,14 +134,14 @@ HOSTILE_LIMITS = ServerLimits(
 
 
 @pytest.fixture(scope="module")
-def strict_net(tmp_path: Path | None = None) -> Iterator[Net]:
+def strict_net() -> Iterator[Net]:
     """A proxy with small limits and short timeouts, for hostile-client tests."""
     loop = LoopThread()
     site, tracker, cdn = Origin("site"), Origin("tracker"), Origin("cdn")
     for origin in (site, tracker, cdn):
         loop.run(origin.start())
     proxy = start_proxy(loop, limits=HOSTILE_LIMITS)
-    yield Net(loop, proxy, site, tracker, cdn, None)  # type: ignore[arg-type]
+    yield Net(loop, proxy, site, tracker, cdn, None)
     loop.run(proxy.close())
     for origin in (site, tracker, cdn):
         loop.run(origin.close())

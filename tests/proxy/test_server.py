@@ -577,6 +577,7 @@ def test_decision_log_records_blocks_without_allowed_urls(fresh: Net) -> None:
             fresh.url("cdn.test", "/lib.js?secret=1"),
             headers={"Referer": fresh.url("site.test", "/")},
         )
+    assert fresh.log is not None
     fresh.log.flush_now()
     entries = read_log(fresh.log.path, limit=1000)
     blocks = [e for e in entries if e.action == "block" and e.host == "tracker.test"]
