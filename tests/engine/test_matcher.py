@@ -208,9 +208,9 @@ def test_page_keys_most_specific_first(host: str, keys: tuple[str, ...]) -> None
 
 
 @pytest.mark.xfail(
-    reason="bug: TPL label-run lookup builds every run of a host's labels (n^2 strings of "
-    "length up to n): a 600-label host (1.2 KB, within the proxy's 8 KiB request line) "
-    "costs ~1 s and ~100 MB, 4,000 labels minutes and gigabytes",
+    reason="bug B5 (reports/vector-failures.md): TPL label-run lookup builds every run of a "
+    "host's labels (n^2 strings of length up to n): a 600-label host (1.2 KB, within the "
+    "proxy's 8 KiB request line) costs ~1 s and ~100 MB, 4,000 labels minutes and gigabytes",
     strict=True,
 )
 def test_long_hosts_cost_little() -> None:
