@@ -9,11 +9,14 @@ subprocess, so imports, caches and allocator state of one never count for anothe
 
 * build: list text (already in memory) to a ready engine; includes parsing.
 * cache load: trackguard `save` + `Engine.load`; adblock `serialize` + `deserialize`.
-  Only the load is timed. adblockparser has no cache.
+  Only the load is timed; "cache MiB" is the size of the saved form. adblockparser has
+  no cache.
 * memory: `VmRSS` after the build minus `VmRSS` before it (retained), and `VmHWM` (the
   peak, reset just before the build) minus `VmRSS` before (peak), from /proc/self/status.
   Inputs are read before the first measurement, the same way for every engine.
-* per request: each `check` timed with `time.perf_counter_ns`; median and p99 in µs.
+* per request: each `check` timed with `time.perf_counter_ns`; median, p99 and mean in
+  µs, and requests/s from the summed times. The last row divides trackguard by adblock
+  (for requests/s, below 1× means slower).
   adblockparser takes ~0.1-0.4 s per request, so it only decides a fixed random sample
   (`--sample`, seed 1); the other two decide every request.
 """
@@ -100,7 +103,7 @@ def reset_peak() -> bool:
 
 # --------------------------------------------------------------------------- engines
 # Each adapter: build(texts) -> engine; check(engine) -> (url, page, type) -> blocked;
-# cache(engine) -> seconds to load a saved copy, or None.
+# cache(engine) -> (seconds to load a saved copy, its size in bytes), or None.
 
 
 def _trackguard_build(texts: list[str]) -> Any:
@@ -117,7 +120,7 @@ def _trackguard_check(engine: Any) -> Callable[[str, str | None, str], bool]:
     return lambda url, page, type_name: check(url, page, type_name).blocked
 
 
-def _trackguard_cache(engine: Any) -> float:
+def _trackguard_cache(engine: Any) -> tuple[float, int]:
     from trackguard.engine import Engine
 
     with tempfile.TemporaryDirectory() as folder:
@@ -125,7 +128,7 @@ def _trackguard_cache(engine: Any) -> float:
         engine.save(path)
         start = time.perf_counter()
         Engine.load(path)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, path.stat().st_size
 
 
 def _adblock_build(texts: list[str]) -> Any:
@@ -143,14 +146,14 @@ def _adblock_check(engine: Any) -> Callable[[str, str | None, str], bool]:
     return lambda url, page, type_name: check(url, page or "", type_name).matched
 
 
-def _adblock_cache(engine: Any) -> float:
+def _adblock_cache(engine: Any) -> tuple[float, int]:
     import adblock
 
     data = engine.serialize()
     start = time.perf_counter()
     fresh = adblock.Engine(filter_set=adblock.FilterSet(), optimize=True)
     fresh.deserialize(data)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, len(data)
 
 
 def _adblockparser_build(texts: list[str]) -> Any:
@@ -210,16 +213,19 @@ def measure(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
         timings.append(clock() - t0)
         blocked += verdict
     timings.sort()
+    cache_load_s, cache_bytes = cache(engine) if cache else (None, None)
 
     return {
         "engine": name,
         "build_s": build_s,
-        "cache_load_s": cache(engine) if cache else None,
+        "cache_load_s": cache_load_s,
+        "cache_mib": cache_bytes / 2**20 if cache_bytes is not None else None,
         "retained_mib": (after["VmRSS"] - before["VmRSS"]) / 1024,
         "peak_mib": (after["VmHWM"] - before["VmRSS"]) / 1024 if peak_reset else None,
         "median_us": statistics.median(timings) / 1000,
         "p99_us": timings[min(len(timings) - 1, int(len(timings) * 0.99))] / 1000,
         "mean_us": sum(timings) / len(timings) / 1000,
+        "requests_per_s": len(timings) / (sum(timings) / 1e9),
         "requests": len(requests),
         "blocked": blocked,
     }
@@ -248,11 +254,13 @@ def run_worker(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
 COLUMNS = (
     ("build_s", "build s", "{:.2f}"),
     ("cache_load_s", "cache load s", "{:.3f}"),
+    ("cache_mib", "cache MiB", "{:.1f}"),
     ("retained_mib", "retained MiB", "{:.1f}"),
     ("peak_mib", "peak MiB", "{:.1f}"),
     ("median_us", "median µs", "{:.1f}"),
     ("p99_us", "p99 µs", "{:.1f}"),
     ("mean_us", "mean µs", "{:.1f}"),
+    ("requests_per_s", "requests/s", "{:,.0f}"),
     ("requests", "requests", "{:,}"),
     ("blocked", "blocked", "{:,}"),
 )
