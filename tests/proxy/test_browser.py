@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from proxy_helpers import Net
 
-from conftest import Net
 from trackguard.proxy.signals import SignalPlan
 
 CHROMIUM = Path("/usr/bin/chromium")

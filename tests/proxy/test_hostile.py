@@ -10,8 +10,7 @@ import threading
 import time
 
 import httpx
-
-from conftest import Net
+from proxy_helpers import Net
 
 
 def raw(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import LoopThread
+from proxy_helpers import LoopThread, Net, start_proxy
 
-from conftest import Net, start_proxy
 from trackguard.proxy.log import read_log
 from trackguard.proxy.signals import SignalPlan
 
