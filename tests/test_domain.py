@@ -17,6 +17,7 @@ from trackguard.domain import (
     host_of,
     host_suffixes,
     is_ip_literal,
+    is_public_suffix,
     is_subdomain_or_same,
     public_suffix,
     registrable_domain,
@@ -127,6 +128,8 @@ ASCII = [
     ("☃.net", "xn--n3h.net"),
     ("faß.de", "xn--fa-hia.de"),  # IDNA 2008 (non-transitional): ß is kept
     ("💩.la", "xn--ls8h.la"),
+    ("[2001:0DB8:0:0::1]", "[2001:db8::1]"),  # IPv6: canonical compressed form
+    ("[::FFFF:203.0.113.7]", "[::ffff:cb00:7107]"),
     ("", ""),
 ]
 
@@ -261,3 +264,21 @@ def test_host_suffixes() -> None:
 )
 def test_is_subdomain_or_same(host: str, domain: str, expected: bool) -> None:
     assert is_subdomain_or_same(host, domain) is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("com", True),
+        ("co.uk", True),
+        ("CO.UK", True),
+        ("github.io", True),  # private section
+        ("公司.cn", True),
+        ("example.com", False),
+        ("metrics", False),  # unlisted single label: the implicit `*` rule does not count
+        ("203.0.113.7", False),
+        ("", False),
+    ],
+)
+def test_is_public_suffix(name: str, expected: bool) -> None:
+    assert is_public_suffix(name) is expected

@@ -233,6 +233,7 @@ URL_TEXT = [
     ("-d 2001:db8::1", "http://[2001:db8::1]/x", True),
     ("-d [2001:db8::1]", "http://[2001:db8::1]:8080/x", True),
     ("-d 2001:db8::1", "http://[2001:db8::10]/x", False),
+    ("-d 2001:db8::1", "http://[2001:0DB8:0:0::1]/x", True),  # same address, other spelling
 ]
 
 
@@ -958,6 +959,8 @@ REMOVEPARAM = [
     ("https://neg.test/?keep=1&drop=2", "https://neg.test/?keep=1", [4]),
     # context: `$domain=` of the page
     ("https://d.test/?sid=1", "https://d.test/", [5]),
+    ("https://r.test/?ref=12&a=1", "https://r.test/?a=1", [6]),
+    ("https://r.test/?ref=12x&a=1", "https://r.test/?ref=12x&a=1", []),
 ]
 REMOVEPARAM_LIST = [
     "||x.test^$removeparam=/^fbclid=/",
@@ -965,6 +968,7 @@ REMOVEPARAM_LIST = [
     "||bare.test^$removeparam",
     "||neg.test^$removeparam=~keep",
     "||d.test^$removeparam=sid,domain=site.example",
+    "||r.test^$removeparam=/^ref=[0-9]+$/",  # `$` inside the value is not the separator
 ]
 
 
