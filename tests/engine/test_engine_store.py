@@ -48,7 +48,10 @@ ABP_TEXT = (
     "||dup.test^\n"
     "||dup.test^\n"
 )
-HOSTS_TEXT = "# hosts\n127.0.0.1 localhost\n0.0.0.0 a.test b.test  # two\n0.0.0.0 c.test\n"
+HOSTS_TEXT = (
+    "# hosts\n127.0.0.1 localhost\n0.0.0.0 a.test b.test  # two\n0.0.0.0 c.test\n"
+    "0.0.0.0 localhost d.test\n"  # the local name is skipped, d.test is the line's only rule
+)
 SOURCES = [
     ListSource("t.tpl", TPL_TEXT),
     ListSource("a.txt", ABP_TEXT),
@@ -72,6 +75,7 @@ REQUESTS = [
     ("https://a.test/x", PAGE, "image", "0.0.0.0 a.test b.test  # two", "h.hosts", 3),
     ("https://b.test/x", PAGE, "image", "0.0.0.0 a.test b.test  # two", "h.hosts", 3),
     ("https://c.test/x", None, "image", "0.0.0.0 c.test", "h.hosts", 4),
+    ("https://d.test/x", None, "image", "0.0.0.0 localhost d.test", "h.hosts", 5),
     ("https://fine.test/", PAGE, "image", None, None, None),
 ]
 
@@ -123,6 +127,31 @@ def test_hosts_line_with_several_hosts_reloads_the_right_entry(
     assert fresh.matched is not None and again.matched is not None
     assert again.matched.host == fresh.matched.host == rule_host
     assert again.matched == fresh.matched
+
+
+def test_loaded_engine_reparses_only_deciding_rules(
+    built: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackguard.lists
+
+    path = tmp_path / "engine.bin"
+    built.save(path)
+    calls: list[tuple[str, int]] = []
+    real = trackguard.lists.parse_line
+
+    def parse_line(text: str, list_id: str, line: int, format: object) -> object:
+        calls.append((list_id, line))
+        return real(text, list_id, line, format)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trackguard.lists, "parse_line", parse_line)
+    engine = Engine.load(path)
+    assert calls == []  # loading parses nothing
+    assert not engine.check("https://fine.test/", PAGE).blocked
+    assert calls == []  # nor does a request no rule decides
+    assert engine.check("https://b.test/x", PAGE).blocked
+    assert calls == [("h.hosts", 3)]
+    engine.check("https://b.test/y", PAGE)
+    assert calls == [("h.hosts", 3)]  # re-parsed once, then kept
 
 
 def test_loaded_engine_keeps_diagnostics_lists_and_key(built: Engine, loaded: Engine) -> None:
