@@ -103,7 +103,7 @@ VALUES = [
 @pytest.mark.parametrize("value", VALUES, ids=lambda v: type(v).__name__)
 def test_values_are_frozen_with_slots(value: object) -> None:
     assert dataclasses.is_dataclass(value)
-    field = dataclasses.fields(value)[0].name  # type: ignore[arg-type]
+    field = dataclasses.fields(value)[0].name
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(value, field, None)
     assert not hasattr(value, "__dict__")

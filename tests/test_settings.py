@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from trackguard import settings as settings_module
 from trackguard.settings import (
     SETTINGS_FILE,
     Settings,
@@ -204,7 +203,7 @@ def test_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Monk
     def boom(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(settings_module.os, "replace", boom)
+    monkeypatch.setattr("trackguard.settings.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_settings(Settings(gpc=True), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [SETTINGS_FILE]
@@ -219,6 +218,6 @@ def test_saved_file_is_fully_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
         synced.append(fd)
         real_fsync(fd)
 
-    monkeypatch.setattr(settings_module.os, "fsync", fsync)
+    monkeypatch.setattr("trackguard.settings.os.fsync", fsync)
     save_settings(Settings(), tmp_path)
     assert len(synced) == 1  # flushed to disk before the rename

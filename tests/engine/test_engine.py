@@ -8,6 +8,7 @@ row says otherwise: the page is `https://site.example/`.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -1015,9 +1016,9 @@ def test_removeparam_keeps_other_parameters_verbatim(url: str, result: str) -> N
 # --- building: from_files, diagnostics, summary ---------------------------------------------
 
 
-def test_from_files_names_lists_by_file_name(tmp_path: pytest.TempPathFactory) -> None:
-    a = tmp_path / "mine.tpl"  # type: ignore[operator]
-    b = tmp_path / "easy.txt"  # type: ignore[operator]
+def test_from_files_names_lists_by_file_name(tmp_path: Path) -> None:
+    a = tmp_path / "mine.tpl"
+    b = tmp_path / "easy.txt"
     a.write_text(tpl("-d tracker.example"), encoding="utf-8")
     b.write_bytes("\ufeff! Title: E\n||ads.test^\n".encode())
     engine = Engine.from_files([a, str(b)])
@@ -1028,10 +1029,10 @@ def test_from_files_names_lists_by_file_name(tmp_path: pytest.TempPathFactory) -
     assert engine.lists["easy.txt"]["metadata"]["title"] == "E"
 
 
-def test_from_files_rejects_non_utf8(tmp_path: pytest.TempPathFactory) -> None:
+def test_from_files_rejects_non_utf8(tmp_path: Path) -> None:
     from trackguard.model import ListRejected
 
-    bad = tmp_path / "bad.txt"  # type: ignore[operator]
+    bad = tmp_path / "bad.txt"
     bad.write_bytes(b"||ads.test^\n\xff\xfe\n")
     with pytest.raises(ListRejected, match="not UTF-8"):
         Engine.from_files([bad])

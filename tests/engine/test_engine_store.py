@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import trackguard.engine as engine_module
+import trackguard.lists
 from trackguard.engine import CacheError, Engine
 from trackguard.engine import store as store_module
 from trackguard.engine.compiler import ENGINE_VERSION
@@ -132,8 +132,6 @@ def test_hosts_line_with_several_hosts_reloads_the_right_entry(
 def test_loaded_engine_reparses_only_deciding_rules(
     built: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trackguard.lists
-
     path = tmp_path / "engine.bin"
     built.save(path)
     calls: list[tuple[str, int]] = []
@@ -221,13 +219,13 @@ def test_round_trip_on_corpus_lists(corpus_dir: Path, tmp_path: Path) -> None:
 def _counting_parse(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count calls to the engine's `parse_list` (what a cache hit must not do)."""
     calls: list[str] = []
-    real = engine_module.parse_list
+    real = trackguard.lists.parse_list  # what `trackguard.engine` imported
 
     def parse(text: str, list_id: str, format: object = None) -> object:
         calls.append(list_id)
         return real(text, list_id, format)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine_module, "parse_list", parse)
+    monkeypatch.setattr("trackguard.engine.parse_list", parse)
     return calls
 
 
@@ -243,7 +241,7 @@ def test_load_or_build_uses_the_cache_the_second_time(
     def no_parse(*args: object, **kwargs: object) -> object:
         raise AssertionError("parsed on a cache hit")
 
-    monkeypatch.setattr(engine_module, "parse_list", no_parse)
+    monkeypatch.setattr("trackguard.engine.parse_list", no_parse)
     second = Engine.load_or_build(path, SOURCES)
     assert second.cache_key == first.cache_key
     for url, page, type, *_ in REQUESTS:
@@ -449,7 +447,7 @@ def test_save_bytes_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.Mon
     def boom(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_module.os, "replace", boom)
+    monkeypatch.setattr("trackguard.engine.store.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         store_module.save_bytes(tmp_path / "engine.bin", b"data")
     assert list(tmp_path.iterdir()) == []
