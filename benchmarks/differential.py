@@ -384,18 +384,30 @@ def _rule_ref(decision: Decision) -> str:
     return ref
 
 
+#: The code a decision depends on; uncommitted changes elsewhere do not make a report stale.
+ENGINE_PATHS = (
+    "src/trackguard/engine",
+    "src/trackguard/lists",
+    "src/trackguard/domain.py",
+    "src/trackguard/model.py",
+)
+
+
 def _commit() -> str:
-    """The repository's HEAD, so a committed report says which engine it describes."""
-    try:
+    """HEAD, plus "-modified" if the engine's sources differ from it: which engine this is."""
+
+    def git(*args: str) -> str:
         done = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-            capture_output=True,
-            text=True,
-            check=True,
+            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, check=True
         )
+        return done.stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        modified = git("status", "--porcelain", "--", *ENGINE_PATHS)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return done.stdout.strip()
+    return f"{head}-modified" if modified else head
 
 
 def _render_log(comparison: LogComparison, level: str) -> list[str]:
