@@ -288,8 +288,12 @@ def connection_tokens(headers: Iterable[Header]) -> set[str]:
 def strip_hop_by_hop(headers: Iterable[Header], keep: Iterable[str] = ()) -> list[Header]:
     """Drop hop-by-hop fields and the ones named in `Connection` (RFC 9110 §7.6.1)."""
     headers = list(headers)
-    drop = (HOP_BY_HOP | connection_tokens(headers)) - set(keep)
-    return [(k, v) for k, v in headers if k.lower() not in drop]
+    names = [k.lower() for k, _ in headers]
+    if "connection" in names or "proxy-connection" in names:
+        drop = (HOP_BY_HOP | connection_tokens(headers)) - set(keep)
+    else:  # the common case: no Connection field naming others
+        drop = HOP_BY_HOP - set(keep) if keep else HOP_BY_HOP
+    return [h for h, name in zip(headers, names, strict=True) if name not in drop]
 
 
 def keep_alive(version: str, headers: Iterable[Header]) -> bool:

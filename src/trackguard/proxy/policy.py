@@ -22,13 +22,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
 from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of, site_of_url
 from trackguard.proxy.signals import SignalPlan, plan_signals
 from trackguard.settings import Settings
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class Matcher(Protocol):
@@ -43,6 +46,57 @@ class Matcher(Protocol):
     def removeparam(
         self, url: str, source_url: str | None = None, type: str | RequestType = "other"
     ) -> tuple[str, tuple[Rule, ...]]: ...
+
+
+class MemoMatcher:
+    """A matcher with a bounded memo of its answers, for the proxy's hot path.
+
+    The engine is read-only after build, so the same question always gets the same
+    answer: `check` is memoised on the *whole* question (full URL, source URL, type), never
+    on the host alone, so a cached allow for one URL can never hide a URL-level block for
+    another URL of the same host. `check_host` (tunnels) is memoised on the host, which is
+    all it reads. A new engine gets a new memo (see `server.ProxyState`). Long URLs are not
+    memoised (they are rarely repeated and would make the memo's memory unbounded), and
+    the memo drops its oldest entries when full.
+    """
+
+    MAX_URL = 1024
+
+    def __init__(self, inner: Matcher, size: int = 16384) -> None:
+        self.inner = inner
+        self._size = size
+        self._checks: dict[tuple[str, str | None, RequestType | str], Decision] = {}
+        self._hosts: dict[str, Decision] = {}
+
+    def check(
+        self, url: str, source_url: str | None = None, type: str | RequestType = "other"
+    ) -> Decision:
+        key = (url, source_url, type)
+        found = self._checks.get(key)
+        if found is not None:
+            return found
+        found = self.inner.check(url, source_url, type)
+        if len(url) <= self.MAX_URL:
+            _remember(self._checks, key, found, self._size)
+        return found
+
+    def check_host(self, host: str) -> Decision:
+        found = self._hosts.get(host)
+        if found is None:
+            found = self.inner.check_host(host)
+            _remember(self._hosts, host, found, self._size)
+        return found
+
+    def removeparam(
+        self, url: str, source_url: str | None = None, type: str | RequestType = "other"
+    ) -> tuple[str, tuple[Rule, ...]]:
+        return self.inner.removeparam(url, source_url, type)
+
+
+def _remember(memo: dict[_K, _V], key: _K, value: _V, size: int) -> None:
+    if len(memo) >= size:
+        del memo[next(iter(memo))]  # oldest first (dicts keep insertion order)
+    memo[key] = value
 
 
 class Layer(enum.Enum):

@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from trackguard.model import RequestType, SourceRef
 from trackguard.proxy.attribution import NavigationRecord
 from trackguard.proxy.http1 import (
+    HOP_BY_HOP,
     Framing,
     HttpError,
     Limits,
     RequestHead,
+    ResponseHead,
     Target,
     keep_alive,
     parse_absolute_target,
@@ -52,6 +54,7 @@ from trackguard.proxy.pac import PAC_CONTENT_TYPE, PAC_PATH, build_pac
 from trackguard.proxy.policy import (
     Layer,
     Matcher,
+    MemoMatcher,
     PolicyConfig,
     Verdict,
     decide,
@@ -109,6 +112,18 @@ class ProxyState:
         self.matcher = matcher
         self.config = config
         self.record = record if record is not None else NavigationRecord()
+
+    @property
+    def matcher(self) -> Matcher:
+        """The engine as given (tests and the service compare identities)."""
+        return self._matcher
+
+    @matcher.setter
+    def matcher(self, matcher: Matcher) -> None:
+        # The memo and its engine are replaced together, in one assignment: a request
+        # reads `memo` once, so it never mixes answers of two engines.
+        self._matcher = matcher
+        self.memo = MemoMatcher(matcher)
 
 
 class _Stage(enum.Enum):
@@ -251,6 +266,50 @@ def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IP
 
 def _type_name(rtype: RequestType) -> str:
     return (rtype.name or "other").lower()
+
+
+#: Request fields never forwarded as they are: hop-by-hop ones, and the ones the proxy
+#: writes itself (`Host` from the target, `Expect` answered here).
+_FORWARD_DROP = HOP_BY_HOP | {"host", "expect"}
+
+
+class _Plan:
+    """A decided plain-HTTP request: either a local answer or the head to send upstream."""
+
+    __slots__ = (
+        "client_keep",
+        "close",
+        "expect",
+        "is_upgrade",
+        "key",
+        "request",
+        "response",
+        "url",
+        "verdict",
+    )
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        url: str,
+        client_keep: bool,
+        *,
+        response: bytes | None = None,
+        close: bool = False,
+        request: bytes = b"",
+        is_upgrade: bool = False,
+        expect: bool = False,
+        key: tuple[str, str, int] = ("", "", 0),
+    ) -> None:
+        self.verdict = verdict
+        self.url = url
+        self.client_keep = client_keep
+        self.response = response  # blocked: the local answer
+        self.close = close
+        self.request = request  # allowed: the head to send upstream
+        self.is_upgrade = is_upgrade
+        self.expect = expect
+        self.key = key
 
 
 class ProxyServer:
@@ -610,15 +669,29 @@ class ProxyServer:
 
     # -- plain HTTP forwarding ---------------------------------------------------------
 
-    async def _forward(self, conn: _Conn, head: RequestHead, target: Target) -> bool:
-        loop = asyncio.get_running_loop()
-        framing, length = request_framing(head)
+    def _plan(self, head: RequestHead, target: Target, framing: Framing) -> _Plan:
+        """Decide a plain-HTTP request and build the head that goes upstream. No I/O.
+
+        Shared by the fast path and the stream path, so both decide, log and rewrite
+        requests identically. One pass over the fields builds the lower-case map the
+        policy reads and collects the `Connection` tokens (keep-alive, hop-by-hop).
+        """
         headers_lc: dict[str, str] = {}
+        tokens: set[str] = set()
         for name, value in head.headers:
-            headers_lc.setdefault(name.lower(), value)
+            lname = name.lower()
+            if lname not in headers_lc:
+                headers_lc[lname] = value
+            if lname == "connection" or lname == "proxy-connection":
+                tokens.update(t for t in (x.strip().lower() for x in value.split(",")) if t)
+        client_keep = (
+            "close" not in tokens
+            and (head.version == "HTTP/1.1" or "keep-alive" in tokens)
+            and not self._closing
+        )
         url = target.url
         state = self.state
-        config, matcher, record = state.config, state.matcher, state.record
+        config, matcher, record = state.config, state.memo, state.record
         try:
             verdict = decide(
                 head.method, url, headers_lc, config=config, matcher=matcher, record=record
@@ -626,7 +699,6 @@ class ProxyServer:
         except Exception:
             logger.exception("policy failed for %s; failing open", target.host)
             verdict = Verdict(False, Layer.UNATTRIBUTED, RequestType.OTHER, target.host, "")
-        client_keep = keep_alive(head.version, head.headers) and not self._closing
 
         if verdict.blocked:
             self._record(verdict, "http", url)
@@ -639,8 +711,7 @@ class ProxyServer:
                 request_headers=headers_lc,
                 close=close,
             )
-            await self._send(conn, response)
-            return not close
+            return _Plan(verdict, url, client_keep, response=response, close=close)
 
         if verdict.frame_of is not None:
             record.note_frame(url, verdict.frame_of)
@@ -657,12 +728,12 @@ class ProxyServer:
             self._record(verdict, "http", None)
 
         upgrade = headers_lc.get("upgrade", "")
-        is_upgrade = bool(upgrade) and "upgrade" in headers_lc.get("connection", "").lower()
-        out = [
-            (k, v) for k, v in strip_hop_by_hop(head.headers) if k.lower() not in ("host", "expect")
-        ]
-        out.insert(0, ("Host", target.authority))
-        out = apply_signals(out, config.signals)
+        is_upgrade = bool(upgrade) and "upgrade" in tokens
+        drop = _FORWARD_DROP | tokens if tokens else _FORWARD_DROP
+        out = [("Host", target.authority)]
+        out += [(k, v) for k, v in head.headers if k.lower() not in drop]
+        if config.signals.active:
+            out = apply_signals(out, config.signals)
         if framing is Framing.CHUNKED:
             out.append(("Transfer-Encoding", "chunked"))
         if is_upgrade:
@@ -670,8 +741,65 @@ class ProxyServer:
             out.append(("Upgrade", upgrade))
         request_bytes = serialize_head(f"{head.method} {path} HTTP/1.1", out)
         expect = "100-continue" in headers_lc.get("expect", "").lower()
+        return _Plan(
+            verdict,
+            url,
+            client_keep,
+            request=request_bytes,
+            is_upgrade=is_upgrade,
+            expect=expect,
+            key=(target.scheme, target.host.lower(), target.port),
+        )
 
-        key = (target.scheme, target.host.lower(), target.port)
+    def _response_plan(
+        self, response: ResponseHead, head: RequestHead, plan: _Plan
+    ) -> tuple[bytes, Framing, int, bool, bool, bool]:
+        """The client's response head for an upstream response, and how to relay the body.
+
+        Returns (head bytes, framing, length, keep client, keep upstream, dechunk). Raises
+        HttpError (502) for a response whose framing cannot be trusted. Also opens the page
+        context when a possible navigation answered 2xx HTML (§B2 rule 1).
+        """
+        if (
+            plan.verdict.engage
+            and 200 <= response.status < 300
+            and (response.get("content-type") or "")
+            .lower()
+            .startswith(("text/html", "application/xhtml"))
+        ):
+            self.state.record.engage(plan.url)
+        framing, length = response_framing(response, head.method)
+        upstream_keep = (
+            keep_alive(response.version, response.headers) and framing is not Framing.CLOSE
+        )
+        dechunk = framing is Framing.CHUNKED and head.version == "HTTP/1.0"
+        keep = plan.client_keep and framing is not Framing.CLOSE and not dechunk
+        headers = strip_hop_by_hop(response.headers)
+        if framing is Framing.CHUNKED and not dechunk:
+            headers.append(("Transfer-Encoding", "chunked"))
+        if not keep:
+            headers.append(("Connection", "close"))
+        elif head.version == "HTTP/1.0":
+            headers.append(("Connection", "keep-alive"))  # 1.0 clients assume close otherwise
+        status_line = f"HTTP/1.1 {response.status} {response.reason}"
+        return (
+            serialize_head(status_line, headers),
+            framing,
+            length,
+            keep,
+            upstream_keep,
+            dechunk,
+        )
+
+    async def _forward(self, conn: _Conn, head: RequestHead, target: Target) -> bool:
+        loop = asyncio.get_running_loop()
+        framing, length = request_framing(head)
+        plan = self._plan(head, target, framing)
+        if plan.response is not None:
+            await self._send(conn, plan.response)
+            return not plan.close
+        client_keep = plan.client_keep
+        key = plan.key
         # A pooled connection may have been closed by the upstream a moment ago; a request
         # without a body can safely be retried once on a fresh connection.
         for attempt in (0, 1):
@@ -687,9 +815,9 @@ class ProxyServer:
             conn.stage = _Stage.UPSTREAM
             conn.deadline = loop.time() + self.limits.response_timeout
             try:
-                upstream[1].write(request_bytes)
+                upstream[1].write(plan.request)
                 if framing is not Framing.NONE:
-                    if expect and head.version == "HTTP/1.1":
+                    if plan.expect and head.version == "HTTP/1.1":
                         await self._send(conn, CONTINUE)
                     conn.stage = _Stage.BODY
                     await self._copy_body(
@@ -726,21 +854,15 @@ class ProxyServer:
         else:  # pragma: no cover - the loop always breaks or returns
             return False
 
-        return await self._relay_response(
-            conn, head, verdict, url, key, upstream, data, client_keep, is_upgrade
-        )
+        return await self._relay_response(conn, head, plan, upstream, data)
 
     async def _relay_response(
         self,
         conn: _Conn,
         head: RequestHead,
-        verdict: Verdict,
-        url: str,
-        key: tuple[str, str, int],
+        plan: _Plan,
         upstream: Stream,
         data: bytes,
-        client_keep: bool,
-        is_upgrade: bool,
     ) -> bool:
         loop = asyncio.get_running_loop()
         while True:
@@ -751,7 +873,7 @@ class ProxyServer:
                 conn.upstream = None
                 await self._send(conn, error_response(exc.status, exc.message))
                 return False
-            if response.status == 101 and is_upgrade:
+            if response.status == 101 and plan.is_upgrade:
                 headers = [(k, v) for k, v in response.headers]
                 await self._send(conn, serialize_head(f"HTTP/1.1 101 {response.reason}", headers))
                 await self._pipe(conn, upstream)
@@ -767,36 +889,15 @@ class ProxyServer:
                 await self._send(conn, error_response(502, "upstream closed after 1xx"))
                 return False
 
-        if (
-            verdict.engage
-            and 200 <= response.status < 300
-            and (response.get("content-type") or "")
-            .lower()
-            .startswith(("text/html", "application/xhtml"))
-        ):
-            self.state.record.engage(url)
-
         try:
-            framing, length = response_framing(response, head.method)
+            response_head, framing, length, keep, upstream_keep, dechunk = self._response_plan(
+                response, head, plan
+            )
         except HttpError as exc:
             upstream[1].transport.abort()
             conn.upstream = None
             await self._send(conn, error_response(exc.status, exc.message))
             return False
-        upstream_keep = (
-            keep_alive(response.version, response.headers) and framing is not Framing.CLOSE
-        )
-        dechunk = framing is Framing.CHUNKED and head.version == "HTTP/1.0"
-        keep = client_keep and framing is not Framing.CLOSE and not dechunk
-        headers = strip_hop_by_hop(response.headers)
-        if framing is Framing.CHUNKED and not dechunk:
-            headers.append(("Transfer-Encoding", "chunked"))
-        if not keep:
-            headers.append(("Connection", "close"))
-        elif head.version == "HTTP/1.0":
-            headers.append(("Connection", "keep-alive"))  # 1.0 clients assume close otherwise
-        status_line = f"HTTP/1.1 {response.status} {response.reason}"
-        response_head = serialize_head(status_line, headers)
         conn.stage = _Stage.BODY
         conn.deadline = loop.time() + self.limits.idle_timeout
         if framing is Framing.LENGTH and length <= _COPY_SIZE:
@@ -826,7 +927,7 @@ class ProxyServer:
             return False  # the client sees a truncated body and a closed connection
         conn.upstream = None
         if upstream_keep and not self._closing:
-            self._pool.put(key, upstream, loop.time())
+            self._pool.put(plan.key, upstream, loop.time())
         else:
             upstream[1].transport.abort()
         return keep
