@@ -18,6 +18,8 @@ from publicsuffixlist import PublicSuffixList
 _PSL = PublicSuffixList()
 _AUTHORITY_END = re.compile(r"[/?#]")  # noqa: TID251 - fixed pattern, not list text  # read-only after construction; safe to share
 
+MAX_HOST_LENGTH = 253  # RFC 1035 limit on a host name's text form
+
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
 
 
@@ -148,7 +150,11 @@ def split_url_fast(url: str) -> tuple[str, str, str]:
             host, port = authority[:colon], authority[colon + 1 :]
         else:
             host = authority
-    host = to_ascii_host(host)
+    # A DNS name has at most 253 characters; anything longer cannot be fetched, so it
+    # has no host to judge (and hostile lengths never reach the host caches).
+    host = to_ascii_host(host) if len(host) <= MAX_HOST_LENGTH else ""
+    if len(host) > MAX_HOST_LENGTH:
+        host = ""
     if port and DEFAULT_PORTS.get(scheme) == port:
         port = ""
     if not tail:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
 import re2
 
@@ -227,17 +227,19 @@ class Engine:
         frag_at = url.find("#", q)
         query = url[q + 1 : frag_at] if frag_at >= 0 else url[q + 1 :]
         fragment = url[frag_at:] if frag_at >= 0 else ""
-        pairs = parse_qsl(query, keep_blank_values=True)
+        # Work on the raw `&`-separated fields so that the parameters we keep leave
+        # exactly as they came (no re-encoding: `%20` stays `%20`, a bare `flag` stays).
+        fields = query.split("&")
         used: list[Rule] = []
         for rule in rules:
-            keep = [p for p in pairs if not _param_matches(rule.removeparam or "", p)]
-            if len(keep) != len(pairs):
+            keep = [f for f in fields if not _param_matches(rule.removeparam or "", f)]
+            if len(keep) != len(fields):
                 used.append(rule)
-                pairs = keep
+                fields = keep
         if not used:
             return url, ()
-        base = url[:q]
-        return (base + ("?" + urlencode(pairs) if pairs else "") + fragment), tuple(used)
+        kept = "&".join(f for f in fields if f)
+        return url[:q] + ("?" + kept if kept else "") + fragment, tuple(used)
 
     # -- reporting ------------------------------------------------------------------
 
@@ -252,20 +254,25 @@ class Engine:
         return len(self._rules)
 
 
-def _param_matches(spec: str, pair: tuple[str, str]) -> bool:
-    """`$removeparam` value semantics (uBO): empty = all, `/re/` = regex, `~x` = all but x."""
-    name, value = pair
+def _param_matches(spec: str, field: str) -> bool:
+    """`$removeparam` value semantics (uBO): empty = all, `/re/` = regex, `~x` = all but x.
+
+    A regex sees the field as `name=value`; a plain name is compared with the field's
+    name after percent-decoding, as a server would read it.
+    """
+    if not field:
+        return False
     if not spec:
         return True
     negate = spec.startswith("~")
     body = spec[1:] if negate else spec
     if len(body) > 2 and body.startswith("/") and body.endswith("/"):
         try:
-            hit = re2.search(body[1:-1], f"{name}={value}") is not None
-        except Exception:
+            hit = re2.search(body[1:-1], field) is not None
+        except Exception:  # RE2 refused the expression: the rule strips nothing
             hit = False
     else:
-        hit = name == body
+        hit = unquote_plus(field.partition("=")[0]) == body
     return hit != negate
 
 

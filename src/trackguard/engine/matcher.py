@@ -50,11 +50,17 @@ _DEFAULT = int(DEFAULT_TYPES)
 
 
 @lru_cache(maxsize=65536)
-def _label_runs(host: str) -> tuple[str, ...]:
-    """Every contiguous run of labels of a host (TPL spec §A.5.1 block domain rules)."""
+def _label_runs(host: str, longest: int) -> tuple[str, ...]:
+    """Contiguous runs of up to `longest` labels of a host (TPL spec §A.5.1 block rules).
+
+    `longest` is the label count of the longest indexed TPL domain: longer runs can
+    never be a key, and bounding them keeps a host of 127 labels at 127·k runs, not 8,128.
+    """
     labels = host.split(".")
     n = len(labels)
-    return tuple(".".join(labels[i:j]) for i in range(n) for j in range(i + 1, n + 1))
+    return tuple(
+        ".".join(labels[i:j]) for i in range(n) for j in range(i + 1, min(n, i + longest) + 1)
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -310,6 +316,7 @@ class _Category:
         "direct",
         "exact",
         "labels",
+        "longest_label_run",
         "page",
         "screen",
         "screened",
@@ -321,6 +328,7 @@ class _Category:
         self.suffix: dict[str, list[Compiled]] = index["suffix"]
         self.exact: dict[str, list[Compiled]] = index["exact"]
         self.labels: dict[str, list[Compiled]] = index["labels"]
+        self.longest_label_run = max((k.count(".") + 1 for k in self.labels), default=0)
         # Token buckets shared by many filters (`gif`, `analytics`...) are screened by
         # their literals like the left-overs, instead of checking each filter.
         # A bucket is a list of filters, or (for big ones) a screened tuple.
@@ -351,7 +359,7 @@ class _Category:
                 out.extend(self.suffix.get(s, ()))
             out.extend(self.exact.get(host, ()))
             if self.labels and host:
-                for run in _label_runs(host):
+                for run in _label_runs(host, self.longest_label_run):
                     out.extend(self.labels.get(run, ()))
             found = tuple(out)
             if len(self._host_cache) >= _HOST_CACHE_SIZE:
@@ -399,7 +407,9 @@ class _Category:
         buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
         buckets.append(self.exact.get(ctx.host, ()))
         if ctx.host:
-            buckets.extend(self.labels.get(r, ()) for r in _label_runs(ctx.host))
+            buckets.extend(
+                self.labels.get(r, ()) for r in _label_runs(ctx.host, self.longest_label_run)
+            )
         for t in dict.fromkeys(_TOKEN_RE.findall(ctx.lower)):
             bucket = self.token.get(t)
             if bucket is None:
@@ -428,7 +438,9 @@ class _Category:
         buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
         buckets.append(self.exact.get(ctx.host, ()))
         if self.labels and ctx.host:
-            buckets.extend(self.labels.get(r, ()) for r in _label_runs(ctx.host))
+            buckets.extend(
+                self.labels.get(r, ()) for r in _label_runs(ctx.host, self.longest_label_run)
+            )
         for bucket in buckets:
             for f in bucket:
                 if _host_only(f) and _match(f, ctx):
