@@ -64,7 +64,7 @@ FLAG_CASE = 16  # match case-sensitively (against the URL as sent)
 
 CATEGORIES = ("block", "important", "allow", "docallow", "removeparam")
 
-_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789%")
+_TOKEN_RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - our own fixed pattern
 #: Tokens present in a large share of real URLs (measured on the corpus request log):
 #: a filter whose best token is one of these would be looked at by most requests, so
 #: it goes to the left-overs, which are screened by their literal text in one RE2 pass.
@@ -177,19 +177,12 @@ def _safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
     last = len(pieces) - 1
     for i, piece in enumerate(pieces):
         n = len(piece)
-        j = 0
-        while j < n:
-            if piece[j] not in _TOKEN_CHARS:
-                j += 1
-                continue
-            k = j
-            while k < n and piece[k] in _TOKEN_CHARS:
-                k += 1
-            left_ok = j > 0 or (i == 0 and flags & (FLAG_LEFT | FLAG_HOST))
-            right_ok = k < n or (i == last and flags & FLAG_RIGHT)
-            if left_ok and right_ok:
-                out.append(piece[j:k])
-            j = k
+        left_anchored = i == 0 and flags & (FLAG_LEFT | FLAG_HOST)
+        right_anchored = i == last and flags & FLAG_RIGHT
+        for m in _TOKEN_RUN.finditer(piece):
+            j, k = m.span()
+            if (j > 0 or left_anchored) and (k < n or right_anchored):
+                out.append(m.group())
     return out
 
 

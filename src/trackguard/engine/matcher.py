@@ -308,6 +308,12 @@ def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Cont
     return None
 
 
+class _PlainBucket(list[Compiled]):
+    """A crowded token bucket that RE2 could not screen: checked filter by filter."""
+
+    __slots__ = ()
+
+
 class _Category:
     """One category's index, prepared for lookups."""
 
@@ -332,10 +338,9 @@ class _Category:
         # Token buckets shared by many filters (`gif`, `analytics`...) are screened by
         # their literals like the left-overs, instead of checking each filter.
         # A bucket is a list of filters, or (for big ones) a screened tuple.
-        self.token: dict[str, Any] = {}
-        for token, bucket in index["token"].items():
-            screened_bucket = _screen(bucket) if len(bucket) >= _SCREEN_AT else None
-            self.token[token] = bucket if screened_bucket is None else screened_bucket
+        # Screens are compiled on first use: most buckets are never hit by a given set
+        # of requests, and compiling thousands of RE2 sets up front costs seconds.
+        self.token: dict[str, Any] = dict(index["token"])
         self._host_cache: dict[str, tuple[Compiled, ...]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         fallback: list[Compiled] = index["fallback"]
@@ -346,6 +351,17 @@ class _Category:
             self.direct: list[Compiled] = fallback
         else:
             self.screen, self.screened, self.direct = screened
+
+    def _screen_bucket(self, token: str, bucket: list[Compiled]) -> Any:
+        """Replace a crowded token bucket by its screened form (once; races are harmless).
+
+        A bucket RE2 cannot screen stays a list, marked as a tuple-free `_PlainBucket`
+        so that it is not retried on every request.
+        """
+        screened = _screen(bucket)
+        result: Any = _PlainBucket(bucket) if screened is None else screened
+        self.token[token] = result
+        return result
 
     def _host_filters(self, host: str) -> tuple[Compiled, ...]:
         """All filters indexed under the host's parent domains, exact host or label runs.
@@ -382,7 +398,9 @@ class _Category:
             for t in tokens:
                 bucket = token.get(t)
                 if bucket:
-                    if type(bucket) is list:
+                    if type(bucket) is list and len(bucket) >= _SCREEN_AT:
+                        bucket = self._screen_bucket(t, bucket)
+                    if type(bucket) is not tuple:
                         for f in bucket:
                             if f[1] & type_bit and match(f, ctx):
                                 return int(f[0])
