@@ -120,8 +120,8 @@ def split_url(url: str) -> UrlParts:
 def split_url_fast(url: str) -> tuple[str, str, str]:
     """`split_url` as a plain (scheme, host, text) tuple: the matcher's hot path."""
     sep = url.find("://")
-    if sep <= 0:
-        # `data:`, `about:blank` or garbage: no host; match against the text as is.
+    if sep <= 0 or ":" in url[:sep]:
+        # `data:`, `about:blank`, `blob:https://...` or garbage: no network host.
         colon = url.find(":")
         return (url[:colon].lower() if colon > 0 else ""), "", url
     scheme = url[:sep]

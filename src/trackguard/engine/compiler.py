@@ -191,7 +191,6 @@ def _safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
 _Candidate = tuple[str, Compiled, str, str, list[str], tuple[str, ...]]
 
 _HOST_SLOT = {HostMode.SUFFIX: "suffix", HostMode.LABELS: "labels", HostMode.EXACT: "exact"}
-_PARTY = {Party.ANY: 0, Party.FIRST: 1, Party.THIRD: 2}
 _DOCUMENT_BIT = int(RequestType.DOCUMENT)
 _HOSTNAME_RE = re.compile(r"[a-z0-9.\-_]*")  # noqa: TID251 - our own fixed pattern
 
@@ -241,6 +240,8 @@ class Builder:
             else:
                 self._compile(rule)
         self._pending = []
+        for list_id, count in Counter(r.source.list_id for r in self.rules).items():
+            self.lists[list_id]["rules"] = count
         return self.rules, self._index(), self.diagnostics
 
     def _note(self, rule: Rule, kind: str) -> None:
@@ -258,12 +259,13 @@ class Builder:
             return
         rid = len(self.rules)
         self.rules.append(rule)
-        self.lists[rule.source.list_id]["rules"] += 1
+        include = rule.include_domains
+        party = rule.party
         head = (
             rid,
             types,
-            _PARTY[rule.party],
-            frozenset(rule.include_domains) if rule.include_domains else None,
+            0 if party is Party.ANY else (2 if party is Party.THIRD else 1),
+            frozenset(include) if include else None,
             frozenset(rule.exclude_domains) if rule.exclude_domains else None,
             frozenset(rule.denyallow) if rule.denyallow else None,
         )
@@ -271,7 +273,7 @@ class Builder:
             fixed_key, fixed_slot = rule.host, _HOST_SLOT[rule.host_mode]
         else:
             fixed_key, fixed_slot = "", ""
-        page_keys = tuple(d for d in rule.include_domains if not d.endswith(".*"))
+        page_keys = tuple([d for d in include if not d.endswith(".*")]) if include else ()
         add = self._candidates.append
         for pattern, host_key, tokens in variants:
             compiled = (*head, pattern)
