@@ -70,6 +70,12 @@ SPLIT = [
     ("garbage", ("", "", "garbage")),
     ("http://", ("http", "", "http:///")),
     ("http://:80/", ("http", "", "http:///")),
+    # a host over 253 characters is not a DNS name: no host to judge
+    ("https://" + "a" * 250 + ".com/x", ("https", "", "https:///x")),
+    (
+        "https://" + "a" * 249 + ".com/x",
+        ("https", "a" * 249 + ".com", "https://" + "a" * 249 + ".com/x"),
+    ),
 ]
 
 

@@ -996,17 +996,13 @@ def test_removeparam_respects_page_domain() -> None:
     )
 
 
-@pytest.mark.xfail(
-    reason="bug: removeparam re-encodes the parameters it keeps (parse_qsl + urlencode): "
-    "`q=a%20b` becomes `q=a+b`, a bare `flag` becomes `flag=`",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("url", "result"),
     [
         ("https://a.test/p?q=a%20b&utm_source=1", "https://a.test/p?q=a%20b"),
         ("https://a.test/p?flag&utm_source=1", "https://a.test/p?flag"),
         ("https://a.test/p?x=%2f&utm_source=1", "https://a.test/p?x=%2f"),
+        ("https://a.test/p?a=b%3Dc&utm_source=1#f", "https://a.test/p?a=b%3Dc#f"),
     ],
 )
 def test_removeparam_keeps_other_parameters_verbatim(url: str, result: str) -> None:
