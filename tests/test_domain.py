@@ -66,6 +66,7 @@ SPLIT = [
     ("//example.com/x", ("", "", "//example.com/x")),
     ("data:text/plain,hi", ("data", "", "data:text/plain,hi")),
     ("about:blank", ("about", "", "about:blank")),
+    ("blob:https://x.test/1", ("blob", "", "blob:https://x.test/1")),
     ("", ("", "", "")),
     ("garbage", ("", "", "garbage")),
     ("http://", ("http", "", "http:///")),

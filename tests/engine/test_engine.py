@@ -727,15 +727,7 @@ def test_garbage_urls_do_not_raise(url: str) -> None:
     [
         "data:image/gif;base64,R0lGOD",
         "about:blank",
-        pytest.param(
-            "blob:https://x.test/1",
-            marks=pytest.mark.xfail(
-                reason="bug: split_url reads `blob:https://x.test/1` as scheme `blob:https`, "
-                "host `x.test`, so `||x.test^` blocks a blob URL (the engine means to never "
-                "block data:/blob:/about:)",
-                strict=True,
-            ),
-        ),
+        "blob:https://x.test/1",  # the inner URL is not requested again
     ],
 )
 def test_urls_without_a_network_host_are_never_blocked(url: str) -> None:
