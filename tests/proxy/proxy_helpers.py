@@ -9,6 +9,7 @@ import asyncio
 import gzip
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Future
@@ -257,7 +258,13 @@ class LoopThread:
     """An asyncio loop in a background thread, for driving blocking clients (httpx, curl)."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        # TRACKGUARD_TEST_UVLOOP=1 runs the proxy tests on uvloop, as `trackguard proxy` runs.
+        if os.environ.get("TRACKGUARD_TEST_UVLOOP") == "1":
+            import uvloop
+
+            self.loop = uvloop.new_event_loop()
+        else:
+            self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 

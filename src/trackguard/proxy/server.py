@@ -25,8 +25,9 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from trackguard.model import RequestType, SourceRef
 from trackguard.proxy.attribution import NavigationRecord
@@ -170,9 +171,17 @@ class _Conn:
             # The handler sees the upstream die and answers 504 itself.
             self.upstream.transport.abort()
         else:
-            self.writer.transport.abort()
-            if self.upstream is not None:
-                self.upstream.transport.abort()
+            self.abort()
+
+    def close_idle(self) -> None:
+        """Shutdown: close now if no request is in flight."""
+        if self.stage is _Stage.HEAD:
+            _close_softly(self.writer, 0.5)
+
+    def abort(self) -> None:
+        self.writer.transport.abort()
+        if self.upstream is not None:
+            self.upstream.transport.abort()
 
 
 def _close_softly(writer: asyncio.StreamWriter, grace: float = 2.0) -> None:
@@ -312,6 +321,497 @@ class _Plan:
         self.key = key
 
 
+# -- the fast path -------------------------------------------------------------------------
+#
+# Most proxied traffic is keep-alive GETs with small, length-delimited responses. Serving
+# those through StreamReader/StreamWriter coroutines costs several times the Python work
+# of the request itself, so the listener speaks `asyncio.Protocol` directly: one callback
+# per read, the head parsed once from the buffer, one write per response. Anything else
+# (CONNECT, request bodies, Expect, upgrades, requests for the proxy itself, HTTPS
+# upstreams, chunked or close-delimited or interim responses, malformed input) is handed
+# to the stream code above, unchanged: the transport is re-attached to a StreamReader fed
+# with the bytes already read, and `_run` carries on, if need be from the middle of the
+# request (`_relay_response`). So every unusual case keeps the tested stream behaviour,
+# and the fast path only ever sees the simple one.
+
+
+def _streams_for(
+    transport: asyncio.Transport, data: bytes, eof: bool, limit: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Re-attach a transport to a new StreamReader/Writer pair, with `data` already read."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport.set_protocol(protocol)
+    protocol.connection_made(transport)
+    if data:
+        reader.feed_data(data)
+    if eof:
+        reader.feed_eof()
+    writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+    return reader, writer
+
+
+class _Upstream(asyncio.Protocol):
+    """A plain-HTTP upstream connection of the fast path; pooled between requests."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.owner: _FastConn | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self.owner is not None:
+            self.owner.upstream_data(data)
+        elif self.transport is not None:
+            self.transport.abort()  # bytes on an idle connection: never reuse it
+
+    def eof_received(self) -> bool:
+        return False  # close; connection_lost tells the owner
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        owner, self.owner = self.owner, None
+        if owner is not None:
+            owner.upstream_lost(self)
+
+    def abort(self) -> None:
+        self.owner = None
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class _FastPool:
+    """Idle fast-path upstream connections, per (scheme, host, port)."""
+
+    def __init__(self, per_host: int, idle_timeout: float) -> None:
+        self._idle: dict[tuple[str, str, int], list[tuple[_Upstream, float]]] = {}
+        self._per_host = per_host
+        self._idle_timeout = idle_timeout
+
+    def get(self, key: tuple[str, str, int]) -> _Upstream | None:
+        entries = self._idle.get(key)
+        while entries:
+            upstream, _ = entries.pop()
+            if not upstream.closed:
+                return upstream
+        return None
+
+    def put(self, key: tuple[str, str, int], upstream: _Upstream, now: float) -> None:
+        entries = self._idle.setdefault(key, [])
+        if len(entries) >= self._per_host or upstream.closed:
+            upstream.abort()
+            return
+        entries.append((upstream, now))
+
+    def sweep(self, now: float) -> None:
+        for key in list(self._idle):
+            keep = []
+            for upstream, since in self._idle[key]:
+                if now - since > self._idle_timeout or upstream.closed:
+                    upstream.abort()
+                else:
+                    keep.append((upstream, since))
+            if keep:
+                self._idle[key] = keep
+            else:
+                del self._idle[key]
+
+    def close(self) -> None:
+        for entries in self._idle.values():
+            for upstream, _ in entries:
+                upstream.abort()
+        self._idle.clear()
+
+
+class _FastConn(asyncio.Protocol):
+    """One client connection served by callbacks; see the comment above `_streams_for`.
+
+    Stages as in `_Conn`: HEAD (reading a request head), UPSTREAM (connecting, or waiting
+    for the response head), BODY (relaying a length-delimited body). The sweeper's
+    deadlines and `expire` work as for stream connections.
+    """
+
+    def __init__(self, server: ProxyServer) -> None:
+        self.server = server
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.ubuf = bytearray()
+        self.stage = _Stage.HEAD
+        self.first = True
+        self.deadline = 0.0
+        self.timed_out = False
+        self.handed = False  # the stream code owns the transport now
+        self.closed = False
+        self.eof = False
+        self.paused = False  # the client's side of the socket is full
+        self.reading_paused = False
+        self.upstream: _Upstream | None = None
+        self.pooled = False  # the upstream in use came from the pool (retry once)
+        self.head: RequestHead | None = None
+        self.plan: _Plan | None = None
+        self.host = ""
+        self.remaining = 0
+        self.keep = False
+        self.upstream_keep = False
+
+    # -- client callbacks --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
+        self.transport = cast(asyncio.Transport, transport)
+        server = self.server
+        if (
+            not server._client_allowed(transport.get_extra_info("peername"))
+            or len(server._conns) >= server.limits.max_connections
+            or server._closing
+        ):
+            # Refusals (403/503) are rare: the stream code answers them.
+            reader, writer = self._to_streams()
+            server._spawn(server._accept(reader, writer))
+            return
+        server._conns.add(self)
+        self.deadline = asyncio.get_running_loop().time() + server.limits.head_timeout
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if self.stage is _Stage.HEAD:
+            self._process()
+        elif len(self.buf) > self.server.limits.http.max_head and not self.reading_paused:
+            assert self.transport is not None
+            self.transport.pause_reading()  # pipelined requests wait their turn
+            self.reading_paused = True
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        if self.stage is _Stage.HEAD and not self.handed:
+            if self.buf.strip():
+                self._hand_head()  # the stream code answers 400 (incomplete head)
+                return True
+            return False
+        return True  # finish the response in flight, then close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server._conns.discard(self)
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+
+    def pause_writing(self) -> None:
+        self.paused = True
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.upstream is not None and self.upstream.transport is not None:
+            self.upstream.transport.resume_reading()
+        if self.stage is _Stage.HEAD and self.buf and not self.handed:
+            self._process()
+
+    # -- sweeper and shutdown ----------------------------------------------------------
+
+    def expire(self) -> None:
+        self.timed_out = True
+        transport = self.transport
+        assert transport is not None
+        if self.stage is _Stage.HEAD:
+            if self.first:
+                transport.write(error_response(408, "request head not received in time"))
+            self._close_softly(2.0)
+        elif self.stage is _Stage.UPSTREAM:
+            upstream = self.upstream
+            if upstream is not None:
+                upstream.abort()
+                self.upstream_lost(upstream)  # answers 504
+        else:
+            self.abort()
+
+    def close_idle(self) -> None:
+        if self.stage is _Stage.HEAD:
+            self._close_softly(0.5)
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+
+    def _close_softly(self, grace: float) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.close()
+        asyncio.get_running_loop().call_later(grace, transport.abort)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _process(self) -> None:
+        """Serve the complete request heads in the buffer, one at a time."""
+        server = self.server
+        limits = server.limits
+        while self.stage is _Stage.HEAD and not self.handed and not self.paused:
+            buf = self.buf
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > limits.http.max_head or (self.eof and buf.strip()):
+                    self._hand_head()
+                elif self.eof:
+                    self._close_softly(1.0)
+                return
+            head_end = end + 4
+            data = bytes(buf[:head_end])
+            if head_end > limits.http.max_head:
+                self._hand_head()
+                return
+            lower = data.lower()
+            if (not lower.startswith(b"get http://") and not lower.startswith(b"head http://")) or (
+                b"\nupgrade:" in lower or b"\nexpect:" in lower
+            ):
+                self._hand_head()
+                return
+            try:
+                head = parse_request_head(data, limits.http)
+                target = parse_absolute_target(head.target)
+                framing, _ = request_framing(head)
+            except HttpError:
+                self._hand_head()
+                return
+            if framing is not Framing.NONE or server._is_self(target.host, target.port):
+                self._hand_head()
+                return
+            del buf[:head_end]
+            self.first = False
+            server.requests += 1
+            loop = asyncio.get_running_loop()
+            self.deadline = loop.time() + limits.idle_timeout
+            plan = server._plan(head, target, Framing.NONE)
+            assert self.transport is not None
+            if plan.response is not None:
+                self.transport.write(plan.response)
+                if plan.close:
+                    self._hand_close()
+                    return
+                continue
+            self.head, self.plan, self.host = head, plan, target.host
+            self._send_upstream(0)
+
+    def _send_upstream(self, attempt: int) -> None:
+        plan = self.plan
+        assert plan is not None
+        self.stage = _Stage.UPSTREAM
+        self.ubuf = bytearray()
+        upstream = self.server._fast_pool.get(plan.key) if attempt == 0 else None
+        loop = asyncio.get_running_loop()
+        if upstream is None:
+            self.pooled = False
+            self.deadline = loop.time() + self.server.limits.connect_timeout + 1
+            self.server._spawn(self._connect(plan))
+            return
+        self.pooled = True
+        self._attach(upstream)
+
+    def _attach(self, upstream: _Upstream) -> None:
+        assert self.plan is not None and upstream.transport is not None
+        upstream.owner = self
+        self.upstream = upstream
+        self.deadline = asyncio.get_running_loop().time() + self.server.limits.response_timeout
+        upstream.transport.write(self.plan.request)
+
+    async def _connect(self, plan: _Plan) -> None:
+        server = self.server
+        _, host, port = plan.key
+        shown = self.host
+        address = server.connect_to.get(host, host)
+        loop = asyncio.get_running_loop()
+        try:
+            transport, upstream = await asyncio.wait_for(
+                loop.create_connection(_Upstream, address, port), server.limits.connect_timeout
+            )
+        except TimeoutError:
+            self._fail(error_response(504, f"timed out connecting to {shown}:{port}"))
+            return
+        except socket.gaierror:
+            self._fail(error_response(502, f"cannot resolve host {shown}"))
+            return
+        except ConnectionRefusedError:
+            self._fail(error_response(502, f"connection refused by {shown}:{port}"))
+            return
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            self._fail(error_response(502, f"cannot connect to {shown}:{port}: {reason}"))
+            return
+        if self.closed or self.handed or self.plan is not plan:
+            transport.abort()
+            return
+        if server._is_loop(transport):
+            transport.abort()
+            self._fail(error_response(508, "the proxy will not relay to itself"))
+            return
+        self._attach(upstream)
+
+    def _fail(self, response: bytes) -> None:
+        """Answer an error for the request in flight and close the connection."""
+        if self.closed or self.handed or self.transport is None:
+            return
+        upstream, self.upstream = self.upstream, None
+        if upstream is not None:
+            upstream.abort()
+        self.transport.write(response)
+        self._hand_close()
+
+    # -- upstream callbacks ------------------------------------------------------------
+
+    def upstream_data(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.stage is _Stage.BODY:
+            if len(data) > self.remaining:
+                data = data[: self.remaining]
+                self.upstream_keep = False  # bytes after the body: never reuse
+            self.remaining -= len(data)
+            self.transport.write(data)
+            self.deadline = asyncio.get_running_loop().time() + self.server.limits.idle_timeout
+            if not self.remaining:
+                self._done()
+            return
+        if self.stage is not _Stage.UPSTREAM:
+            return
+        limits = self.server.limits
+        self.ubuf += data
+        end = self.ubuf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self.ubuf) > limits.http.max_head:
+                self._fail(error_response(502, "upstream response head too large"))
+            return
+        head_end = end + 4
+        assert self.head is not None and self.plan is not None
+        try:
+            response = parse_response_head(bytes(self.ubuf[:head_end]), limits.http)
+            framing, _ = response_framing(response, self.head.method)
+        except HttpError as exc:
+            self._fail(error_response(exc.status, exc.message))
+            return
+        if response.status < 200 or framing not in (Framing.NONE, Framing.LENGTH):
+            self._hand_response(head_end)
+            return
+        try:
+            head_bytes, framing, length, keep, upstream_keep, _ = self.server._response_plan(
+                response, self.head, self.plan
+            )
+        except HttpError as exc:
+            self._fail(error_response(exc.status, exc.message))
+            return
+        body = self.ubuf[head_end:]
+        self.ubuf = bytearray()
+        if len(body) > length:
+            body = body[:length]
+            upstream_keep = False
+        self.transport.write(head_bytes + body if body else head_bytes)
+        self.keep, self.upstream_keep = keep, upstream_keep
+        self.remaining = length - len(body)
+        if self.remaining:
+            self.stage = _Stage.BODY
+            self.deadline = asyncio.get_running_loop().time() + limits.idle_timeout
+        else:
+            self._done()
+
+    def upstream_lost(self, upstream: _Upstream) -> None:
+        if upstream is not self.upstream:
+            return
+        self.upstream = None
+        if self.closed or self.handed:
+            return
+        if self.stage is _Stage.UPSTREAM:
+            if self.timed_out:
+                self.timed_out = False
+                self._fail(error_response(504, f"{self.host} did not answer in time"))
+            elif self.pooled and not self.ubuf:
+                # A pooled connection the upstream closed a moment ago: retry once, fresh.
+                self._send_upstream(1)
+            else:
+                self._fail(
+                    error_response(502, f"{self.host} closed the connection without a response")
+                )
+        elif self.stage is _Stage.BODY:
+            self.abort()  # the client sees a truncated body and a closed connection
+
+    def _done(self) -> None:
+        """The response is complete: pool the upstream, then serve what is buffered."""
+        server = self.server
+        loop = asyncio.get_running_loop()
+        upstream, self.upstream = self.upstream, None
+        plan, self.plan, self.head = self.plan, None, None
+        if upstream is not None:
+            upstream.owner = None
+            if self.paused and upstream.transport is not None:
+                upstream.transport.resume_reading()  # paused for us; the next owner reads
+            if self.upstream_keep and plan is not None and not server._closing:
+                server._fast_pool.put(plan.key, upstream, loop.time())
+            else:
+                upstream.abort()
+        self.stage = _Stage.HEAD
+        if not self.keep:
+            self._hand_close()
+            return
+        self.deadline = loop.time() + server.limits.idle_timeout
+        if self.reading_paused and self.transport is not None:
+            self.transport.resume_reading()
+            self.reading_paused = False
+        if self.buf or self.eof:
+            self._process()
+
+    # -- handing over to the stream code -----------------------------------------------
+
+    def _to_streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        assert self.transport is not None
+        self.handed = True
+        self.server._conns.discard(self)
+        if self.reading_paused:
+            self.transport.resume_reading()
+            self.reading_paused = False
+        data, self.buf = bytes(self.buf), bytearray()
+        return _streams_for(self.transport, data, self.eof, self.server.limits.http.max_head)
+
+    def _hand_head(self) -> None:
+        """Let the stream code serve this connection from the next request head on."""
+        reader, writer = self._to_streams()
+        conn = _Conn(reader, writer)
+        conn.first = self.first
+        self.server._spawn(self.server._run(conn))
+
+    def _hand_close(self) -> None:
+        """Close after the last response without losing it (see `_linger`)."""
+        if self.closed or self.handed:
+            return
+        reader, writer = self._to_streams()
+        self.server._spawn(_linger(reader, writer))
+
+    def _hand_response(self, head_end: int) -> None:
+        """Relay this response, and serve the connection after it, with the stream code."""
+        upstream, self.upstream = self.upstream, None
+        assert upstream is not None and upstream.transport is not None
+        assert self.head is not None and self.plan is not None
+        upstream.owner = None
+        data, rest = bytes(self.ubuf[:head_end]), bytes(self.ubuf[head_end:])
+        self.ubuf = bytearray()
+        limit = self.server.limits.http.max_head
+        up_reader, up_writer = _streams_for(upstream.transport, rest, False, limit)
+        reader, writer = self._to_streams()
+        conn = _Conn(reader, writer)
+        conn.first = False
+        conn.upstream = up_writer
+        relay = self.server._relay_response(
+            conn, self.head, self.plan, (up_reader, up_writer), data
+        )
+        self.server._spawn(self.server._run(conn, relay))
+
+
 class ProxyServer:
     """The listening proxy. `start()`, then `serve_forever()` or `close()`."""
 
@@ -326,6 +826,8 @@ class ProxyServer:
         log: DecisionLog | None = None,
         pac_fallback_direct: bool = False,
         connect_to: Mapping[str, str] | None = None,
+        fast_path: bool = True,
+        reuse_port: bool = False,
     ) -> None:
         self.state = state
         #: Host name -> address to connect to instead of resolving it (like curl's
@@ -338,9 +840,12 @@ class ProxyServer:
         self.pac_fallback_direct = pac_fallback_direct
         self._allow = _networks(allow_from)
         self._server: asyncio.Server | None = None
-        self._conns: set[_Conn] = set()
+        self._conns: set[_Conn | _FastConn] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._pool = _Pool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
+        self._fast_pool = _FastPool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
+        self.fast_path = fast_path
+        self.reuse_port = reuse_port
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
         self._listen: list[tuple[str, int]] = []
@@ -350,14 +855,26 @@ class ProxyServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept,
-            self.host,
-            self.port,
-            limit=self.limits.http.max_head,
-            reuse_address=True,
-            backlog=1024,
-        )
+        if self.fast_path:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: _FastConn(self),
+                self.host,
+                self.port,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+                backlog=1024,
+            )
+        else:
+            self._server = await asyncio.start_server(
+                self._accept,
+                self.host,
+                self.port,
+                limit=self.limits.http.max_head,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+                backlog=1024,
+            )
         self._listen = [s.getsockname()[:2] for s in self._server.sockets]
         self.port = self._listen[0][1]
         self._sweeper = asyncio.create_task(self._sweep())
@@ -373,16 +890,13 @@ class ProxyServer:
         if self._server is not None:
             self._server.close()
         for conn in list(self._conns):
-            if conn.stage is _Stage.HEAD:
-                _close_softly(conn.writer, 0.5)
+            conn.close_idle()
         loop = asyncio.get_running_loop()
         end = loop.time() + self.limits.shutdown_grace
         while self._conns and loop.time() < end:
             await asyncio.sleep(0.05)
         for conn in list(self._conns):
-            conn.writer.transport.abort()
-            if conn.upstream is not None:
-                conn.upstream.transport.abort()
+            conn.abort()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2)
         if self._sweeper is not None:
@@ -390,6 +904,7 @@ class ProxyServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         self._pool.close()
+        self._fast_pool.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
@@ -407,6 +922,7 @@ class ProxyServer:
                 if conn.deadline < now and not conn.timed_out:
                     conn.expire()
             self._pool.sweep(now)
+            self._fast_pool.sweep(now)
 
     # -- accepting ---------------------------------------------------------------------
 
@@ -434,22 +950,41 @@ class ProxyServer:
                 writer.write(error_response(503, "too many connections"))
                 await _linger(reader, writer)
                 return
-            conn = _Conn(reader, writer)
-            self._conns.add(conn)
-            try:
-                await self._serve(conn)
-            except (_ClientGone, ConnectionError, asyncio.IncompleteReadError):
-                pass
-            except Exception:
-                logger.exception("connection handler failed")
-            finally:
-                self._conns.discard(conn)
-                if conn.upstream is not None:
-                    conn.upstream.transport.abort()
-                await _linger(reader, writer)
+            await self._run(_Conn(reader, writer))
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    async def _run(
+        self, conn: _Conn, resume: Coroutine[object, object, bool] | None = None
+    ) -> None:
+        """Serve a connection with streams; `resume` first finishes a request in flight
+        (a connection the fast path handed over, see `_FastConn`)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        self._conns.add(conn)
+        try:
+            if resume is None or await resume:
+                await self._serve(conn)
+        except (_ClientGone, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        except Exception:
+            logger.exception("connection handler failed")
+        finally:
+            if resume is not None:
+                resume.close()  # never awaited when the handler failed early
+            self._conns.discard(conn)
+            if conn.upstream is not None:
+                conn.upstream.transport.abort()
+            await _linger(conn.reader, conn.writer)
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- request loop ------------------------------------------------------------------
 
@@ -647,16 +1182,16 @@ class ProxyServer:
                 conn, error_response(502, f"cannot connect to {host}:{port}: {reason}")
             )
             return None
-        if self._is_loop(writer):
+        if self._is_loop(writer.transport):
             writer.transport.abort()
             await self._send(conn, error_response(508, "the proxy will not relay to itself"))
             return None
         conn.upstream = writer
         return reader, writer
 
-    def _is_loop(self, writer: asyncio.StreamWriter) -> bool:
-        peer = writer.get_extra_info("peername")
-        local = writer.get_extra_info("sockname")
+    def _is_loop(self, transport: asyncio.BaseTransport) -> bool:
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
         if not isinstance(peer, tuple) or peer[1] != self.port:
             return False
         try:
