@@ -6,7 +6,6 @@ The shared test corpus is read in place, never copied into the repository.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,22 +14,11 @@ import pytest
 if TYPE_CHECKING:
     from trackguard.engine import Engine
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The path helpers live in `corpus_paths.py` (a unique module name): importing them
+# from "conftest" would pick whichever of the suite's conftest modules loaded first.
+from corpus_paths import REPO_ROOT, corpus_path, shared_dir
 
-
-def shared_dir() -> Path:
-    """The read-only shared folder: `$TRACKGUARD_SHARED`, else `<repo root>/../shared`.
-
-    In CI the clone sits in another folder with a copy of `shared/` beside it, so the path
-    is resolved relative to the repository, not to the current directory.
-    """
-    override = os.environ.get("TRACKGUARD_SHARED")
-    return Path(override) if override else REPO_ROOT.parent / "shared"
-
-
-def corpus_path() -> Path:
-    """`<shared>/corpus`, for module-level code (parametrisation) that cannot use fixtures."""
-    return shared_dir() / "corpus"
+__all__ = ["REPO_ROOT", "corpus_path", "shared_dir"]
 
 
 @pytest.fixture(scope="session")

@@ -85,11 +85,6 @@ def test_split_url(url: str, parts: tuple[str, str, str]) -> None:
     assert split_url(url) == UrlParts(*parts)
 
 
-@pytest.mark.xfail(
-    reason="bug: a URL with a query but no path keeps no `/` (`https://example.com?q=1`), "
-    "though the server sees `/?q=1` (spec §A.5.2) and a URL with neither gets `/` added",
-    strict=True,
-)
 def test_split_url_adds_the_root_path_before_a_query() -> None:
     assert split_url("https://example.com?q=1").text == "https://example.com/?q=1"
 

@@ -102,12 +102,6 @@ def test_bad_values_fall_back_to_the_default(key: str, value: object) -> None:
     assert loaded.gpc is True  # the good value next to it is kept
 
 
-@pytest.mark.xfail(
-    reason="bug: values of the right type but unusable are kept (port 70000, an allow_from "
-    "entry that is not a network); the proxy then fails to start (ValueError / "
-    "OverflowError), against the module's promise",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("key", "value"),
     [("proxy_port", 70000), ("proxy_port", -1), ("allow_from", ["not-a-network"])],

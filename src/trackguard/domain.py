@@ -157,8 +157,8 @@ def split_url_fast(url: str) -> tuple[str, str, str]:
         host = ""
     if port and DEFAULT_PORTS.get(scheme) == port:
         port = ""
-    if not tail:
-        tail = "/"
+    if not tail.startswith("/"):
+        tail = "/" + tail  # `https://a.example?q=1`: the server sees `/?q=1` (§A.5.2)
     if port:
         return scheme, host, f"{scheme}://{host}:{port}{tail}"
     return scheme, host, f"{scheme}://{host}{tail}"

@@ -9,6 +9,7 @@ proxy from starting.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tempfile
@@ -58,7 +59,27 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+def _usable(name: str, value: Any) -> bool:
+    """Values of the right type that still cannot work (a hand-edited file)."""
+    if name == "proxy_port":
+        return bool(0 <= value <= 65535)
+    if name == "log_retention_days":
+        return bool(value >= 0)
+    if name == "allow_from":
+        try:
+            for entry in value:
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return False
+    return True
+
+
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    value = _coerce_type(value, default)
+    return value if value is default or _usable(name, value) else default
+
+
+def _coerce_type(value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         return value if isinstance(value, bool) else default
     if isinstance(default, int):

@@ -330,11 +330,6 @@ def test_hosts_entries_block_first_party_too() -> None:
 # --- Adblock Plus semantics -----------------------------------------------------------------
 
 P, NO_PAGE, OTHER_PAGE = PAGE, None, "https://o.example/"
-MATCH_CASE_BUG = pytest.mark.xfail(
-    reason="bug: match-case filters with capitals in a generic pattern are indexed under a "
-    "token cut at the capitals (`/BannerAd` -> `anner`), which no URL yields",
-    strict=True,
-)
 
 # (filters, [(URL, page, type, blocked), ...]): one engine per filter set.
 ABP_GROUPS: list[tuple[tuple[str, ...], list[tuple[str, str | None, str, bool]]]] = [
@@ -605,8 +600,7 @@ ABP_CASES += [
         P,
         "image",
         True,
-        id=f"{line} bug",
-        marks=MATCH_CASE_BUG,
+        id=f"{line} capitals",
     )
     for line in ("/BannerAd$match-case", "BannerAd$match-case")
 ]

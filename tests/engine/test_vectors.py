@@ -220,7 +220,7 @@ def test_no_stale_divergences(outcomes: list[Outcome], divergences: dict[str, st
 
 def _print_failures() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from conftest import corpus_path
+    from corpus_paths import corpus_path
 
     divergences = read_divergences() if DIVERGENCES_PATH.exists() else {}
     results = evaluate(read_vectors(corpus_path()))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import corpus_path
+from corpus_paths import corpus_path
 from trackguard.lists import detect
 from trackguard.lists.detect import detect_format
 from trackguard.lists.hosts import parse_hosts

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import corpus_path
+from corpus_paths import corpus_path
 from trackguard.domain import split_url
 from trackguard.lists import tpl
 from trackguard.lists.tpl import format_tpl, parse_tpl

@@ -348,7 +348,11 @@ class Builder:
             flags &= ~FLAG_RIGHT
         if not pieces:
             return None, "", []
-        tokens = _safe_tokens(pieces, flags)
+        # URL tokens come from the lower-cased URL, so index by lower-case tokens even
+        # for `$match-case` filters (the case is checked when the filter is matched).
+        tokens = _safe_tokens(
+            tuple(p.lower() for p in pieces) if flags & FLAG_CASE else pieces, flags
+        )
         if (
             len(pieces) == 1
             and not flags & (FLAG_LEFT | FLAG_RIGHT | FLAG_HOST | FLAG_CASE)
