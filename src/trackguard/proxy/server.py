@@ -39,6 +39,7 @@ from trackguard.proxy.http1 import (
     RequestHead,
     ResponseHead,
     Target,
+    fields_valid,
     keep_alive,
     parse_absolute_target,
     parse_chunk_size,
@@ -350,6 +351,51 @@ def _streams_for(
         reader.feed_eof()
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
+
+
+#: Response fields that make a response head need rewriting (hop-by-hop fields), as
+#: they appear after a line break in a lower-cased head.
+_REWRITE_MARKS = tuple(b"\r\n" + name.encode() + b":" for name in sorted(HOP_BY_HOP))
+
+
+def _plain_response(
+    raw: bytes, head: RequestHead, plan: _Plan, limits: Limits
+) -> tuple[bytes, int] | None:
+    """The client's head for the commonest response, checked and copied as bytes.
+
+    The commonest response is `HTTP/1.1`, 2xx-5xx with a body, one `Content-Length`, no
+    hop-by-hop field, to a keep-alive HTTP/1.1 client: it is forwarded byte for byte,
+    after the same strict field check as `http1.parse_response_head` (one C-speed regex
+    match) and the same length rules. Anything else returns None and goes through the
+    general parse-and-rebuild (`ProxyServer._response_plan`), so this is an optimisation
+    of one case, never a second set of rules. Returns (head, body length).
+    """
+    if plan.verdict.engage or head.method == "HEAD" or not plan.client_keep:
+        return None  # page contexts, bodiless answers and closing: the general path
+    if head.version != "HTTP/1.1" or len(raw) > limits.max_line:
+        return None
+    first_end = raw.find(b"\r\n")
+    status = raw[:first_end]
+    if not status.startswith(b"HTTP/1.1 ") or not status[9:12].isdigit():
+        return None
+    if status[12:13] not in (b" ", b"") or not b"200" <= status[9:12] < b"600":
+        return None
+    if status[9:12] in (b"204", b"304"):
+        return None
+    block = raw[first_end + 2 : -2]
+    if block.count(b"\r\n") > limits.max_headers or not fields_valid(block):
+        return None
+    lower = b"\r\n" + block.lower()
+    for mark in _REWRITE_MARKS:
+        if mark in lower:
+            return None
+    at = lower.find(b"\r\ncontent-length:")
+    if at < 0 or lower.find(b"\r\ncontent-length:", at + 2) >= 0:
+        return None
+    value = lower[at + 17 : lower.find(b"\r\n", at + 2)].strip(b" \t")
+    if not value.isdigit() or len(value) > 18:
+        return None
+    return raw, int(value)
 
 
 class _Upstream(asyncio.Protocol):
@@ -691,8 +737,14 @@ class _FastConn(asyncio.Protocol):
             return
         head_end = end + 4
         assert self.head is not None and self.plan is not None
+        raw = bytes(self.ubuf[:head_end])
+        fast = _plain_response(raw, self.head, self.plan, limits.http)
+        if fast is not None:
+            head_bytes, length = fast
+            self._relay_start(head_bytes, head_end, length, self.plan.client_keep, True)
+            return
         try:
-            response = parse_response_head(bytes(self.ubuf[:head_end]), limits.http)
+            response = parse_response_head(raw, limits.http)
             framing, _ = response_framing(response, self.head.method)
         except HttpError as exc:
             self._fail(error_response(exc.status, exc.message))
@@ -707,6 +759,13 @@ class _FastConn(asyncio.Protocol):
         except HttpError as exc:
             self._fail(error_response(exc.status, exc.message))
             return
+        self._relay_start(head_bytes, head_end, length, keep, upstream_keep)
+
+    def _relay_start(
+        self, head_bytes: bytes, head_end: int, length: int, keep: bool, upstream_keep: bool
+    ) -> None:
+        """Send the response head with the body bytes already here (one write)."""
+        assert self.transport is not None
         body = self.ubuf[head_end:]
         self.ubuf = bytearray()
         if len(body) > length:
@@ -717,7 +776,7 @@ class _FastConn(asyncio.Protocol):
         self.remaining = length - len(body)
         if self.remaining:
             self.stage = _Stage.BODY
-            self.deadline = asyncio.get_running_loop().time() + limits.idle_timeout
+            self.deadline = asyncio.get_running_loop().time() + self.server.limits.idle_timeout
         else:
             self._done()
 
