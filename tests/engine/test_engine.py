@@ -1061,3 +1061,22 @@ def test_cache_key_depends_on_text_id_and_format() -> None:
     as_hosts = Engine.from_sources([ListSource("a.txt", "ads.test\n", Format.HOSTS)]).cache_key
     assert as_abp != as_hosts
     assert len(base) == 64 and int(base, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://a.test/p?fbclid=2&utm_source=1", "https://a.test/p"),
+        # `@@||keep.test^$removeparam`: nothing is stripped there
+        ("https://keep.test/p?fbclid=2&utm_source=1", "https://keep.test/p?fbclid=2&utm_source=1"),
+        # `@@||some.test^$removeparam=fbclid`: only that parameter is kept
+        ("https://some.test/p?fbclid=2&utm_source=1", "https://some.test/p?fbclid=2"),
+    ],
+)
+def test_removeparam_exceptions_keep_parameters(url: str, expected: str) -> None:
+    engine = Engine.from_text(
+        "$removeparam=utm_source\n$removeparam=fbclid\n"
+        "@@||keep.test^$removeparam\n@@||some.test^$removeparam=fbclid\n",
+        "abp",
+    )
+    assert engine.removeparam(url, "https://a.test/", "xmlhttprequest")[0] == expected

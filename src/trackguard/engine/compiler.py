@@ -49,7 +49,7 @@ from trackguard.model import (
     SourceRef,
 )
 
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"
 
 KIND_TAIL = 0
 KIND_GENERIC = 1
@@ -62,7 +62,7 @@ FLAG_HOST = 4  # start positions are the host's label starts
 FLAG_SEPARATOR = 8  # `^` is the ABP separator class (literal in TPL)
 FLAG_CASE = 16  # match case-sensitively (against the URL as sent)
 
-CATEGORIES = ("block", "important", "allow", "docallow", "removeparam")
+CATEGORIES = ("block", "important", "allow", "docallow", "removeparam", "keepparam")
 
 _TOKEN_RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - our own fixed pattern
 #: Tokens present in a large share of real URLs (measured on the corpus request log):
@@ -197,7 +197,8 @@ _HOSTNAME_RE = re.compile(r"[a-z0-9.\-_]*")  # noqa: TID251 - our own fixed patt
 
 def _categories(rule: Rule, types: int) -> tuple[str, ...]:
     if rule.removeparam is not None:
-        return ("removeparam",) if rule.action is Action.BLOCK else ()
+        # `@@...$removeparam[=x]` keeps parameters that matching rules would strip.
+        return ("removeparam",) if rule.action is Action.BLOCK else ("keepparam",)
     if rule.action is Action.ALLOW:
         return ("allow", "docallow") if types & _DOCUMENT_BIT else ("allow",)
     # Important rules sit in the block index too, so "no block rule matched" also
@@ -251,9 +252,6 @@ class Builder:
     def _compile(self, rule: Rule) -> None:
         types = int(rule.types)
         categories = _categories(rule, types)
-        if not categories:
-            self._note(rule, "removeparam-exception")
-            return
         variants = self._patterns(rule)
         if variants is None:
             return

@@ -494,6 +494,7 @@ class Matcher:
         self._allow = _Category(indexes["allow"])
         self._docallow = _Category(indexes["docallow"])
         self._removeparam = _Category(indexes["removeparam"])
+        self._keepparam = _Category(indexes["keepparam"])
         self._important_ids = frozenset(int(f[0]) for f in _all_filters(indexes["important"]))
         self._has_allow = any(indexes["allow"].values())
         self._has_docallow = any(indexes["docallow"].values())
@@ -550,7 +551,13 @@ class Matcher:
             return []
         page_host = _page_host(source_url) if source_url else ""
         ctx = _Context(url, page_host, type_bit, source_url is not None)
-        return [self.rule(r) for r in self._removeparam.all(ctx)]
+        rules = [self.rule(r) for r in self._removeparam.all(ctx)]
+        if rules:
+            kept = {self.rule(r).removeparam for r in self._keepparam.all(ctx)}
+            if "" in kept:
+                return []  # `@@...$removeparam`: nothing is stripped on these requests
+            rules = [r for r in rules if r.removeparam not in kept]
+        return rules
 
     def matching_rules(self, url: str, source_url: str | None, type_bit: int) -> list[Rule]:
         page_host = _page_host(source_url) if source_url else ""
