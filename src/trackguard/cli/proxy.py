@@ -52,6 +52,19 @@ def _engine_factory(extra_files: tuple[Path, ...], home: Path) -> Callable[[Sett
     return build
 
 
+def _engine_key(extra_files: tuple[Path, ...], home: Path) -> Callable[[Settings], str] | None:
+    """Fingerprint of the enabled lists, polled so CLI list changes reach a running proxy."""
+    try:
+        from trackguard.subscriptions import engine_key
+    except ImportError:
+        return None
+
+    def key(settings: Settings) -> str:
+        return str(engine_key(home, extra_files, settings=settings))
+
+    return key
+
+
 def _updater(home: Path) -> Callable[[], Any] | None:
     try:
         from trackguard.subscriptions import update_due
@@ -122,6 +135,12 @@ def register(main: click.Group) -> None:
         hidden=True,
         help="With --intercept: extra mitmproxy KEY=VALUE setting. Repeatable.",
     )
+    @click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=None,
+        help="Proxy processes sharing the port (default: CPUs, at most 4).",
+    )
     @click.option("-v", "--verbose", is_flag=True, help="Log every decision to stderr.")
     def proxy_command(
         host: str | None,
@@ -136,6 +155,7 @@ def register(main: click.Group) -> None:
         intercept: bool,
         passthrough: tuple[str, ...],
         mitm_option: tuple[str, ...],
+        workers: int | None,
         verbose: bool,
     ) -> None:
         """Run the protection proxy (HTTP, and HTTPS through CONNECT).
@@ -203,14 +223,23 @@ def register(main: click.Group) -> None:
                 raise click.ClickException(str(exc)) from None
             sys.exit(code)
 
-        service = ProxyService(
-            options,
-            home=home,
-            engine_factory=_engine_factory(lists, home),
-            updater=_updater(home),
-        )
+        from trackguard.proxy.workers import default_workers, listen_sockets, run_workers
 
-        async def run() -> None:
+        factory = _engine_factory(lists, home)
+        key = _engine_key(lists, home)
+        count = workers if workers is not None else default_workers()
+
+        def banner(host: str, port: int, extra: str = "") -> None:
+            shown = f"[{host}]" if ":" in host else host
+            click.echo(
+                f"trackguard proxy on http://{shown}:{port}/ "
+                f"(PAC: http://{shown}:{port}/proxy.pac) - "
+                f"protection {_onoff(settings.protection)}, DNT {_onoff(settings.dnt)}, "
+                f"GPC {_onoff(settings.gpc)}{extra}. Ctrl-C to stop.",
+                err=True,
+            )
+
+        async def serve(service: ProxyService, announce: bool) -> None:
             try:
                 server = await service.start()
             except OSError as exc:
@@ -218,19 +247,48 @@ def register(main: click.Group) -> None:
                     f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}"
                 ) from None
             service.install_signal_handlers()
-            shown = f"[{server.host}]" if ":" in server.host else server.host
-            click.echo(
-                f"trackguard proxy on http://{shown}:{server.port}/ "
-                f"(PAC: http://{shown}:{server.port}/proxy.pac) - "
-                f"protection {_onoff(settings.protection)}, DNT {_onoff(settings.dnt)}, "
-                f"GPC {_onoff(settings.gpc)}. Ctrl-C to stop.",
-                err=True,
-            )
+            if announce:
+                banner(server.host, server.port)
             await service.wait()
-            click.echo("stopping...", err=True)
+            if announce:
+                click.echo("stopping...", err=True)
             await service.stop()
 
-        _run_async(run)
+        if count == 1:
+            service = ProxyService(
+                options, home=home, engine_factory=factory, updater=_updater(home), engine_key=key
+            )
+            _run_async(lambda: serve(service, True))
+            return
+
+        try:
+            sockets = listen_sockets(listen_host, listen_port, count)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}"
+            ) from None
+        matcher = factory(settings)  # built once; the workers share it copy-on-write
+        host_shown, port_shown = sockets[0].getsockname()[:2]
+        banner(host_shown, port_shown, f", {count} workers")
+
+        def worker(index: int, sock: Any, peers: list[Any]) -> int:
+            service = ProxyService(
+                options,
+                home=home,
+                engine_factory=factory,
+                # One worker downloads due list updates; all of them notice the change.
+                updater=_updater(home) if index == 0 else None,
+                engine_key=key,
+                matcher=matcher,
+                sock=sock,
+                peers=peers,
+            )
+            _run_async(lambda: serve(service, False))
+            return 0
+
+        code = run_workers(sockets, worker)
+        click.echo("stopped", err=True)
+        sys.exit(code)
 
     @main.command("log")
     @click.option("--since", default="24h", show_default=True, help="How far back (30m, 7d...).")

@@ -30,6 +30,8 @@ from trackguard.domain import site_of, split_url
 PAGE_TTL = 30 * 60.0
 #: How long a frame document keeps mapping to its top-level site (§B2: a short TTL).
 FRAME_TTL = 5 * 60.0
+#: How often a page context's sliding expiry is shared with sibling workers.
+TOUCH_EVERY = 60.0
 #: Upper bound on remembered sites and frame origins each.
 MAX_ENTRIES = 4096
 
@@ -75,6 +77,9 @@ class NavigationRecord:
         max_entries: int = MAX_ENTRIES,
     ) -> None:
         self._clock = clock
+        #: Called with each local change (see `apply`); `workers.RecordSync` sets it so
+        #: sibling worker processes share one record.
+        self.publish: Callable[[tuple[str, ...]], None] | None = None
         self._page_ttl = page_ttl
         self._frame_ttl = frame_ttl
         self._max = max_entries
@@ -89,6 +94,11 @@ class NavigationRecord:
         site = site_of_url(url)
         if not site:
             return
+        self._open_page(site, origin)
+        if self.publish is not None:
+            self.publish(("page", site, origin))
+
+    def _open_page(self, site: str, origin: str) -> None:
         self._pages[site] = (origin, self._clock() + self._page_ttl)
         self._pages.move_to_end(site)
         while len(self._pages) > self._max:
@@ -99,13 +109,29 @@ class NavigationRecord:
         origin = origin_of(frame_url)
         if not origin:
             return
+        self._add_frame(origin, context.site, context.page_origin)
+        if self.publish is not None:
+            self.publish(("frame", origin, context.site, context.page_origin))
+
+    def _add_frame(self, origin: str, site: str, page_origin: str) -> None:
         tops = self._frames.get(origin)
         if tops is None:
             tops = self._frames[origin] = {}
-        tops[context.site] = (context.page_origin, self._clock() + self._frame_ttl)
+        tops[site] = (page_origin, self._clock() + self._frame_ttl)
         self._frames.move_to_end(origin)
         while len(self._frames) > self._max:
             self._frames.popitem(last=False)
+
+    def apply(self, event: tuple[str, ...]) -> None:
+        """Apply a change published by a sibling worker's record; malformed ones are ignored.
+
+        `("page", site, page origin)`: a page context opened (or was used: the sliding
+        expiry is shared too); `("frame", frame origin, top site, page origin)`.
+        """
+        if len(event) == 3 and event[0] == "page" and event[1] and event[2]:
+            self._open_page(event[1], event[2])
+        elif len(event) == 4 and event[0] == "frame" and all(event[1:]):
+            self._add_frame(event[1], event[2], event[3])
 
     def is_engaged(self, site: str) -> bool:
         entry = self._pages.get(site)
@@ -124,7 +150,10 @@ class NavigationRecord:
         entry = self._pages.get(site)
         if entry is not None:
             if entry[1] > now:
-                # Sliding expiry: a page that is still loading keeps its context.
+                # Sliding expiry: a page that is still loading keeps its context. Siblings
+                # hear of it at most once a minute per site (not once per request).
+                if self.publish is not None and entry[1] - self._page_ttl + TOUCH_EVERY < now:
+                    self.publish(("page", site, entry[0]))
                 self._pages[site] = (entry[0], now + self._page_ttl)
                 return PageContext(site, entry[0])
             del self._pages[site]

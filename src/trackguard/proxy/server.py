@@ -887,6 +887,7 @@ class ProxyServer:
         connect_to: Mapping[str, str] | None = None,
         fast_path: bool = True,
         reuse_port: bool = False,
+        sock: socket.socket | None = None,
     ) -> None:
         self.state = state
         #: Host name -> address to connect to instead of resolving it (like curl's
@@ -905,6 +906,8 @@ class ProxyServer:
         self._fast_pool = _FastPool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
         self.fast_path = fast_path
         self.reuse_port = reuse_port
+        #: A listening socket to serve (a worker's, see `workers`) instead of host/port.
+        self.sock = sock
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
         self._listen: list[tuple[str, int]] = []
@@ -914,7 +917,12 @@ class ProxyServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.fast_path:
+        if self.sock is not None:
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_server(
+                lambda: _FastConn(self), sock=self.sock, backlog=1024
+            )
+        elif self.fast_path:
             loop = asyncio.get_running_loop()
             self._server = await loop.create_server(
                 lambda: _FastConn(self),

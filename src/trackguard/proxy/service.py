@@ -22,6 +22,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +30,15 @@ from pathlib import Path
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.policy import Matcher, PolicyConfig
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
+from trackguard.proxy.workers import RecordSync
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 
 logger = logging.getLogger("trackguard.proxy")
 
 #: Builds the engine for the given settings (blocking; runs in a worker thread).
 EngineFactory = Callable[[Settings], Matcher]
+#: Fingerprint of what the factory would build from (blocking, cheap; runs in a thread).
+EngineKey = Callable[[Settings], str]
 #: Checks due lists; returns one result per list checked (blocking; runs in a thread).
 Updater = Callable[[], Sequence[object]]
 
@@ -54,6 +58,8 @@ class ProxyOptions:
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
     settings_poll: float = 2.0
+    #: Seconds between checks of the enabled lists' fingerprint (`engine_key`).
+    lists_poll: float = 2.0
     limits: ServerLimits = field(default_factory=ServerLimits)
 
 
@@ -105,11 +111,26 @@ class ProxyService:
         home: Path,
         engine_factory: EngineFactory,
         updater: Updater | None = None,
+        engine_key: EngineKey | None = None,
+        matcher: Matcher | None = None,
+        sock: socket.socket | None = None,
+        peers: Sequence[socket.socket] = (),
     ) -> None:
+        """`engine_key`: cheap fingerprint of what `engine_factory` would build from
+        (`subscriptions.engine_key`), polled to apply list changes made from the CLI.
+        `matcher`: an engine built already (workers share the parent's). `sock`: a
+        listening socket to serve instead of opening one; `peers`: sibling workers'
+        sockets for sharing attribution (`workers.RecordSync`)."""
         self.options = options
         self.home = home
         self.engine_factory = engine_factory
         self.updater = updater
+        self.engine_key = engine_key
+        self._prebuilt = matcher
+        self._sock = sock
+        self._peers = tuple(peers)
+        self.sync: RecordSync | None = None
+        self._key: str | None = None
         self.settings = effective_settings(load_settings(home), options)
         self.server: ProxyServer | None = None
         self.log: DecisionLog | None = None
@@ -125,9 +146,17 @@ class ProxyService:
 
     async def start(self) -> ProxyServer:
         settings = self.settings
-        matcher = await asyncio.to_thread(self.engine_factory, settings)
+        if self.engine_key is not None:
+            self._key = await asyncio.to_thread(self.engine_key, settings)
+        matcher = self._prebuilt
+        self._prebuilt = None
+        if matcher is None:
+            matcher = await asyncio.to_thread(self.engine_factory, settings)
         _freeze_heap()
         state = ProxyState(matcher, PolicyConfig.from_settings(settings))
+        if self._peers:
+            self.sync = RecordSync(state.record, self._peers)
+            self.sync.start()
         if self.options.log:
             self.log = DecisionLog(log_path(self.home), retention_days=settings.log_retention_days)
             self.log.start()
@@ -140,9 +169,12 @@ class ProxyService:
             limits=opts.limits,
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
+            sock=self._sock,
         )
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_settings()))
+        if self.engine_key is not None:
+            self._tasks.append(asyncio.create_task(self._watch_lists()))
         if self.updater is not None:
             self._tasks.append(asyncio.create_task(self._update_lists()))
         return self.server
@@ -167,6 +199,8 @@ class ProxyService:
                 await task
         if self.server is not None:
             await self.server.close()
+        if self.sync is not None:
+            self.sync.close()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
 
@@ -179,7 +213,7 @@ class ProxyService:
         old, self.settings = self.settings, new
         state = self.server.state
         if new.strict_ie != old.strict_ie:
-            state.matcher = await asyncio.to_thread(self.engine_factory, new)
+            await self._rebuild(new)
         state.config = PolicyConfig.from_settings(new)
         if self.log is not None:
             self.log.retention_days = new.log_retention_days
@@ -193,10 +227,34 @@ class ProxyService:
         results = await asyncio.to_thread(self.updater)
         if not _changed(results):
             return False
-        matcher = await asyncio.to_thread(self.engine_factory, self.settings)
-        self.server.state.matcher = matcher  # one reference assignment: atomic for requests
+        await self._rebuild(self.settings)
         logger.info("lists updated; new engine in use")
         return True
+
+    async def refresh_engine(self) -> bool:
+        """Rebuild and swap the engine if the enabled lists changed since it was built.
+
+        `trackguard lists enable/disable/add/remove` (run from another process) change
+        what `engine_key` returns; this notices within `lists_poll` seconds.
+        """
+        if self.engine_key is None:
+            return False
+        key = await asyncio.to_thread(self.engine_key, self.settings)
+        if key == self._key:
+            return False
+        await self._rebuild(self.settings, key)
+        logger.info("enabled lists changed; new engine in use")
+        return True
+
+    async def _rebuild(self, settings: Settings, key: str | None = None) -> None:
+        """Build the next engine aside (in a thread), then swap it in with one assignment."""
+        assert self.server is not None
+        if key is None and self.engine_key is not None:
+            key = await asyncio.to_thread(self.engine_key, settings)
+        matcher = await asyncio.to_thread(self.engine_factory, settings)
+        self.server.state.matcher = matcher  # one reference assignment: atomic for requests
+        self._key = key
+        _freeze_heap()
 
     async def _watch_settings(self) -> None:
         while True:
@@ -208,6 +266,14 @@ class ProxyService:
                     await self.reload_settings()
                 except Exception:
                     logger.exception("could not apply new settings; keeping the old ones")
+
+    async def _watch_lists(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.lists_poll)
+            try:
+                await self.refresh_engine()
+            except Exception:
+                logger.exception("could not apply the changed lists; keeping the current ones")
 
     async def _update_lists(self) -> None:
         while True:
