@@ -6,6 +6,8 @@ The shared test corpus is read in place, never copied into the repository.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,21 @@ if TYPE_CHECKING:
 from corpus_paths import REPO_ROOT, corpus_path, shared_dir
 
 __all__ = ["REPO_ROOT", "corpus_path", "shared_dir"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep the suite away from the user's real state folder (lists, log, settings).
+
+    Tests that need their own folder still set `TRACKGUARD_HOME` themselves.
+    """
+    saved = os.environ.get("TRACKGUARD_HOME")
+    os.environ["TRACKGUARD_HOME"] = str(tmp_path_factory.mktemp("trackguard-home"))
+    yield
+    if saved is None:
+        os.environ.pop("TRACKGUARD_HOME", None)
+    else:
+        os.environ["TRACKGUARD_HOME"] = saved
 
 
 @pytest.fixture(scope="session")
