@@ -9,6 +9,7 @@ from trackguard.model import RequestType
 from trackguard.proxy.attribution import NavigationRecord
 from trackguard.proxy.policy import (
     Layer,
+    MemoMatcher,
     PolicyConfig,
     RequestInfo,
     decide,
@@ -301,3 +302,65 @@ def test_strip_params_respects_overrides(matcher: FakeMatcher, record: Navigatio
     off = PolicyConfig(protection=False)
     v = decide("GET", url, h, config=off, matcher=matcher, record=record)
     assert strip_params(url, v, config=off, matcher=matcher) == (url, ())
+
+
+# -- the memo in front of the engine ---------------------------------------------------------
+
+
+def test_memo_never_lets_a_cached_allow_hide_a_url_level_block(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    memo = MemoMatcher(matcher)
+    ref = {"referer": SITE}
+    config = PolicyConfig()
+
+    def run(url: str) -> bool:
+        return decide("GET", url, ref, config=config, matcher=memo, record=record).blocked
+
+    # Same host, same page, same type: only the URL differs (`-d ads.test /banner/`).
+    assert not run("http://ads.test/x.js")
+    assert not run("http://ads.test/x.js")  # memo hit
+    assert run("http://ads.test/banner/x.js")
+    assert not run("http://ads.test/x.js")
+    assert run("http://ads.test/banner/x.js")
+    assert matcher.calls == 2  # one engine call per distinct question
+
+
+def test_memo_keys_on_source_and_type_and_matches_the_engine(matcher: FakeMatcher) -> None:
+    memo = MemoMatcher(matcher)
+    url = "http://tracker.test/t.js"
+    # First party when the page is on tracker.test itself, third party elsewhere.
+    own = memo.check(url, "http://tracker.test/", RequestType.SCRIPT)
+    other = memo.check(url, "http://www.site.test/", RequestType.SCRIPT)
+    image = memo.check(url, "http://www.site.test/", RequestType.IMAGE)
+    assert not own.blocked and other.blocked and image.blocked
+    for source in ("http://tracker.test/", "http://www.site.test/"):
+        assert memo.check(url, source, RequestType.SCRIPT) == matcher.check(
+            url, source, RequestType.SCRIPT
+        )
+    assert memo.check_host("cdn.tracker.test").blocked
+    assert not memo.check_host("partner.test").blocked
+    assert memo.removeparam("http://a.test/?utm_source=x&id=1", None)[0] == "http://a.test/?id=1"
+
+
+def test_memo_is_bounded_and_skips_long_urls(matcher: FakeMatcher) -> None:
+    memo = MemoMatcher(matcher, size=4)
+    for i in range(10):
+        memo.check(f"http://cdn.test/{i}", None)
+    assert len(memo._checks) == 4
+    assert ("http://cdn.test/9", None, "other") in memo._checks  # newest kept
+    assert ("http://cdn.test/0", None, "other") not in memo._checks
+    long_url = "http://cdn.test/" + "a" * MemoMatcher.MAX_URL
+    memo.check(long_url, None)
+    assert all(key[0] != long_url for key in memo._checks)
+
+
+def test_a_new_engine_gets_a_new_memo(matcher: FakeMatcher) -> None:
+    from trackguard.proxy.server import ProxyState
+
+    state = ProxyState(matcher, PolicyConfig())
+    assert state.memo.check("http://tracker.test/t.js", SITE).blocked
+    replacement = FakeMatcher("-d other.test\n")
+    state.matcher = replacement
+    assert state.matcher is replacement and state.memo.inner is replacement
+    assert not state.memo.check("http://tracker.test/t.js", SITE).blocked

@@ -6,9 +6,11 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
 from proxy_helpers import FakeMatcher
 
 from trackguard.proxy.policy import Layer
+from trackguard.proxy.server import ProxyServer
 from trackguard.proxy.service import ProxyOptions, ProxyService, effective_settings
 from trackguard.settings import Settings, load_settings, save_settings
 
@@ -87,3 +89,94 @@ def test_update_results_from_subscriptions_are_understood() -> None:
     assert not _changed([Update("NOT_MODIFIED"), Update("FAILED")])
     assert _changed([Update("NOT_MODIFIED"), Update("UPDATED")])
     assert _changed([object()])
+
+
+def test_list_changes_made_while_running_swap_the_engine(tmp_path: Path) -> None:
+    """`trackguard lists enable/disable/add/remove` change the engine key: rebuilt, swapped."""
+    enabled = ["-d tracker.test\n"]
+    built: list[FakeMatcher] = []
+    keys = 0
+
+    def factory(settings: Settings) -> FakeMatcher:
+        built.append(FakeMatcher(enabled[0]))
+        return built[-1]
+
+    def key(settings: Settings) -> str:
+        nonlocal keys
+        keys += 1
+        return enabled[0]
+
+    async def scenario() -> None:
+        service = ProxyService(
+            ProxyOptions(host="127.0.0.1", port=0, log=False, lists_poll=0.02),
+            home=tmp_path,
+            engine_factory=factory,
+            engine_key=key,
+        )
+        server = await service.start()
+        first = server.state.matcher
+        assert server.state.memo.check_host("tracker.test").blocked
+        await asyncio.sleep(0.1)
+        assert server.state.matcher is first and len(built) == 1  # unchanged key: no rebuild
+        assert keys >= 3  # but it was polled
+        enabled[0] = "-d other.test\n"  # e.g. `trackguard lists disable` + `add`
+        for _ in range(200):
+            if server.state.matcher is not first:
+                break
+            await asyncio.sleep(0.01)
+        assert server.state.matcher is built[-1] and len(built) == 2
+        assert not server.state.memo.check_host("tracker.test").blocked  # memo replaced too
+        assert server.state.memo.check_host("other.test").blocked
+        assert not await service.refresh_engine()  # nothing more to do
+        await service.stop()
+
+    asyncio.run(scenario())
+
+
+def test_cli_list_commands_reach_a_running_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end with the real subscriptions store and engine: add, disable, enable."""
+    from click.testing import CliRunner
+
+    from trackguard.cli import main
+    from trackguard.cli.proxy import _engine_factory, _engine_key
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRACKGUARD_HOME", str(home))
+    listed = tmp_path / "mine.tpl"
+    listed.write_text("msFilterList\n-d tracker-live.example\n")
+    key = _engine_key((), home)
+    assert key is not None
+
+    def lists(*args: str) -> None:
+        result = CliRunner().invoke(main, ["lists", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    async def blocked_soon(server: ProxyServer, expected: bool) -> bool:
+        for _ in range(300):
+            if server.state.memo.check_host("tracker-live.example").blocked == expected:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def scenario() -> None:
+        service = ProxyService(
+            ProxyOptions(host="127.0.0.1", port=0, log=False, lists_poll=0.05),
+            home=home,
+            engine_factory=_engine_factory((), home),
+            engine_key=key,
+        )
+        server = await service.start()
+        assert not server.state.memo.check_host("tracker-live.example").blocked
+        await asyncio.to_thread(lists, "add", str(listed), "--name", "mine")
+        assert await blocked_soon(server, True)
+        await asyncio.to_thread(lists, "disable", "mine")
+        assert await blocked_soon(server, False)
+        await asyncio.to_thread(lists, "enable", "mine")
+        assert await blocked_soon(server, True)
+        await asyncio.to_thread(lists, "remove", "mine")
+        assert await blocked_soon(server, False)
+        await service.stop()
+
+    asyncio.run(scenario())

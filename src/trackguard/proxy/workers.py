@@ -169,7 +169,7 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
         for i in range(count)
         for j in range(i + 1, count)
     }
-    pids: list[int] = []
+    supervisor = _Supervisor()  # handles SIGINT/SIGTERM from before the first fork
     for index in range(count):
         peers = [
             pairs[(min(index, j), max(index, j))][0 if index < j else 1]
@@ -180,6 +180,10 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
         if pid == 0:  # the worker
             code = 1
             try:
+                # Until the worker's event loop takes over the signals (graceful stop), a
+                # stop request simply ends it.
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, _exit_now)
                 for other, sock in enumerate(sockets):
                     if other != index:
                         sock.close()
@@ -196,46 +200,58 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
-        pids.append(pid)
+        supervisor.add(pid)
     for sock in sockets:
         sock.close()
     for pair in pairs.values():
         for end in pair:
             end.close()
-    return _supervise(pids)
+    return supervisor.wait()
 
 
-def _supervise(pids: list[int]) -> int:
-    live = set(pids)
-    stopping = False
-    failed = False
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
-    def stop_all(signum: int = signal.SIGTERM, frame: FrameType | None = None) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(live):
+
+class _Supervisor:
+    """Forwards SIGINT/SIGTERM to the workers and waits for them all."""
+
+    def __init__(self) -> None:
+        self.live: set[int] = set()
+        self.stopping = False
+        self.failed = False
+        self._previous = {
+            sig: signal.signal(sig, self.stop_all) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def add(self, pid: int) -> None:
+        self.live.add(pid)
+        if self.stopping:
+            os.kill(pid, signal.SIGTERM)
+
+    def stop_all(self, signum: int = signal.SIGTERM, frame: FrameType | None = None) -> None:
+        self.stopping = True
+        for pid in list(self.live):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, stop_all) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while live:
-            try:
-                pid, status = os.wait()
-            except ChildProcessError:
-                break
-            if pid not in live:
-                continue
-            live.discard(pid)
-            code = os.waitstatus_to_exitcode(status)
-            if code != 0 or not stopping:
-                if not stopping:
-                    logger.error(
-                        "proxy worker %d stopped (exit %d); stopping the others", pid, code
-                    )
-                failed = True
-                stop_all()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 1 if failed else 0
+    def wait(self) -> int:
+        try:
+            while self.live:
+                try:
+                    pid, status = os.wait()
+                except ChildProcessError:
+                    break
+                if pid not in self.live:
+                    continue
+                self.live.discard(pid)
+                code = os.waitstatus_to_exitcode(status)
+                if code != 0 or not self.stopping:
+                    if not self.stopping:
+                        logger.error("worker %d stopped (exit %d); stopping the others", pid, code)
+                    self.failed = True
+                    self.stop_all()
+        finally:
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+        return 1 if self.failed else 0
