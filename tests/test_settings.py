@@ -197,7 +197,7 @@ def test_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Monk
     def boom(src: object, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("trackguard.settings.os.replace", boom)
+    monkeypatch.setattr("trackguard.files.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_settings(Settings(gpc=True), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [SETTINGS_FILE]
@@ -212,6 +212,6 @@ def test_saved_file_is_fully_written(tmp_path: Path, monkeypatch: pytest.MonkeyP
         synced.append(fd)
         real_fsync(fd)
 
-    monkeypatch.setattr("trackguard.settings.os.fsync", fsync)
+    monkeypatch.setattr("trackguard.files.os.fsync", fsync)
     save_settings(Settings(), tmp_path)
-    assert len(synced) == 1  # flushed to disk before the rename
+    assert len(synced) == 2  # the file before the rename, then its folder after it

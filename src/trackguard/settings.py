@@ -12,12 +12,13 @@ import dataclasses
 import ipaddress
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
+
+from trackguard.files import save_atomic
 
 SETTINGS_FILE = "settings.json"
 
@@ -124,15 +125,5 @@ def load_settings(home: Path | None = None) -> Settings:
 
 def save_settings(settings: Settings, home: Path | None = None) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a file."""
-    folder = home or state_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".settings-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(settings_to_dict(settings), f, indent=2, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / SETTINGS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = json.dumps(settings_to_dict(settings), indent=2, sort_keys=True)
+    save_atomic((home or state_dir()) / SETTINGS_FILE, data.encode("utf-8"))

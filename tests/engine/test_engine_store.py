@@ -447,7 +447,7 @@ def test_save_bytes_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.Mon
     def boom(src: str, dst: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("trackguard.engine.store.os.replace", boom)
+    monkeypatch.setattr("trackguard.files.os.replace", boom)
     with pytest.raises(OSError, match="disk full"):
         store_module.save_bytes(tmp_path / "engine.bin", b"data")
     assert list(tmp_path.iterdir()) == []

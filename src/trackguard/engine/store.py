@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from trackguard.files import save_atomic
 from trackguard.model import TrackguardError
 
 MAGIC = b"TRACKGUARD-ENG\0\n"
@@ -58,17 +57,7 @@ def decode(data: bytes) -> Any:
 
 def save_bytes(path: Path, data: bytes) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_atomic(path, data)
 
 
 def load_bytes(path: Path) -> bytes:

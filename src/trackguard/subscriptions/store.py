@@ -29,12 +29,12 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
+from trackguard.files import save_atomic, sync_folder
 from trackguard.model import TrackguardError
 from trackguard.subscriptions.state import (
     State,
@@ -65,36 +65,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder + fsync + rename + fsync of the folder.
-
-    Readers see the old content or the new one, never a mix, even across a power cut.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+# Kept under their historical names for this package's callers and tests.
+atomic_write = save_atomic
+fsync_dir = sync_folder
 
 
 class Store:
