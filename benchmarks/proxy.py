@@ -92,12 +92,7 @@ def process_cpu(pid: int) -> float:
     """User+system CPU seconds of a process and its children so far (from /proc)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
+    pids = [pid, *_children(pid)]
     for p in pids:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
@@ -107,18 +102,37 @@ def process_cpu(pid: int) -> float:
     return total
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of a process and its children (the proxy's workers), summed.
+
+    Workers share the engine copy-on-write, so the sum counts shared pages once per
+    process: an upper bound, and what matters for "flat" is that it does not grow.
+    """
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            text = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 class Stack:
     """nginx, Privoxy and trackguard, in a temporary folder; `close()` stops them all."""
 
-    def __init__(self, hosts: list[str], work: Path) -> None:
+    def __init__(self, hosts: list[str], work: Path, workers: int | None = None) -> None:
         self.work = work
+        self.workers = workers
         self.procs: list[subprocess.Popen[bytes]] = []
         self.origin_port = free_port()
         self.privoxy_port = free_port()
@@ -195,6 +209,7 @@ class Stack:
                 str(hosts_file),
                 "--max-connections",
                 "4096",
+                *(["--workers", str(self.workers)] if self.workers else []),
             ],
             env=env,
         )
@@ -396,6 +411,9 @@ def main() -> int:
         "--source", type=Path, default=DEFAULT_SOURCE, help="TPL whose -d hosts form the list"
     )
     parser.add_argument("--json", type=Path, help="write all results here")
+    parser.add_argument(
+        "--workers", type=int, help="trackguard proxy --workers (default: its own default)"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "privoxy"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
@@ -403,7 +421,7 @@ def main() -> int:
             return 2
     hosts = load_hosts(args.source, args.hosts)
     with tempfile.TemporaryDirectory(prefix="trackguard-bench-") as tmp:
-        stack = Stack(hosts, Path(tmp))
+        stack = Stack(hosts, Path(tmp), args.workers)
         try:
             stack.start()
             print(f"blocking check: {stack.check_blocking()}", file=sys.stderr)

@@ -94,7 +94,10 @@ def test_log_without_file(home: Path) -> None:
     assert result.exit_code == 0 and "no decisions" in result.output
 
 
-def test_proxy_command_runs_serves_pac_and_stops_on_sigterm(home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_proxy_command_runs_serves_pac_and_stops_on_sigterm(
+    home: Path, tmp_path: Path, workers: str
+) -> None:
     listed = tmp_path / "mine.tpl"
     listed.write_text("msFilterList\n-d tracker.example\n")
     env = {**os.environ, "TRACKGUARD_HOME": str(home)}
@@ -109,6 +112,8 @@ def test_proxy_command_runs_serves_pac_and_stops_on_sigterm(home: Path, tmp_path
             "--list",
             str(listed),
             "--gpc",
+            "--workers",
+            workers,
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -137,3 +142,44 @@ def test_proxy_command_runs_serves_pac_and_stops_on_sigterm(home: Path, tmp_path
         if proc.poll() is None:
             proc.kill()
     assert (home / "proxy-log.sqlite3").exists()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and prctl")
+def test_proxy_workers_stop_when_their_supervisor_is_killed(home: Path, tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackguard", "proxy", "--port", "0", "--workers", "2"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TRACKGUARD_HOME": str(home)},
+    )
+    workers: list[int] = []
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        assert "2 workers" in banner, banner
+        for _ in range(200):
+            workers = _children(proc.pid)
+            if len(workers) == 2:
+                break
+            time.sleep(0.05)
+        assert len(workers) == 2
+        proc.kill()  # SIGKILL: no chance to stop the workers itself
+        proc.wait(10)
+        end = time.monotonic() + 15
+        while time.monotonic() < end and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.1)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for worker in workers:
+            if Path(f"/proc/{worker}").exists():
+                os.kill(worker, signal.SIGKILL)

@@ -484,6 +484,8 @@ class _FastConn(asyncio.Protocol):
 
     def __init__(self, server: ProxyServer) -> None:
         self.server = server
+        # One lookup per connection: get_running_loop() costs a getpid() system call.
+        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.ubuf = bytearray()
@@ -521,7 +523,7 @@ class _FastConn(asyncio.Protocol):
             server._spawn(server._accept(reader, writer))
             return
         server._conns.add(self)
-        self.deadline = asyncio.get_running_loop().time() + server.limits.head_timeout
+        self.deadline = self.loop.time() + server.limits.head_timeout
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -594,7 +596,7 @@ class _FastConn(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         transport.close()
-        asyncio.get_running_loop().call_later(grace, transport.abort)
+        self.loop.call_later(grace, transport.abort)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -625,7 +627,9 @@ class _FastConn(asyncio.Protocol):
             try:
                 head = parse_request_head(data, limits.http)
                 target = parse_absolute_target(head.target)
-                framing, _ = request_framing(head)
+                framing = Framing.NONE
+                if b"\ncontent-length:" in lower or b"\ntransfer-encoding:" in lower:
+                    framing, _ = request_framing(head)
             except HttpError:
                 self._hand_head()
                 return
@@ -635,7 +639,7 @@ class _FastConn(asyncio.Protocol):
             del buf[:head_end]
             self.first = False
             server.requests += 1
-            loop = asyncio.get_running_loop()
+            loop = self.loop
             self.deadline = loop.time() + limits.idle_timeout
             plan = server._plan(head, target, Framing.NONE)
             assert self.transport is not None
@@ -654,7 +658,7 @@ class _FastConn(asyncio.Protocol):
         self.stage = _Stage.UPSTREAM
         self.ubuf = bytearray()
         upstream = self.server._fast_pool.get(plan.key) if attempt == 0 else None
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         if upstream is None:
             self.pooled = False
             self.deadline = loop.time() + self.server.limits.connect_timeout + 1
@@ -667,7 +671,7 @@ class _FastConn(asyncio.Protocol):
         assert self.plan is not None and upstream.transport is not None
         upstream.owner = self
         self.upstream = upstream
-        self.deadline = asyncio.get_running_loop().time() + self.server.limits.response_timeout
+        self.deadline = self.loop.time() + self.server.limits.response_timeout
         upstream.transport.write(self.plan.request)
 
     async def _connect(self, plan: _Plan) -> None:
@@ -675,7 +679,7 @@ class _FastConn(asyncio.Protocol):
         _, host, port = plan.key
         shown = self.host
         address = server.connect_to.get(host, host)
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         try:
             transport, upstream = await asyncio.wait_for(
                 loop.create_connection(_Upstream, address, port), server.limits.connect_timeout
@@ -722,7 +726,7 @@ class _FastConn(asyncio.Protocol):
                 self.upstream_keep = False  # bytes after the body: never reuse
             self.remaining -= len(data)
             self.transport.write(data)
-            self.deadline = asyncio.get_running_loop().time() + self.server.limits.idle_timeout
+            self.deadline = self.loop.time() + self.server.limits.idle_timeout
             if not self.remaining:
                 self._done()
             return
@@ -776,7 +780,7 @@ class _FastConn(asyncio.Protocol):
         self.remaining = length - len(body)
         if self.remaining:
             self.stage = _Stage.BODY
-            self.deadline = asyncio.get_running_loop().time() + self.server.limits.idle_timeout
+            self.deadline = self.loop.time() + self.server.limits.idle_timeout
         else:
             self._done()
 
@@ -803,7 +807,7 @@ class _FastConn(asyncio.Protocol):
     def _done(self) -> None:
         """The response is complete: pool the upstream, then serve what is buffered."""
         server = self.server
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         upstream, self.upstream = self.upstream, None
         plan, self.plan, self.head = self.plan, None, None
         if upstream is not None:

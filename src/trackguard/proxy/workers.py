@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -184,6 +185,7 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
                 # stop request simply ends it.
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(sig, _exit_now)
+                _stop_with_parent()
                 for other, sock in enumerate(sockets):
                     if other != index:
                         sock.close()
@@ -207,6 +209,23 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
         for end in pair:
             end.close()
     return supervisor.wait()
+
+
+def _stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this worker if the supervisor dies (even by SIGKILL).
+
+    Without it a killed supervisor would leave workers serving the port unsupervised.
+    Elsewhere this is a no-op (the workers then stop only when told).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        raise SystemExit(0)
 
 
 def _exit_now(signum: int, frame: FrameType | None) -> None:
