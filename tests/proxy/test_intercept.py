@@ -36,9 +36,25 @@ def test_build_command_runs_the_addon(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mitmproxy") is not None, reason="mitmproxy installed")
-def test_missing_mitmproxy_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(InterceptUnavailable, match=r"trackguard\[intercept\]"):
+def test_missing_mitmproxy_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TRACKGUARD_MITM_PYTHON", raising=False)
+    with pytest.raises(InterceptUnavailable, match=r"trackguard\[intercept\]") as error:
         run_intercept(host="127.0.0.1", port=0, home=tmp_path)
+    assert "TRACKGUARD_MITM_PYTHON" in str(error.value)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mitmproxy") is not None, reason="mitmproxy installed")
+def test_another_python_runs_mitmdump_when_this_one_lacks_mitmproxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackguard.proxy.intercept import mitm_python
+
+    monkeypatch.setenv("TRACKGUARD_MITM_PYTHON", "/opt/py312/bin/python")
+    assert mitm_python() == "/opt/py312/bin/python"
+    cmd = build_command("127.0.0.1", 8118, tmp_path, (), python="/opt/py312/bin/python")
+    assert cmd[0] == "/opt/py312/bin/python"
 
 
 def _mitm_python() -> str | None:

@@ -50,6 +50,17 @@ ENV_DNT = "TRACKGUARD_INTERCEPT_DNT"
 ENV_GPC = "TRACKGUARD_INTERCEPT_GPC"
 ENV_LOG = "TRACKGUARD_INTERCEPT_LOG"
 ENV_PASSTHROUGH = "TRACKGUARD_INTERCEPT_PASSTHROUGH"
+#: A Python (3.12+) that has trackguard and mitmproxy installed, used when this one has
+#: no mitmproxy. Needed on Python 3.11: every mitmproxy release that installs there pins
+#: h11 <= 0.14, while httpx's httpcore >= 1.0.9 needs h11 >= 0.16 (the request-smuggling
+#: fix), so the two cannot share one environment without downgrading to a vulnerable h11.
+ENV_MITM_PYTHON = "TRACKGUARD_MITM_PYTHON"
+
+UNAVAILABLE = (
+    "TLS interception needs mitmproxy: pip install 'trackguard[intercept]' (Python 3.12+), "
+    "or on Python 3.11 install trackguard and mitmproxy in a Python 3.12+ environment and "
+    f"set {ENV_MITM_PYTHON} to its python"
+)
 
 
 class InterceptUnavailable(TrackguardError):
@@ -61,6 +72,13 @@ def passthrough_pattern(hosts: Iterable[str]) -> str:
     names = sorted({h.strip().lower().lstrip(".") for h in hosts if h.strip()})
     alternatives = "|".join(re.escape(n) for n in names)
     return rf"^(?:[^:]+\.)?(?:{alternatives}):\d+$" if names else r"^$"
+
+
+def mitm_python() -> str | None:
+    """The Python for mitmdump: this one if it has mitmproxy, else $TRACKGUARD_MITM_PYTHON."""
+    if importlib.util.find_spec("mitmproxy") is not None:
+        return sys.executable
+    return os.environ.get(ENV_MITM_PYTHON) or None
 
 
 def _tristate(value: bool | None) -> str:
@@ -117,10 +135,9 @@ def run_intercept(
     options: Iterable[str] = (),
 ) -> int:
     """Run mitmdump with the trackguard addon until it exits or we are signalled."""
-    if importlib.util.find_spec("mitmproxy") is None:
-        raise InterceptUnavailable(
-            "TLS interception needs mitmproxy: pip install 'trackguard[intercept]'"
-        )
+    python = mitm_python()
+    if python is None:
+        raise InterceptUnavailable(UNAVAILABLE)
     hosts = (*DEFAULT_PASSTHROUGH, *passthrough)
     env = dict(os.environ)
     env[ENV_HOME] = str(home)
@@ -134,7 +151,9 @@ def run_intercept(
         f"{home / 'mitmproxy' / 'mitmproxy-ca-cert.pem'} in your browser.",
         file=sys.stderr,
     )
-    child = subprocess.Popen(build_command(host, port, home, hosts, options), env=env)
+    child = subprocess.Popen(
+        build_command(host, port, home, hosts, options, python=python), env=env
+    )
 
     def forward(signum: int, frame: FrameType | None) -> None:
         child.send_signal(signum)
