@@ -598,3 +598,65 @@ def test_http10_keep_alive_is_acknowledged(fresh: Net) -> None:
             while not data.endswith(b"/k"):
                 data += s.recv(4096)
             assert b"Connection: keep-alive" in data
+
+
+# -- the fast path's response-head shortcut ------------------------------------------------
+
+
+def _plan_for(engage: bool = False, client_keep: bool = True) -> object:
+    from trackguard.model import RequestType
+    from trackguard.proxy.policy import Layer, Verdict
+    from trackguard.proxy.server import _Plan
+
+    verdict = Verdict(False, Layer.NO_MATCH, RequestType.OTHER, "cdn.test", "", engage=engage)
+    return _Plan(verdict, "http://cdn.test/x", client_keep)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n", "same"),
+        (
+            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: keep-alive\r\n"
+            b"Keep-Alive: timeout=5\r\nContent-Length: 5\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\n",
+        ),
+        (
+            b"HTTP/1.1 404 Not Found\r\nCONNECTION: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        ),
+        # Everything else takes the general parse-and-rebuild path:
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", None),
+        (b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", None),
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", None),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\n Folded: x\r\nContent-Length: 5\r\n\r\n", None),
+        (b"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\n", None),
+    ],
+)
+def test_plain_response_heads_pass_byte_for_byte_and_others_are_rebuilt(
+    head: bytes, expected: bytes | str | None
+) -> None:
+    from trackguard.proxy.http1 import Limits, parse_request_head
+    from trackguard.proxy.server import _plain_response
+
+    request = parse_request_head(b"GET http://cdn.test/x HTTP/1.1\r\nHost: cdn.test\r\n\r\n")
+    got = _plain_response(head, request, _plan_for(), Limits())  # type: ignore[arg-type]
+    if expected is None:
+        assert got is None
+    else:
+        assert got == (head if expected == "same" else expected, 5 if b": 5" in head else 0)
+    # Page contexts, HEAD requests and closing clients always take the general path.
+    head_request = parse_request_head(b"HEAD http://cdn.test/x HTTP/1.1\r\n\r\n")
+    for req, plan in (
+        (request, _plan_for(engage=True)),
+        (head_request, _plan_for()),
+        (request, _plan_for(client_keep=False)),
+    ):
+        assert _plain_response(head, req, plan, Limits()) is None  # type: ignore[arg-type]

@@ -356,6 +356,7 @@ def _streams_for(
 #: Response fields that make a response head need rewriting (hop-by-hop fields), as
 #: they appear after a line break in a lower-cased head.
 _REWRITE_MARKS = tuple(b"\r\n" + name.encode() + b":" for name in sorted(HOP_BY_HOP))
+_KEEP_ALIVE_MARKS = (b"\r\nconnection:", b"\r\nkeep-alive:")
 
 
 def _plain_response(
@@ -386,9 +387,27 @@ def _plain_response(
     if block.count(b"\r\n") > limits.max_headers or not fields_valid(block):
         return None
     lower = b"\r\n" + block.lower()
+    connection = False
     for mark in _REWRITE_MARKS:
         if mark in lower:
-            return None
+            if mark not in _KEEP_ALIVE_MARKS:
+                return None
+            connection = True
+    if connection:
+        # Servers such as nginx add `Connection: keep-alive` (and maybe `Keep-Alive:`
+        # parameters) to every response: drop just those lines. Any other Connection
+        # value may name further fields to drop: the general path handles it.
+        kept = []
+        for line in block[:-2].split(b"\r\n"):
+            name = line[: line.find(b":")].lower()
+            if name == b"connection":
+                if line[11:].strip(b" \t").lower() != b"keep-alive":
+                    return None
+            elif name != b"keep-alive":
+                kept.append(line)
+        block = b"\r\n".join(kept) + b"\r\n" if kept else b""
+        raw = status + b"\r\n" + block + b"\r\n"
+        lower = b"\r\n" + block.lower()
     at = lower.find(b"\r\ncontent-length:")
     if at < 0 or lower.find(b"\r\ncontent-length:", at + 2) >= 0:
         return None
