@@ -22,6 +22,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol, TypeVar
 
 from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
@@ -234,6 +235,10 @@ _EXTENSION_TYPES: dict[str, RequestType] = {
 }
 
 
+#: `split_url` memoised: a page's requests repeat URLs (the parts are immutable values).
+_split_url = lru_cache(maxsize=4096)(split_url)
+
+
 def accepts_html(headers: Mapping[str, str]) -> bool:
     accept = headers.get("accept", "")
     return "text/html" in accept or "application/xhtml+xml" in accept
@@ -329,7 +334,7 @@ def decide(
 ) -> Verdict:
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     info = RequestInfo(method, url, headers)
-    parts = split_url(url)
+    parts = _split_url(url)
     host = parts.host
     rtype = request_type(info, parts)
     has_fetch_metadata = "sec-fetch-mode" in headers

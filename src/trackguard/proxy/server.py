@@ -274,8 +274,11 @@ def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IP
     return [ipaddress.ip_network(c, strict=False) for c in cidrs]
 
 
+_TYPE_NAMES = {t: (t.name or "other").lower() for t in RequestType}
+
+
 def _type_name(rtype: RequestType) -> str:
-    return (rtype.name or "other").lower()
+    return _TYPE_NAMES.get(rtype) or (rtype.name or "other").lower()
 
 
 #: Request fields never forwarded as they are: hop-by-hop ones, and the ones the proxy
