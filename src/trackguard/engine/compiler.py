@@ -46,7 +46,6 @@ from trackguard.model import (
     RequestType,
     Rule,
     Severity,
-    SourceRef,
 )
 
 ENGINE_VERSION = "2"
@@ -120,19 +119,24 @@ class RuleTable:
         if self._packed is not None:
             return self._packed
         list_ids: dict[str, int] = {}
-        meta = array("i")
+        meta: list[int] = []
         texts: list[str] = []
-        last_source: SourceRef | None = None
-        sub = 0
+        last_list, last_line, sub = "", -1, 0
+        syntax_no = {Format.ABP: 0, Format.TPL: 1, Format.HOSTS: 2}
         for i in range(self._count):
             rule = self._rules[i]
             src = rule.source
-            sub = sub + 1 if src == last_source else 0
-            last_source = src
-            list_no = list_ids.setdefault(src.list_id, len(list_ids))
-            meta.extend((list_no, src.line, _SYNTAX_NO[rule.syntax], sub))
-            texts.append(src.text.replace("\n", " "))
-        return tuple(list_ids), meta.tobytes(), "\n".join(texts)
+            list_id, line = src.list_id, src.line
+            # Several rules from one line (a hosts line with several hosts) are told
+            # apart by their position among that line's rules.
+            sub = sub + 1 if line == last_line and list_id == last_list else 0
+            last_list, last_line = list_id, line
+            list_no = list_ids.get(list_id)
+            if list_no is None:
+                list_no = list_ids[list_id] = len(list_ids)
+            meta += (list_no, line, syntax_no[rule.syntax], sub)
+            texts.append(src.text)  # parsers split on line breaks: no text contains "\n"
+        return tuple(list_ids), array("i", meta).tobytes(), "\n".join(texts)
 
     def _unpack(self, rule_id: int) -> Rule:
         assert self._packed is not None and self._meta is not None

@@ -117,6 +117,7 @@ class _Context:
         "host_end",
         "host_start",
         "lower",
+        "page_host",
         "page_keys",
         "suffixes",
         "text",
@@ -135,12 +136,19 @@ class _Context:
         self.suffixes = _suffixes(host)
         self.type = type_bit
         self.page_keys = _page_keys(page_host)
-        if not has_page or not page_host:
-            self.third = True  # no page: third-party (corpus README, issue 2)
-        else:
-            self.third = host != page_host and site_of(host) != site_of(page_host)
+        self.page_host = page_host
+        # Known at once without a page (third-party: corpus README, issue 2); otherwise
+        # worked out by `is_third` when a filter first asks (most requests never do).
+        self.third: bool | None = True if not has_page or not page_host else None
         self.tokens: list[str] | None = None
         self.data: bytes | None = None
+
+    def is_third(self) -> bool:
+        third = self.third
+        if third is None:
+            host, page_host = self.host, self.page_host
+            third = self.third = host != page_host and site_of(host) != site_of(page_host)
+        return third
 
 
 def _pieces(text: str, pieces: tuple[str, ...], pos: int, flags: int) -> bool:
@@ -183,7 +191,7 @@ def _match(f: Compiled, ctx: _Context) -> bool:
     _, types, party, include, exclude, denyallow, pattern = f
     if not types & ctx.type:
         return False
-    if party and (party == 2) != ctx.third:
+    if party and (party == 2) != (ctx.third if ctx.third is not None else ctx.is_third()):
         return False
     if include is not None or exclude is not None:
         for key in ctx.page_keys:
@@ -394,7 +402,8 @@ class _Category:
         if token:
             tokens = ctx.tokens
             if tokens is None:
-                tokens = ctx.tokens = list(dict.fromkeys(_TOKEN_RE.findall(ctx.lower)))
+                # Repeated tokens are rare and only cost a second look at a bucket.
+                tokens = ctx.tokens = _TOKEN_RE.findall(ctx.lower)
             for t in tokens:
                 bucket = token.get(t)
                 if bucket:
@@ -520,7 +529,7 @@ class Matcher:
         if exception is None and source_url and self._has_docallow:
             exception = self._document_exception(source_url)
         if exception is None:
-            party = "third-party" if ctx.third else "first-party"
+            party = "third-party" if ctx.is_third() else "first-party"
             return Decision(True, self.rule(block), None, f"{party} request matched a block rule")
         important = self._important.first(ctx) if self._important_ids else None
         if important is not None:
