@@ -402,8 +402,9 @@ class _Category:
         if token:
             tokens = ctx.tokens
             if tokens is None:
-                # Repeated tokens are rare and only cost a second look at a bucket.
-                tokens = ctx.tokens = _TOKEN_RE.findall(ctx.lower)
+                # De-duplicated: a hostile URL repeating one token thousands of times
+                # must not make us look at its bucket thousands of times.
+                tokens = ctx.tokens = list(dict.fromkeys(_TOKEN_RE.findall(ctx.lower)))
             for t in tokens:
                 bucket = token.get(t)
                 if bucket:
