@@ -90,15 +90,17 @@ def _changed(results: Sequence[object]) -> bool:
     return False
 
 
-def _freeze_heap() -> None:
+def _freeze_heap(*, unfreeze: bool = True) -> None:
     """Keep the engine out of the garbage collector's full passes.
 
-    The engine is a large, long-lived, acyclic heap; every full collection would walk it
-    again, and a busy proxy allocates enough per request to trigger them often. Objects
-    alive now are moved to the permanent generation (`gc.freeze`); a later engine swap
-    freezes the new one too. The old engine, if frozen, is still freed by reference
-    counting when the last request using it finishes.
+    The engine is a large, long-lived heap; every full collection would walk it again,
+    and a busy proxy allocates enough per request to trigger them often. Objects alive
+    now are moved to the permanent generation (`gc.freeze`); a later engine swap freezes
+    the new one too: everything is unfrozen first, so a replaced engine is freed (by
+    reference counting, or by this collection if it holds cycles), never kept frozen.
     """
+    if unfreeze:
+        gc.unfreeze()
     gc.collect()
     gc.freeze()
 
@@ -152,7 +154,11 @@ class ProxyService:
         self._prebuilt = None
         if matcher is None:
             matcher = await asyncio.to_thread(self.engine_factory, settings)
-        _freeze_heap()
+            _freeze_heap()
+        else:
+            # Built and frozen by the parent before forking (`workers.run_workers`):
+            # unfreezing would walk it and unshare its copy-on-write pages.
+            _freeze_heap(unfreeze=False)
         state = ProxyState(matcher, PolicyConfig.from_settings(settings))
         if self._peers:
             self.sync = RecordSync(state.record, self._peers)

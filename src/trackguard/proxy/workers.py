@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -165,6 +166,11 @@ def run_workers(sockets: Sequence[socket.socket], worker: Worker) -> int:
     calling thread).
     """
     count = len(sockets)
+    # Move everything alive (the engine above all) out of the collector's reach before
+    # forking: a collection in a worker would otherwise write to every object's header
+    # and turn the engine's shared copy-on-write pages into one private copy per worker.
+    gc.collect()
+    gc.freeze()
     pairs = {
         (i, j): socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         for i in range(count)
