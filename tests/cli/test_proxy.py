@@ -138,10 +138,21 @@ def test_proxy_command_runs_serves_pac_and_stops_on_sigterm(
         assert refused.startswith(b"HTTP/1.1 403") and b"mine.tpl" in refused
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+    except BaseException:
+        _explain(proc)
+        raise
     finally:
         if proc.poll() is None:
             proc.kill()
     assert (home / "proxy-log.sqlite3").exists()
+
+
+def _explain(proc: subprocess.Popen[str]) -> None:
+    """On failure, show what the proxy said (its stderr) in the test output."""
+    if proc.poll() is None:
+        proc.kill()
+    if proc.stderr is not None:
+        print("proxy exit", proc.wait(5), "stderr:", proc.stderr.read()[-4000:])
 
 
 def _children(pid: int) -> list[int]:
@@ -177,6 +188,9 @@ def test_proxy_workers_stop_when_their_supervisor_is_killed(home: Path, tmp_path
             time.sleep(0.1)
         alive = [w for w in workers if Path(f"/proc/{w}").exists()]
         assert alive == []
+    except BaseException:
+        _explain(proc)
+        raise
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from trackguard.proxy.log import (
@@ -104,3 +105,24 @@ def test_strip_query_and_foreign_schema(tmp_path: Path) -> None:
     conn2 = connect(path)  # another version's log: started afresh, not a crash
     conn2.close()
     assert read_log(path) == []
+
+
+def test_many_processes_can_open_a_new_log_at_once(tmp_path: Path) -> None:
+    """`proxy --workers N`: N writers set up the same fresh database concurrently."""
+    import multiprocessing
+
+    path = tmp_path / "log.sqlite3"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        results = pool.map(_open_and_write, [path] * 8)
+    assert results == [True] * 8
+    log = DecisionLog(path)
+    log.flush_now()
+    assert len(read_log(path, limit=100)) == 8
+
+
+def _open_and_write(path: Path) -> bool:
+    log = DecisionLog(path)
+    log.add(LogEntry(time.time(), "http", "allow", "no-match", "image", "", "cdn.example"))
+    log.flush_now()
+    return True

@@ -268,6 +268,13 @@ def register(main: click.Group) -> None:
                 f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}"
             ) from None
         matcher = factory(settings)  # built once; the workers share it copy-on-write
+        if not no_log:
+            from contextlib import closing
+
+            from trackguard.proxy.log import connect, log_path
+
+            with closing(connect(log_path(home))):
+                pass  # create the log once, not N workers racing to set it up
         host_shown, port_shown = sockets[0].getsockname()[:2]
         banner(host_shown, port_shown, f", {count} workers")
 

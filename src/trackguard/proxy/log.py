@@ -74,18 +74,38 @@ def log_path(home: Path) -> Path:
     return home / LOG_FILE
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the log database in WAL mode."""
+def connect(path: Path, attempts: int = 50) -> sqlite3.Connection:
+    """Open (creating if needed) the log database in WAL mode.
+
+    Several processes may do this at once (`proxy --workers`): switching to WAL and
+    creating the schema can fail with "database is locked" without waiting for the busy
+    timeout, so that is retried for a few seconds.
+    """
+    for attempt in range(attempts):
+        try:
+            return _connect(path)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 + 0.05 * (attempt % 4))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
-        # A log from another trackguard version: it is only a log, start afresh.
-        conn.executescript("DROP TABLE IF EXISTS decisions;")
-    conn.executescript(_SCHEMA)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            # A log from another trackguard version: it is only a log, start afresh.
+            conn.executescript("DROP TABLE IF EXISTS decisions;")
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

@@ -13,6 +13,12 @@ loses its connection, never anyone else's. Upstream failures become 502 (unreach
 refused, bad response) or 504 (timed out) with a one-line reason. It never relays to
 itself: a request whose target is the proxy's own address is served locally (PAC) or
 refused with 508.
+
+Two ways to serve a connection (docs/proxy.md, "How a request is served"): the fast path
+(`_FastConn`, an `asyncio.Protocol`) for keep-alive GET/HEAD with length-delimited
+responses, and the stream code (`_serve`, StreamReader/Writer coroutines) for everything
+else, to which the fast path hands a connection over mid-way. Both decide and rewrite a
+request through the same `ProxyServer._plan`.
 """
 
 from __future__ import annotations
