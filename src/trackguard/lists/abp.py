@@ -220,6 +220,21 @@ class _Line:
         self.diagnostics.append(Diagnostic(self.list_id, self.lineno, severity, code, message))
 
 
+def _split_anchors(pattern: str) -> tuple[str, int]:
+    """`||x^`, `|x`, `x|` -> the pattern without anchors, and the anchor bits."""
+    anchor = 0
+    if pattern.startswith("||"):
+        anchor = _HOST
+        pattern = pattern[2:]
+    elif pattern.startswith("|"):
+        anchor = _LEFT
+        pattern = pattern[1:]
+    if pattern.endswith("|"):
+        anchor |= _RIGHT
+        pattern = pattern[:-1]
+    return pattern, anchor
+
+
 def _parse_plain(list_id: str, lineno: int, text: str) -> Rule | None:
     """Fast path for the most common shape: a block pattern with no options.
 
@@ -229,19 +244,9 @@ def _parse_plain(list_id: str, lineno: int, text: str) -> Rule | None:
     """
     if "$" in text or text.startswith("@@") or not text.isascii():
         return None
-    pattern = text
-    anchor = 0
-    if pattern.startswith("||"):
-        anchor = _HOST
-        pattern = pattern[2:]
-    elif pattern.startswith("|"):
-        anchor = _LEFT
-        pattern = pattern[1:]
-    elif pattern.startswith("/") and pattern.endswith("/") and len(pattern) > 2:
+    if len(text) > 2 and text.startswith("/") and text.endswith("/"):
         return None  # a regex
-    if pattern.endswith("|"):
-        anchor |= _RIGHT
-        pattern = pattern[:-1]
+    pattern, anchor = _split_anchors(text)
     if not pattern.strip("*"):
         return None  # let the general path report it
     return Rule(
@@ -363,15 +368,7 @@ def _parse_network(line: _Line) -> Rule | str | None:
         regex = pattern[1:-1]
         pattern = ""
     else:
-        if pattern.startswith("||"):
-            anchor = _HOST
-            pattern = pattern[2:]
-        elif pattern.startswith("|"):
-            anchor = _LEFT
-            pattern = pattern[1:]
-        if pattern.endswith("|"):
-            anchor |= _RIGHT
-            pattern = pattern[:-1]
+        pattern, anchor = _split_anchors(pattern)
         if anchor & _HOST and pattern and not pattern.isascii():
             # The host part of `||host^...` is compared in A-label form.
             end = len(pattern)
