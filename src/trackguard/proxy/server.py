@@ -31,9 +31,9 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from trackguard.model import RequestType, SourceRef
 from trackguard.proxy.attribution import NavigationRecord
@@ -150,6 +150,7 @@ class _UpstreamGone(Exception):
 
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+_Pooled = TypeVar("_Pooled")
 
 
 class _Conn:
@@ -225,55 +226,6 @@ async def _linger(
             transport.abort()
         else:
             writer.close()
-
-
-class _Pool:
-    """Idle keep-alive connections to upstreams, per (scheme, host, port)."""
-
-    def __init__(self, per_host: int, idle_timeout: float) -> None:
-        self._idle: dict[tuple[str, str, int], list[tuple[Stream, float]]] = {}
-        self._per_host = per_host
-        self._idle_timeout = idle_timeout
-
-    def get(self, key: tuple[str, str, int]) -> Stream | None:
-        entries = self._idle.get(key)
-        while entries:
-            (reader, writer), _ = entries.pop()
-            # Leftover bytes would corrupt the next response: only clean streams are reused.
-            if (
-                not writer.is_closing()
-                and not reader.at_eof()
-                and not getattr(reader, "_buffer", b"")
-            ):
-                return reader, writer
-            writer.transport.abort()
-        return None
-
-    def put(self, key: tuple[str, str, int], stream: Stream, now: float) -> None:
-        entries = self._idle.setdefault(key, [])
-        if len(entries) >= self._per_host or stream[1].is_closing():
-            stream[1].transport.abort()
-            return
-        entries.append((stream, now))
-
-    def sweep(self, now: float) -> None:
-        for key in list(self._idle):
-            keep = []
-            for stream, since in self._idle[key]:
-                if now - since > self._idle_timeout or stream[1].is_closing():
-                    stream[1].transport.abort()
-                else:
-                    keep.append((stream, since))
-            if keep:
-                self._idle[key] = keep
-            else:
-                del self._idle[key]
-
-    def close(self) -> None:
-        for entries in self._idle.values():
-            for (_, writer), _ in entries:
-                writer.transport.abort()
-        self._idle.clear()
 
 
 def _networks(cidrs: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -459,37 +411,50 @@ class _Upstream(asyncio.Protocol):
             self.transport.abort()
 
 
-class _FastPool:
-    """Idle fast-path upstream connections, per (scheme, host, port)."""
+class _IdlePool(Generic[_Pooled]):
+    """Idle keep-alive upstream connections per (scheme, host, port), of either path.
 
-    def __init__(self, per_host: int, idle_timeout: float) -> None:
-        self._idle: dict[tuple[str, str, int], list[tuple[_Upstream, float]]] = {}
+    `usable` says whether a pooled connection may carry another request; `abort` drops
+    one. The stream path and the fast path differ only in those two.
+    """
+
+    def __init__(
+        self,
+        per_host: int,
+        idle_timeout: float,
+        usable: Callable[[_Pooled], bool],
+        abort: Callable[[_Pooled], None],
+    ) -> None:
+        self._idle: dict[tuple[str, str, int], list[tuple[_Pooled, float]]] = {}
         self._per_host = per_host
         self._idle_timeout = idle_timeout
+        self._usable = usable
+        self._abort = abort
 
-    def get(self, key: tuple[str, str, int]) -> _Upstream | None:
+    def get(self, key: tuple[str, str, int]) -> _Pooled | None:
         entries = self._idle.get(key)
         while entries:
-            upstream, _ = entries.pop()
-            if not upstream.closed:
-                return upstream
+            conn, _ = entries.pop()
+            if self._usable(conn):
+                return conn
+            self._abort(conn)
         return None
 
-    def put(self, key: tuple[str, str, int], upstream: _Upstream, now: float) -> None:
+    def put(self, key: tuple[str, str, int], conn: _Pooled, now: float) -> None:
         entries = self._idle.setdefault(key, [])
-        if len(entries) >= self._per_host or upstream.closed:
-            upstream.abort()
+        if len(entries) >= self._per_host or not self._usable(conn):
+            self._abort(conn)
             return
-        entries.append((upstream, now))
+        entries.append((conn, now))
 
     def sweep(self, now: float) -> None:
         for key in list(self._idle):
             keep = []
-            for upstream, since in self._idle[key]:
-                if now - since > self._idle_timeout or upstream.closed:
-                    upstream.abort()
+            for conn, since in self._idle[key]:
+                if now - since > self._idle_timeout or not self._usable(conn):
+                    self._abort(conn)
                 else:
-                    keep.append((upstream, since))
+                    keep.append((conn, since))
             if keep:
                 self._idle[key] = keep
             else:
@@ -497,9 +462,19 @@ class _FastPool:
 
     def close(self) -> None:
         for entries in self._idle.values():
-            for upstream, _ in entries:
-                upstream.abort()
+            for conn, _ in entries:
+                self._abort(conn)
         self._idle.clear()
+
+
+def _stream_usable(stream: Stream) -> bool:
+    # Leftover bytes would corrupt the next response: only clean streams are reused.
+    reader, writer = stream
+    return not writer.is_closing() and not reader.at_eof() and not getattr(reader, "_buffer", b"")
+
+
+def _stream_abort(stream: Stream) -> None:
+    stream[1].transport.abort()
 
 
 class _FastConn(asyncio.Protocol):
@@ -934,8 +909,16 @@ class ProxyServer:
         self._server: asyncio.Server | None = None
         self._conns: set[_Conn | _FastConn] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pool = _Pool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
-        self._fast_pool = _FastPool(self.limits.pool_per_host, self.limits.pool_idle_timeout)
+        limits = self.limits
+        self._pool: _IdlePool[Stream] = _IdlePool(
+            limits.pool_per_host, limits.pool_idle_timeout, _stream_usable, _stream_abort
+        )
+        self._fast_pool: _IdlePool[_Upstream] = _IdlePool(
+            limits.pool_per_host,
+            limits.pool_idle_timeout,
+            lambda upstream: not upstream.closed,
+            lambda upstream: upstream.abort(),
+        )
         self.fast_path = fast_path
         self.reuse_port = reuse_port
         #: A listening socket to serve (a worker's, see `workers`) instead of host/port.
