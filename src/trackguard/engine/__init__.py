@@ -62,12 +62,13 @@ def _no_gc() -> Iterator[None]:
 
 
 def _type_bit(type: str | RequestType | None) -> int:
-    if isinstance(type, RequestType):
-        return int(type)
-    name = type or "other"
-    bit = _TYPE_CACHE.get(name)
+    bit = _TYPE_CACHE.get(type)  # type: ignore[arg-type]
     if bit is None:
-        bit = _TYPE_CACHE[name] = int(RequestType.parse(name))
+        if isinstance(type, RequestType):
+            return int(type)
+        bit = int(RequestType.parse(type or "other"))
+        if len(_TYPE_CACHE) < 256:  # names come from callers: keep the memo bounded
+            _TYPE_CACHE[type] = bit  # type: ignore[index]
     return bit
 
 

@@ -298,6 +298,7 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
 
 _SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 _HOST_CACHE_SIZE = 8192
+_DEDUPE_TOKENS_AT = 32
 
 
 def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Context) -> int | None:
@@ -402,9 +403,12 @@ class _Category:
         if token:
             tokens = ctx.tokens
             if tokens is None:
-                # De-duplicated: a hostile URL repeating one token thousands of times
-                # must not make us look at its bucket thousands of times.
-                tokens = ctx.tokens = list(dict.fromkeys(_TOKEN_RE.findall(ctx.lower)))
+                tokens = _TOKEN_RE.findall(ctx.lower)
+                if len(tokens) > _DEDUPE_TOKENS_AT:
+                    # A hostile URL repeating one token thousands of times must not make
+                    # us look at its bucket thousands of times; ordinary URLs repeat few.
+                    tokens = list(dict.fromkeys(tokens))
+                ctx.tokens = tokens
             for t in tokens:
                 bucket = token.get(t)
                 if bucket:
