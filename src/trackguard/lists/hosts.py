@@ -36,6 +36,7 @@ from trackguard.lists.tpl import (
     gc_paused,
     header_comment,
     is_listed_suffix,
+    long_line,
     normalize_host,
     split_lines,
 )
@@ -118,17 +119,10 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
 
     for line_no, raw in enumerate(lines, 1):
         if len(raw) > MAX_LINE_CHARS:
-            # TPL spec §A.10; an over-long comment is ignored anyway, so only a notice.
-            comment = raw.lstrip(" \t").startswith(("#", "!"))
-            if comment:
+            diagnostic = long_line(list_id, line_no, raw, "hosts", ("#", "!"))
+            if diagnostic.severity is Severity.NOTICE:
                 skipped["comment"] += 1
-            report(
-                line_no,
-                Severity.NOTICE if comment else Severity.ERROR,
-                "hosts.line-too-long",
-                f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit; "
-                f"{'comment ' if comment else ''}line skipped",
-            )
+            diagnostics.append(diagnostic)
             continue
         line = raw.strip(" \t")
         if not line:

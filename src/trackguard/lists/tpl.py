@@ -260,6 +260,25 @@ def _rejection(list_id: str, line: int, message: str, code: str) -> str:
 # Parser
 
 
+def long_line(
+    list_id: str, line_no: int, raw: str, prefix: str, comment_marks: tuple[str, ...]
+) -> Diagnostic:
+    """The diagnostic for a line over the §A.10 limit (shared with the hosts parser).
+
+    A comment is ignored anyway, so an over-long one is only a notice: converted lists
+    carry 64 commented-out ABP filters of 4-12k characters. Anything else is an error.
+    """
+    comment = raw.lstrip(" \t").startswith(comment_marks)
+    return Diagnostic(
+        list_id,
+        line_no,
+        _NOTICE if comment else _ERROR,
+        f"{prefix}.line-too-long",
+        f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit "
+        f"(§A.10); {'comment ' if comment else ''}line skipped",
+    )
+
+
 def parse_tpl(text: str, list_id: str) -> ParsedList:
     """Parse a TPL file (§A.2-§A.5) into third-party-only block and allow rules.
 
@@ -305,21 +324,10 @@ def _parse_lines(lines: list[str], list_id: str) -> ParsedList:
 
     for line_no, raw in enumerate(lines[1:], 2):
         if len(raw) > MAX_LINE_CHARS:
-            # §A.10. A comment is ignored anyway, so an over-long one is only a notice:
-            # converted lists carry 64 commented-out ABP filters of 4-12k characters.
-            comment = raw.lstrip(" \t").startswith("#")
-            if comment:
+            diagnostic = long_line(list_id, line_no, raw, "tpl", ("#",))
+            if diagnostic.severity is _NOTICE:
                 skipped["comment"] += 1
-            diagnostics.append(
-                Diagnostic(
-                    list_id,
-                    line_no,
-                    _NOTICE if comment else _ERROR,
-                    "tpl.line-too-long",
-                    f"line is {len(raw):,} characters, over the {MAX_LINE_CHARS:,} limit "
-                    f"(§A.10); {'comment ' if comment else ''}line skipped",
-                )
-            )
+            diagnostics.append(diagnostic)
             continue
         line = raw.strip(" \t")
         if not line:
