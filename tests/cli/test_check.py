@@ -8,6 +8,7 @@ user's subscriptions. Most tests use click's CliRunner; a few run the real entry
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -419,3 +420,41 @@ def test_lint_non_utf8_exits_1(tmp_path: Path) -> None:
 def test_lint_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["lint", str(tmp_path / "missing.txt")])
     assert result.exit_code == 2
+
+
+def test_without_list_the_users_overrides_and_site_switch_apply(tmp_path: Path) -> None:
+    """`check` without --list decides as the proxy would: overrides, then switches, then lists."""
+    env = {**os.environ, "TRACKGUARD_HOME": str(tmp_path / "home")}
+    ga = ["https://www.google-analytics.com/collect", "--source", "https://news.example/"]
+
+    def check(*args: str) -> dict[str, object]:
+        out = subprocess.run(
+            [sys.executable, "-m", "trackguard", "check", *args, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result: dict[str, object] = json.loads(out.stdout)
+        return result
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "trackguard", *args], env=env, check=True, capture_output=True
+        )
+
+    assert check(*ga)["blocked"] is True  # the built-in list
+    run("site", "off", "news.example")
+    off = check(*ga)
+    assert off["blocked"] is False and "off on this site" in str(off["reason"])
+    run("site", "on", "news.example")
+    run("allow", "google-analytics.com")
+    assert check(*ga)["blocked"] is False
+    run("block", "tracker.example")
+    blocked = check("https://tracker.example/x", "--source", "https://news.example/")
+    assert blocked["blocked"] is True and blocked["rule"] is None
+    # a first-party request is never blocked by a user block
+    assert (
+        check("https://tracker.example/x", "--source", "https://tracker.example/")["blocked"]
+        is False
+    )

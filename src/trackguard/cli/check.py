@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import click
 
@@ -19,19 +19,49 @@ _TYPES = sorted(t.name.lower() for t in RequestType)  # type: ignore[union-attr]
 
 
 def _engine(lists: Sequence[str], strict_ie: bool) -> Any:
-    """An engine from `--list` files, or from the enabled subscriptions."""
+    """An engine from `--list` files (the lists alone), or the user's own protection:
+    the enabled subscriptions behind the same overrides and switches as the proxy."""
     from trackguard.engine import Engine
 
     if lists:
         return Engine.from_files(lists, strict_ie=strict_ie)
+    from trackguard.settings import load_settings
     from trackguard.subscriptions import engine_for
 
-    return engine_for()
+    settings = load_settings()
+    return _UserPolicy(engine_for(settings=settings), settings)
+
+
+class _UserPolicy:
+    """`check` as the proxy decides: overrides and switches first (TPL spec §A.8 1-2)."""
+
+    _REASONS: ClassVar[dict[str, str]] = {
+        "user-allow": "your override always allows this domain (`trackguard allow`)",
+        "user-block": "your override always blocks this domain (`trackguard block`)",
+        "protection-off": "tracking protection is off",
+        "site-off": "protection is off on this site (`trackguard site on SITE` turns it on)",
+    }
+
+    def __init__(self, engine: Any, settings: Any) -> None:
+        from trackguard.proxy.policy import PolicyConfig
+
+        self.engine = engine
+        self.config = PolicyConfig.from_settings(settings)
+
+    def check(self, url: str, source_url: str | None, type: str | None = "other") -> Decision:
+        from trackguard.proxy.policy import decide_for_page
+
+        rtype = RequestType.parse(type or "other")
+        verdict = decide_for_page(url, source_url, rtype, config=self.config, matcher=self.engine)
+        reason = self._REASONS.get(verdict.layer.value)
+        if reason is None and verdict.decision is not None:
+            return verdict.decision
+        return Decision(verdict.blocked, None, None, reason or verdict.layer.value)
 
 
 def _explain(decision: Decision) -> str:
     if decision.matched is None:
-        return f"allowed: {decision.reason}"
+        return f"{'BLOCKED' if decision.blocked else 'allowed'}: {decision.reason}"
     where = f"{decision.list}:{decision.line}"
     if decision.blocked:
         return f"BLOCKED by `{decision.rule}` ({where}): {decision.reason}"
@@ -108,7 +138,9 @@ def register(main: click.Group) -> None:
     ) -> None:
         """Decide whether tracking protection blocks a request, and say why.
 
-        A request without --source has no page and counts as third-party.
+        Without --list: your enabled lists, behind your overrides and switches (as the
+        proxy decides). With --list: those lists alone. A request without --source has
+        no page and counts as third-party.
         """
         if (url is None) == (requests_file is None):
             raise click.UsageError("give either a URL or --requests FILE")

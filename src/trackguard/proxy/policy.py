@@ -380,22 +380,59 @@ def decide(
             blocked, layer, rtype, host, site, decision, frame_of=frame_of, source_url=source_url
         )
 
+    return verdict(*_layers(url, source_url, rtype, host, site, third_party, config, matcher))
+
+
+def _layers(
+    url: str,
+    source_url: str | None,
+    rtype: RequestType,
+    host: str,
+    site: str,
+    third_party: bool,
+    config: PolicyConfig,
+    matcher: Matcher,
+) -> tuple[bool, Layer, Decision | None]:
+    """TPL spec §A.8 steps 1-4 for a request whose page context is known."""
     allow = _matches_domain(host, config.user_allow)
     block = _matches_domain(host, config.user_block) if third_party else None
     if allow is not None and (block is None or len(allow) >= len(block)):
-        return verdict(False, Layer.USER_ALLOW)
+        return False, Layer.USER_ALLOW, None
     if block is not None:
-        return verdict(True, Layer.USER_BLOCK)
+        return True, Layer.USER_BLOCK, None
     if not config.protection:
-        return verdict(False, Layer.PROTECTION_OFF)
+        return False, Layer.PROTECTION_OFF, None
     if site and site in config.exempt_sites:
-        return verdict(False, Layer.SITE_OFF)
+        return False, Layer.SITE_OFF, None
     decision = matcher.check(url, source_url, rtype)
     if decision.blocked:
-        return verdict(True, Layer.LIST_BLOCK, decision)
+        return True, Layer.LIST_BLOCK, decision
     if decision.matched is not None:
-        return verdict(False, Layer.LIST_ALLOW, decision)
-    return verdict(False, Layer.NO_MATCH, decision)
+        return False, Layer.LIST_ALLOW, decision
+    return False, Layer.NO_MATCH, decision
+
+
+def decide_for_page(
+    url: str,
+    source_url: str | None,
+    rtype: RequestType,
+    *,
+    config: PolicyConfig,
+    matcher: Matcher,
+) -> Verdict:
+    """The same layers as `decide` for a request whose page is given outright.
+
+    For `trackguard check` and other callers that know the page, so that user overrides,
+    the global switch and the per-site switch explain a verdict exactly as the proxy
+    would (no page: judged as third-party, as everywhere in the engine).
+    """
+    host = _split_url(url).host
+    site = site_of(_split_url(source_url).host) if source_url else ""
+    third_party = not site or site_of(host) != site
+    blocked, layer, decision = _layers(
+        url, source_url, rtype, host, site, third_party, config, matcher
+    )
+    return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)
 
 
 def decide_tunnel(host: str, *, config: PolicyConfig, matcher: Matcher) -> Verdict:
