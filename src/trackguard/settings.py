@@ -47,6 +47,9 @@ class Settings:
     #: or always blocked as third parties, whatever the lists say.
     user_allow: tuple[str, ...] = ()
     user_block: tuple[str, ...] = ()
+    #: Rules the user switched off, by their exact text (`trackguard rule off`): no list
+    #: applies them, wherever they come from (the brief: "allow ... a rule").
+    disabled_rules: tuple[str, ...] = ()
     #: Days the proxy's decision log keeps entries.
     log_retention_days: int = 7
     proxy_host: str = "127.0.0.1"

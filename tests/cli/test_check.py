@@ -458,3 +458,25 @@ def test_without_list_the_users_overrides_and_site_switch_apply(tmp_path: Path) 
         check("https://tracker.example/x", "--source", "https://tracker.example/")["blocked"]
         is False
     )
+
+
+def test_a_rule_switched_off_no_longer_applies(tmp_path: Path) -> None:
+    env = {**os.environ, "TRACKGUARD_HOME": str(tmp_path / "home")}
+    ga = ["https://www.google-analytics.com/collect", "--source", "https://news.example/"]
+
+    def tg(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "trackguard", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    assert json.loads(tg("check", *ga, "--json"))["rule"] == "-d google-analytics.com"
+    tg("rule", "off", "-d google-analytics.com")
+    assert tg("rule", "list").splitlines() == ["-d google-analytics.com"]
+    assert json.loads(tg("check", *ga, "--json"))["blocked"] is False
+    tg("rule", "on", "-d google-analytics.com")
+    assert json.loads(tg("check", *ga, "--json"))["blocked"] is True

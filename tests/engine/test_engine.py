@@ -1080,3 +1080,17 @@ def test_removeparam_exceptions_keep_parameters(url: str, expected: str) -> None
         "abp",
     )
     assert engine.removeparam(url, "https://a.test/", "xmlhttprequest")[0] == expected
+
+
+def test_disabled_rules_are_not_applied_and_change_the_cache_key() -> None:
+    text = "msFilterList\n-d tracker.example\n-d ads.example\n"
+    on = Engine.from_text(text, "tpl")
+    off = Engine.from_sources(
+        [ListSource("<text>", text, Format.TPL)], disabled_rules=["-d tracker.example"]
+    )
+    page = "https://site.example/"
+    assert on.check("https://tracker.example/p.gif", page, "image").blocked
+    assert not off.check("https://tracker.example/p.gif", page, "image").blocked
+    assert off.check("https://ads.example/a.js", page, "script").blocked
+    assert off.lists["<text>"]["skipped"]["disabled-by-user"] == 1
+    assert on.cache_key != off.cache_key

@@ -488,6 +488,46 @@ def register(main: click.Group) -> None:
         for site in load_settings(_home()).exempt_sites:
             click.echo(site)
 
+    @main.group("rule")
+    def rule_group() -> None:
+        """Switch single list rules off or on, whatever list they come from."""
+
+    # TPL rules start with `-`: let `rule off "-d host"` read it as a rule, not an option.
+    @rule_group.command("off", context_settings={"ignore_unknown_options": True})
+    @click.argument("rules", nargs=-1, required=True)
+    def rule_off(rules: tuple[str, ...]) -> None:
+        """Stop applying RULES, given by their exact text as `check` prints it
+        (e.g. `trackguard rule off "-d google-analytics.com"`)."""
+        home = _home()
+        settings = load_settings(home)
+        disabled = list(settings.disabled_rules)
+        for text in rules:
+            text = text.strip()
+            if not text:
+                raise click.BadParameter("a rule's text cannot be empty")
+            if text not in disabled:
+                disabled.append(text)
+            click.echo(f"rule off: {text}")
+        save_settings(settings.replace(disabled_rules=tuple(disabled)), home)
+
+    @rule_group.command("on", context_settings={"ignore_unknown_options": True})
+    @click.argument("rules", nargs=-1, required=True)
+    def rule_on(rules: tuple[str, ...]) -> None:
+        """Apply RULES again."""
+        home = _home()
+        settings = load_settings(home)
+        remove = {text.strip() for text in rules}
+        kept = tuple(t for t in settings.disabled_rules if t not in remove)
+        save_settings(settings.replace(disabled_rules=kept), home)
+        for text in sorted(remove):
+            click.echo(f"rule on: {text}")
+
+    @rule_group.command("list")
+    def rule_list() -> None:
+        """Rules you switched off."""
+        for text in load_settings(_home()).disabled_rules:
+            click.echo(text)
+
     def _override(field: str, other: str, verb: str) -> Callable[..., None]:
         def command(domains: tuple[str, ...], remove: bool) -> None:
             home = _home()

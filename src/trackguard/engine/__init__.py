@@ -98,10 +98,18 @@ class Engine:
 
     @classmethod
     def from_parsed(
-        cls, parsed_lists: Iterable[ParsedList], *, strict_ie: bool = False, key: str = ""
+        cls,
+        parsed_lists: Iterable[ParsedList],
+        *,
+        strict_ie: bool = False,
+        disabled_rules: Iterable[str] = (),
+        key: str = "",
     ) -> Engine:
+        """Build from parsed lists. `disabled_rules`: rule texts the user switched off."""
         with _no_gc():
-            rules, indexes, diagnostics, lists = build_index(parsed_lists, strict_ie=strict_ie)
+            rules, indexes, diagnostics, lists = build_index(
+                parsed_lists, strict_ie=strict_ie, disabled=frozenset(disabled_rules)
+            )
             # Keep only the packed form (list, line, text per rule): the `Rule` objects
             # are re-made on demand for the few rules that decide, as after a cache load.
             # This keeps a built engine as small as a loaded one (about 20 MB less for
@@ -110,16 +118,19 @@ class Engine:
             return cls(table, indexes, diagnostics, lists, key)
 
     @classmethod
-    def from_sources(cls, sources: Iterable[ListSource], *, strict_ie: bool = False) -> Engine:
-        sources = list(sources)
-        fmts = [s.format or detect_format(s.text) for s in sources]
-        key = cache_key(
-            ((s.list_id, f.value, s.text) for s, f in zip(sources, fmts, strict=True)),
-            strict_ie=strict_ie,
-        )
+    def from_sources(
+        cls,
+        sources: Iterable[ListSource],
+        *,
+        strict_ie: bool = False,
+        disabled_rules: Iterable[str] = (),
+    ) -> Engine:
+        sources, fmts, key = _keyed(sources, strict_ie, frozenset(disabled_rules))
         with _no_gc():
             parsed = [parse_list(s.text, s.list_id, f) for s, f in zip(sources, fmts, strict=True)]
-            return cls.from_parsed(parsed, strict_ie=strict_ie, key=key)
+            return cls.from_parsed(
+                parsed, strict_ie=strict_ie, disabled_rules=disabled_rules, key=key
+            )
 
     @classmethod
     def from_text(
@@ -179,22 +190,23 @@ class Engine:
 
     @classmethod
     def load_or_build(
-        cls, cache_path: str | Path, sources: Iterable[ListSource], *, strict_ie: bool = False
+        cls,
+        cache_path: str | Path,
+        sources: Iterable[ListSource],
+        *,
+        strict_ie: bool = False,
+        disabled_rules: Iterable[str] = (),
     ) -> Engine:
         """Load the cache if it was built from exactly these lists, else build and save."""
-        sources = list(sources)
-        fmts = [s.format or detect_format(s.text) for s in sources]
-        key = cache_key(
-            ((s.list_id, f.value, s.text) for s, f in zip(sources, fmts, strict=True)),
-            strict_ie=strict_ie,
-        )
+        disabled = frozenset(disabled_rules)
+        sources, fmts, key = _keyed(sources, strict_ie, disabled)
         try:
             return cls.load(cache_path, expected_key=key)
         except CacheError:
             pass
         with _no_gc():
             parsed = [parse_list(s.text, s.list_id, f) for s, f in zip(sources, fmts, strict=True)]
-            engine = cls.from_parsed(parsed, strict_ie=strict_ie, key=key)
+            engine = cls.from_parsed(parsed, strict_ie=strict_ie, disabled_rules=disabled, key=key)
         with suppress(OSError):  # a read-only state folder costs speed, never protection
             engine.save(cache_path)
         return engine
@@ -258,6 +270,20 @@ class Engine:
 
     def __len__(self) -> int:
         return len(self._rules)
+
+
+def _keyed(
+    sources: Iterable[ListSource], strict_ie: bool, disabled: frozenset[str]
+) -> tuple[list[ListSource], list[Format], str]:
+    """Sources with their formats (detected where not given) and their cache key."""
+    listed = list(sources)
+    fmts = [s.format or detect_format(s.text) for s in listed]
+    key = cache_key(
+        ((s.list_id, f.value, s.text) for s, f in zip(listed, fmts, strict=True)),
+        strict_ie=strict_ie,
+        disabled=disabled,
+    )
+    return listed, fmts, key
 
 
 def _param_matches(spec: str, field: str) -> bool:

@@ -213,8 +213,9 @@ def _categories(rule: Rule, types: int) -> tuple[str, ...]:
 class Builder:
     """Collects rules, applies `$badfilter`, compiles and indexes them."""
 
-    def __init__(self, *, strict_ie: bool = False) -> None:
+    def __init__(self, *, strict_ie: bool = False, disabled: frozenset[str] = frozenset()) -> None:
         self.strict_ie = strict_ie
+        self.disabled = disabled
         self.rules: list[Rule] = []
         self.diagnostics: list[Diagnostic] = []
         self.lists: dict[str, dict[str, Any]] = {}
@@ -242,6 +243,8 @@ class Builder:
                 self._note(rule, "badfilter")
             elif bad and _badfilter_key(rule.source.text) in bad:
                 self._note(rule, "disabled-by-badfilter")
+            elif self.disabled and rule.source.text in self.disabled:
+                self._note(rule, "disabled-by-user")
             else:
                 self._compile(rule)
         self._pending = []
@@ -390,16 +393,24 @@ class Builder:
 
 
 def build_index(
-    lists: Iterable[ParsedList], *, strict_ie: bool = False
+    lists: Iterable[ParsedList],
+    *,
+    strict_ie: bool = False,
+    disabled: frozenset[str] = frozenset(),
 ) -> tuple[list[Rule], dict[str, Index], list[Diagnostic], dict[str, dict[str, Any]]]:
-    builder = Builder(strict_ie=strict_ie)
+    builder = Builder(strict_ie=strict_ie, disabled=disabled)
     for parsed in lists:
         builder.add_list(parsed)
     rules, index, diagnostics = builder.build()
     return rules, index, diagnostics, builder.lists
 
 
-def cache_key(items: Iterable[tuple[str, str, str]], *, strict_ie: bool) -> str:
+def cache_key(
+    items: Iterable[tuple[str, str, str]],
+    *,
+    strict_ie: bool,
+    disabled: frozenset[str] = frozenset(),
+) -> str:
     """Key for a compiled engine: engine version, options, and each list's id and text."""
     from trackguard import __version__
 
@@ -407,6 +418,8 @@ def cache_key(items: Iterable[tuple[str, str, str]], *, strict_ie: bool) -> str:
     for list_id, fmt, text in items:
         h.update(list_id.encode("utf-8", "surrogatepass") + b"\0" + fmt.encode() + b"\0")
         h.update(hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+    for rule_text in sorted(disabled):
+        h.update(b"disabled\0" + rule_text.encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()
 
 

@@ -107,18 +107,23 @@ def engine_for(
     settings = settings or load_settings(store.home)
     extra = _extra_sources(extra_files)
     state = _state_for_reading(store)
+    strict, disabled = settings.strict_ie, settings.disabled_rules
     if state is None:
-        return Engine.from_sources([_builtin_source(), *extra], strict_ie=settings.strict_ie)
+        return Engine.from_sources(
+            [_builtin_source(), *extra], strict_ie=strict, disabled_rules=disabled
+        )
     with store.read_lock():
         sources = [*_read_sources(store, state), *extra]
     cache = store.engine_cache_for([str(p.resolve()) for p in extra_files])
     try:
-        return Engine.load_or_build(cache, sources, strict_ie=settings.strict_ie)
+        return Engine.load_or_build(cache, sources, strict_ie=strict, disabled_rules=disabled)
     except ListRejected:
-        return Engine.load_or_build(cache, _usable(sources), strict_ie=settings.strict_ie)
+        return Engine.load_or_build(
+            cache, _usable(sources), strict_ie=strict, disabled_rules=disabled
+        )
     except OSError as exc:  # cache folder not writable: build in memory
         log.warning("engine cache unusable (%s); building without it", exc)
-        return Engine.from_sources(_usable(sources), strict_ie=settings.strict_ie)
+        return Engine.from_sources(_usable(sources), strict_ie=strict, disabled_rules=disabled)
 
 
 def engine_key(
@@ -145,6 +150,7 @@ def engine_key(
     payload = {
         "version": __version__,
         "strict_ie": settings.strict_ie,
+        "disabled_rules": sorted(settings.disabled_rules),
         "lists": [(s.id, s.format.value, s.sha256) for s in enabled],
         "builtin_only": state is None,
         "extra": extra,
