@@ -122,7 +122,6 @@ class RuleTable:
         meta: list[int] = []
         texts: list[str] = []
         last_list, last_line, sub = "", -1, 0
-        syntax_no = {Format.ABP: 0, Format.TPL: 1, Format.HOSTS: 2}
         for i in range(self._count):
             rule = self._rules[i]
             src = rule.source
@@ -134,7 +133,7 @@ class RuleTable:
             list_no = list_ids.get(list_id)
             if list_no is None:
                 list_no = list_ids[list_id] = len(list_ids)
-            meta += (list_no, line, syntax_no[rule.syntax], sub)
+            meta += (list_no, line, _SYNTAX_NO[rule.syntax], sub)
             texts.append(src.text)  # parsers split on line breaks: no text contains "\n"
         return tuple(list_ids), array("i", meta).tobytes(), "\n".join(texts)
 
