@@ -600,63 +600,73 @@ def test_http10_keep_alive_is_acknowledged(fresh: Net) -> None:
             assert b"Connection: keep-alive" in data
 
 
-# -- the fast path's response-head shortcut ------------------------------------------------
+# -- accepting connections -----------------------------------------------------------------
 
 
-def _plan_for(engage: bool = False, client_keep: bool = True) -> object:
-    from trackguard.model import RequestType
-    from trackguard.proxy.policy import Layer, Verdict
-    from trackguard.proxy.server import _Plan
+def test_a_burst_of_connections_is_accepted_in_one_go() -> None:
+    """libuv accepts one connection per loop iteration; the proxy's acceptor takes the
+    whole queue at once, so a browser's burst is not left waiting behind busy work."""
+    import asyncio
 
-    verdict = Verdict(False, Layer.NO_MATCH, RequestType.OTHER, "cdn.test", "", engage=engage)
-    return _Plan(verdict, "http://cdn.test/x", client_keep)
+    from trackguard.proxy.server import _Acceptor, listening_sockets
+
+    async def scenario() -> tuple[int, int]:
+        (listener,) = listening_sockets("127.0.0.1", 0)
+        adopted: list[socket.socket] = []
+        acceptor = _Acceptor([listener], adopted.append)
+        port = listener.getsockname()[1]
+        clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        try:
+            acceptor._ready(listener)  # one readiness callback
+            first = len(adopted)
+            acceptor._ready(listener)  # nothing left: returns at once
+            return first, len(adopted)
+        finally:
+            for s in clients + adopted:
+                s.close()
+            listener.close()
+
+    assert asyncio.run(scenario()) == (40, 40)
 
 
-@pytest.mark.parametrize(
-    ("head", "expected"),
-    [
-        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n", "same"),
-        (
-            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: keep-alive\r\n"
-            b"Keep-Alive: timeout=5\r\nContent-Length: 5\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\n",
-        ),
-        (
-            b"HTTP/1.1 404 Not Found\r\nCONNECTION: Keep-Alive\r\nContent-Length: 0\r\n\r\n",
-            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-        ),
-        # Everything else takes the general parse-and-rebuild path:
-        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Secret\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", None),
-        (b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", None),
-        (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", None),
-        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\n Folded: x\r\nContent-Length: 5\r\n\r\n", None),
-        (b"HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\n", None),
-    ],
-)
-def test_plain_response_heads_pass_byte_for_byte_and_others_are_rebuilt(
-    head: bytes, expected: bytes | str | None
-) -> None:
-    from trackguard.proxy.http1 import Limits, parse_request_head
-    from trackguard.proxy.server import _plain_response
+def test_accepting_pauses_instead_of_spinning_when_out_of_descriptors() -> None:
+    import asyncio
+    import errno
 
-    request = parse_request_head(b"GET http://cdn.test/x HTTP/1.1\r\nHost: cdn.test\r\n\r\n")
-    got = _plain_response(head, request, _plan_for(), Limits())  # type: ignore[arg-type]
-    if expected is None:
-        assert got is None
-    else:
-        assert got == (head if expected == "same" else expected, 5 if b": 5" in head else 0)
-    # Page contexts, HEAD requests and closing clients always take the general path.
-    head_request = parse_request_head(b"HEAD http://cdn.test/x HTTP/1.1\r\n\r\n")
-    for req, plan in (
-        (request, _plan_for(engage=True)),
-        (head_request, _plan_for()),
-        (request, _plan_for(client_keep=False)),
-    ):
-        assert _plain_response(head, req, plan, Limits()) is None  # type: ignore[arg-type]
+    from trackguard.proxy.server import _Acceptor, listening_sockets
+
+    class Exhausted:
+        """A listening socket whose accept() fails as when the process hit its fd limit."""
+
+        def __init__(self, real: socket.socket) -> None:
+            self.real = real
+            self.calls = 0
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+        def accept(self) -> tuple[socket.socket, object]:
+            self.calls += 1
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def close(self) -> None:
+            self.real.close()
+
+    async def scenario() -> tuple[int, int]:
+        (listener,) = listening_sockets("127.0.0.1", 0)
+        sock = Exhausted(listener)
+        acceptor = _Acceptor([sock], lambda conn: None)  # type: ignore[list-item]
+        acceptor.PAUSE = 0.2
+        acceptor.start(asyncio.get_running_loop())
+        client = socket.create_connection(("127.0.0.1", listener.getsockname()[1]))
+        await asyncio.sleep(0.1)
+        paused_calls = sock.calls  # one failure, then the reader is off
+        await asyncio.sleep(0.25)  # resumed once, failed once more
+        calls = sock.calls
+        acceptor.close()
+        client.close()
+        return paused_calls, calls
+
+    paused_calls, calls = asyncio.run(scenario())
+    assert paused_calls == 1
+    assert calls == 2

@@ -37,15 +37,16 @@ from typing import Generic, TypeVar, cast
 
 from trackguard.model import RequestType, SourceRef
 from trackguard.proxy.attribution import NavigationRecord
+from trackguard.proxy.fastpath import FastRequest, header_map, parse_simple_request, plain_response
 from trackguard.proxy.http1 import (
     HOP_BY_HOP,
     Framing,
+    Header,
     HttpError,
     Limits,
     RequestHead,
     ResponseHead,
     Target,
-    fields_valid,
     keep_alive,
     parse_absolute_target,
     parse_chunk_size,
@@ -314,70 +315,6 @@ def _streams_for(
     return reader, writer
 
 
-#: Response fields that make a response head need rewriting (hop-by-hop fields), as
-#: they appear after a line break in a lower-cased head.
-_REWRITE_MARKS = tuple(b"\r\n" + name.encode() + b":" for name in sorted(HOP_BY_HOP))
-_KEEP_ALIVE_MARKS = (b"\r\nconnection:", b"\r\nkeep-alive:")
-
-
-def _plain_response(
-    raw: bytes, head: RequestHead, plan: _Plan, limits: Limits
-) -> tuple[bytes, int] | None:
-    """The client's head for the commonest response, checked and copied as bytes.
-
-    The commonest response is `HTTP/1.1`, 2xx-5xx with a body, one `Content-Length`, no
-    hop-by-hop field, to a keep-alive HTTP/1.1 client: it is forwarded byte for byte,
-    after the same strict field check as `http1.parse_response_head` (one C-speed regex
-    match) and the same length rules. Anything else returns None and goes through the
-    general parse-and-rebuild (`ProxyServer._response_plan`), so this is an optimisation
-    of one case, never a second set of rules. Returns (head, body length).
-    """
-    if plan.verdict.engage or head.method == "HEAD" or not plan.client_keep:
-        return None  # page contexts, bodiless answers and closing: the general path
-    if head.version != "HTTP/1.1" or len(raw) > limits.max_line:
-        return None
-    first_end = raw.find(b"\r\n")
-    status = raw[:first_end]
-    if not status.startswith(b"HTTP/1.1 ") or not status[9:12].isdigit():
-        return None
-    if status[12:13] not in (b" ", b"") or not b"200" <= status[9:12] < b"600":
-        return None
-    if status[9:12] in (b"204", b"304"):
-        return None
-    block = raw[first_end + 2 : -2]
-    if block.count(b"\r\n") > limits.max_headers or not fields_valid(block):
-        return None
-    lower = b"\r\n" + block.lower()
-    connection = False
-    for mark in _REWRITE_MARKS:
-        if mark in lower:
-            if mark not in _KEEP_ALIVE_MARKS:
-                return None
-            connection = True
-    if connection:
-        # Servers such as nginx add `Connection: keep-alive` (and maybe `Keep-Alive:`
-        # parameters) to every response: drop just those lines. Any other Connection
-        # value may name further fields to drop: the general path handles it.
-        kept = []
-        for line in block[:-2].split(b"\r\n"):
-            name = line[: line.find(b":")].lower()
-            if name == b"connection":
-                if line[11:].strip(b" \t").lower() != b"keep-alive":
-                    return None
-            elif name != b"keep-alive":
-                kept.append(line)
-        block = b"\r\n".join(kept) + b"\r\n" if kept else b""
-        raw = status + b"\r\n" + block + b"\r\n"
-        lower = b"\r\n" + block.lower()
-    at = lower.find(b"\r\ncontent-length:")
-    if at < 0 or lower.find(b"\r\ncontent-length:", at + 2) >= 0:
-        return None
-    value = lower[at + 17 : lower.find(b"\r\n", at + 2)].strip(b" \t")
-    if not value.isdigit() or len(value) > 18:
-        return None
-    return raw, int(value)
-
-
 class _Upstream(asyncio.Protocol):
     """A plain-HTTP upstream connection of the fast path; pooled between requests."""
 
@@ -503,7 +440,7 @@ class _FastConn(asyncio.Protocol):
         self.reading_paused = False
         self.upstream: _Upstream | None = None
         self.pooled = False  # the upstream in use came from the pool (retry once)
-        self.head: RequestHead | None = None
+        self.request: FastRequest | None = None
         self.plan: _Plan | None = None
         self.host = ""
         self.remaining = 0
@@ -618,33 +555,27 @@ class _FastConn(asyncio.Protocol):
                 return
             head_end = end + 4
             data = bytes(buf[:head_end])
-            if head_end > limits.http.max_head:
-                self._hand_head()
-                return
-            lower = data.lower()
-            if (not lower.startswith(b"get http://") and not lower.startswith(b"head http://")) or (
-                b"\nupgrade:" in lower or b"\nexpect:" in lower
-            ):
-                self._hand_head()
-                return
-            try:
-                head = parse_request_head(data, limits.http)
-                target = parse_absolute_target(head.target)
-                framing = Framing.NONE
-                if b"\ncontent-length:" in lower or b"\ntransfer-encoding:" in lower:
-                    framing, _ = request_framing(head)
-            except HttpError:
-                self._hand_head()
-                return
-            if framing is not Framing.NONE or server._is_self(target.host, target.port):
+            simple = parse_simple_request(data, limits.http)
+            if simple is None or server._is_self(simple.host, simple.port):
+                # Bodies, upgrades, other schemes, malformed heads...: the stream code.
                 self._hand_head()
                 return
             del buf[:head_end]
             self.first = False
             server.requests += 1
-            loop = self.loop
-            self.deadline = loop.time() + limits.idle_timeout
-            plan = server._plan(head, target, Framing.NONE)
+            self.deadline = self.loop.time() + limits.idle_timeout
+            plan = server._plan_parts(
+                simple.method,
+                simple.version,
+                simple.headers,
+                simple.lower,
+                simple.tokens,
+                simple.url,
+                simple.authority,
+                simple.path,
+                ("http", simple.host.lower(), simple.port),
+                Framing.NONE,
+            )
             assert self.transport is not None
             if plan.response is not None:
                 self.transport.write(plan.response)
@@ -652,7 +583,7 @@ class _FastConn(asyncio.Protocol):
                     self._hand_close()
                     return
                 continue
-            self.head, self.plan, self.host = head, plan, target.host
+            self.request, self.plan, self.host = simple, plan, simple.host
             self._send_upstream(0)
 
     def _send_upstream(self, attempt: int) -> None:
@@ -743,16 +674,23 @@ class _FastConn(asyncio.Protocol):
                 self._fail(error_response(502, "upstream response head too large"))
             return
         head_end = end + 4
-        assert self.head is not None and self.plan is not None
+        request, plan = self.request, self.plan
+        assert request is not None and plan is not None
         raw = bytes(self.ubuf[:head_end])
-        fast = _plain_response(raw, self.head, self.plan, limits.http)
-        if fast is not None:
-            head_bytes, length = fast
-            self._relay_start(head_bytes, head_end, length, self.plan.client_keep, True)
-            return
+        if (
+            plan.client_keep
+            and not plan.verdict.engage  # a page context may open: the general path
+            and request.method == "GET"
+            and request.version == "HTTP/1.1"
+        ):
+            fast = plain_response(raw, limits.http)
+            if fast is not None:
+                self._relay_start(fast[0], head_end, fast[1], True, True)
+                return
+        head = request.head()
         try:
             response = parse_response_head(raw, limits.http)
-            framing, _ = response_framing(response, self.head.method)
+            framing, _ = response_framing(response, head.method)
         except HttpError as exc:
             self._fail(error_response(exc.status, exc.message))
             return
@@ -761,7 +699,7 @@ class _FastConn(asyncio.Protocol):
             return
         try:
             head_bytes, framing, length, keep, upstream_keep, _ = self.server._response_plan(
-                response, self.head, self.plan
+                response, head, plan
             )
         except HttpError as exc:
             self._fail(error_response(exc.status, exc.message))
@@ -812,7 +750,7 @@ class _FastConn(asyncio.Protocol):
         server = self.server
         loop = self.loop
         upstream, self.upstream = self.upstream, None
-        plan, self.plan, self.head = self.plan, None, None
+        plan, self.plan, self.request = self.plan, None, None
         if upstream is not None:
             upstream.owner = None
             if self.paused and upstream.transport is not None:
@@ -862,7 +800,7 @@ class _FastConn(asyncio.Protocol):
         """Relay this response, and serve the connection after it, with the stream code."""
         upstream, self.upstream = self.upstream, None
         assert upstream is not None and upstream.transport is not None
-        assert self.head is not None and self.plan is not None
+        assert self.request is not None and self.plan is not None
         upstream.owner = None
         data, rest = bytes(self.ubuf[:head_end]), bytes(self.ubuf[head_end:])
         self.ubuf = bytearray()
@@ -873,9 +811,106 @@ class _FastConn(asyncio.Protocol):
         conn.first = False
         conn.upstream = up_writer
         relay = self.server._relay_response(
-            conn, self.head, self.plan, (up_reader, up_writer), data
+            conn, self.request.head(), self.plan, (up_reader, up_writer), data
         )
         self.server._spawn(self.server._run(conn, relay))
+
+
+def listening_sockets(host: str, port: int, *, reuse_port: bool = False) -> list[socket.socket]:
+    """Non-blocking listening sockets for `host` (every address it resolves to), as
+    `loop.create_server` would open them."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    seen: set[tuple[object, ...]] = set()
+    try:
+        for family, kind, proto, _, address in infos:
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(1024)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class _Acceptor:
+    """Accepts connections in batches from listening sockets.
+
+    libuv (under uvloop) accepts one connection per event-loop iteration. On a busy proxy
+    one iteration serves hundreds of ready connections and takes tens of milliseconds, so
+    a browser opening a burst of connections waited in the kernel's queue for a second or
+    more (measured: 200 new connections took ~2 s to be accepted under load). Here each
+    readiness callback accepts up to `BATCH` connections. When the process runs out of
+    file descriptors, accepting pauses briefly instead of spinning on a socket that stays
+    readable.
+    """
+
+    BATCH = 256
+    PAUSE = 0.5
+
+    def __init__(
+        self, sockets: list[socket.socket], adopt: Callable[[socket.socket], None]
+    ) -> None:
+        self.sockets = sockets
+        self.adopt = adopt
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed: asyncio.Future[None] | None = None
+        self._open = False
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.closed = loop.create_future()
+        self._open = True
+        for sock in self.sockets:
+            loop.add_reader(sock.fileno(), self._ready, sock)
+
+    def _ready(self, sock: socket.socket) -> None:
+        for _ in range(self.BATCH):
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionAbortedError:
+                continue
+            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS...
+                logger.warning("cannot accept connections: %s; pausing", exc.strerror or exc)
+                self._pause(sock)
+                return
+            conn.setblocking(False)
+            if conn.family in (socket.AF_INET, socket.AF_INET6):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.adopt(conn)
+
+    def _pause(self, sock: socket.socket) -> None:
+        assert self.loop is not None
+        self.loop.remove_reader(sock.fileno())
+        self.loop.call_later(self.PAUSE, self._resume, sock)
+
+    def _resume(self, sock: socket.socket) -> None:
+        if self._open and self.loop is not None:
+            self.loop.add_reader(sock.fileno(), self._ready, sock)
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        for sock in self.sockets:
+            if self.loop is not None and sock.fileno() >= 0:
+                self.loop.remove_reader(sock.fileno())
+            sock.close()
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(None)
 
 
 class ProxyServer:
@@ -906,7 +941,8 @@ class ProxyServer:
         self.log = log
         self.pac_fallback_direct = pac_fallback_direct
         self._allow = _networks(allow_from)
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | None = None  # the stream-only listener
+        self._acceptor: _Acceptor | None = None  # the fast path's listener
         self._conns: set[_Conn | _FastConn] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         limits = self.limits
@@ -932,22 +968,8 @@ class ProxyServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.sock is not None:
-            loop = asyncio.get_running_loop()
-            self._server = await loop.create_server(
-                lambda: _FastConn(self), sock=self.sock, backlog=1024
-            )
-        elif self.fast_path:
-            loop = asyncio.get_running_loop()
-            self._server = await loop.create_server(
-                lambda: _FastConn(self),
-                self.host,
-                self.port,
-                reuse_address=True,
-                reuse_port=self.reuse_port or None,
-                backlog=1024,
-            )
-        else:
+        loop = asyncio.get_running_loop()
+        if self.sock is None and not self.fast_path:
             self._server = await asyncio.start_server(
                 self._accept,
                 self.host,
@@ -957,20 +979,46 @@ class ProxyServer:
                 reuse_port=self.reuse_port or None,
                 backlog=1024,
             )
-        self._listen = [s.getsockname()[:2] for s in self._server.sockets]
+            sockets = list(self._server.sockets)
+        else:
+            sockets = (
+                [self.sock]
+                if self.sock is not None
+                else listening_sockets(self.host, self.port, reuse_port=self.reuse_port)
+            )
+            self._acceptor = _Acceptor(sockets, self._adopt)
+            self._acceptor.start(loop)
+        self._listen = [s.getsockname()[:2] for s in sockets]
         self.port = self._listen[0][1]
         self._sweeper = asyncio.create_task(self._sweep())
 
+    def _adopt(self, conn: socket.socket) -> None:
+        """A connection `_Acceptor` took: serve it with the fast path's protocol."""
+        self._spawn(self._adopt_later(conn))
+
+    async def _adopt_later(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.connect_accepted_socket(lambda: _FastConn(self), conn)
+        except OSError:
+            conn.close()
+
     async def serve_forever(self) -> None:
-        assert self._server is not None
+        if self._server is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._server.serve_forever()
+            return
+        assert self._acceptor is not None and self._acceptor.closed is not None
         with contextlib.suppress(asyncio.CancelledError):
-            await self._server.serve_forever()
+            await self._acceptor.closed
 
     async def close(self) -> None:
         """Graceful shutdown: stop accepting, finish requests in flight, then cut the rest."""
         self._closing = True
         if self._server is not None:
             self._server.close()
+        if self._acceptor is not None:
+            self._acceptor.close()
         for conn in list(self._conns):
             conn.close_idle()
         loop = asyncio.get_running_loop()
@@ -1289,33 +1337,50 @@ class ProxyServer:
     def _plan(self, head: RequestHead, target: Target, framing: Framing) -> _Plan:
         """Decide a plain-HTTP request and build the head that goes upstream. No I/O.
 
-        Shared by the fast path and the stream path, so both decide, log and rewrite
-        requests identically. One pass over the fields builds the lower-case map the
-        policy reads and collects the `Connection` tokens (keep-alive, hop-by-hop).
+        Shared by the fast path (through `_plan_parts`) and the stream path, so both
+        decide, log and rewrite requests identically.
         """
-        headers_lc: dict[str, str] = {}
-        tokens: set[str] = set()
-        for name, value in head.headers:
-            lname = name.lower()
-            if lname not in headers_lc:
-                headers_lc[lname] = value
-            if lname == "connection" or lname == "proxy-connection":
-                tokens.update(t for t in (x.strip().lower() for x in value.split(",")) if t)
+        lower, tokens = header_map(head.headers)
+        return self._plan_parts(
+            head.method,
+            head.version,
+            head.headers,
+            lower,
+            tokens,
+            target.url,
+            target.authority,
+            target.path,
+            (target.scheme, target.host.lower(), target.port),
+            framing,
+        )
+
+    def _plan_parts(
+        self,
+        method: str,
+        version: str,
+        headers: tuple[Header, ...],
+        lower: dict[str, str],
+        tokens: frozenset[str],
+        url: str,
+        authority: str,
+        path: str,
+        key: tuple[str, str, int],
+        framing: Framing,
+    ) -> _Plan:
+        """`_plan` from a request already split up: `lower` maps lower-case field names
+        to their first value, `tokens` are the `Connection` tokens (`fastpath.header_map`)."""
         client_keep = (
             "close" not in tokens
-            and (head.version == "HTTP/1.1" or "keep-alive" in tokens)
+            and (version == "HTTP/1.1" or "keep-alive" in tokens)
             and not self._closing
         )
-        url = target.url
         state = self.state
         config, matcher, record = state.config, state.memo, state.record
         try:
-            verdict = decide(
-                head.method, url, headers_lc, config=config, matcher=matcher, record=record
-            )
+            verdict = decide(method, url, lower, config=config, matcher=matcher, record=record)
         except Exception:
-            logger.exception("policy failed for %s; failing open", target.host)
-            verdict = Verdict(False, Layer.UNATTRIBUTED, RequestType.OTHER, target.host, "")
+            logger.exception("policy failed for %s; failing open", key[1])
+            verdict = Verdict(False, Layer.UNATTRIBUTED, RequestType.OTHER, key[1], "")
 
         if verdict.blocked:
             self._record(verdict, "http", url)
@@ -1324,19 +1389,18 @@ class ProxyServer:
                 verdict.type,
                 self._explain(verdict),
                 host=verdict.host,
-                method=head.method,
-                request_headers=headers_lc,
+                method=method,
+                request_headers=lower,
                 close=close,
             )
             return _Plan(verdict, url, client_keep, response=response, close=close)
 
         if verdict.frame_of is not None:
             record.note_frame(url, verdict.frame_of)
-        path = target.path
         try:
             new_url, rules = strip_params(url, verdict, config=config, matcher=matcher)
         except Exception:
-            logger.exception("removeparam failed for %s", target.host)
+            logger.exception("removeparam failed for %s", key[1])
             new_url, rules = url, ()
         if rules and new_url != url:
             path = parse_absolute_target(new_url).path
@@ -1344,11 +1408,11 @@ class ProxyServer:
         else:
             self._record(verdict, "http", None)
 
-        upgrade = headers_lc.get("upgrade", "")
+        upgrade = lower.get("upgrade", "")
         is_upgrade = bool(upgrade) and "upgrade" in tokens
         drop = _FORWARD_DROP | tokens if tokens else _FORWARD_DROP
-        out = [("Host", target.authority)]
-        out += [(k, v) for k, v in head.headers if k.lower() not in drop]
+        out = [("Host", authority)]
+        out += [h for h in headers if h[0].lower() not in drop]
         if config.signals.active:
             out = apply_signals(out, config.signals)
         if framing is Framing.CHUNKED:
@@ -1356,8 +1420,8 @@ class ProxyServer:
         if is_upgrade:
             out.append(("Connection", "Upgrade"))
             out.append(("Upgrade", upgrade))
-        request_bytes = serialize_head(f"{head.method} {path} HTTP/1.1", out)
-        expect = "100-continue" in headers_lc.get("expect", "").lower()
+        request_bytes = serialize_head(f"{method} {path} HTTP/1.1", out)
+        expect = "100-continue" in lower.get("expect", "").lower()
         return _Plan(
             verdict,
             url,
@@ -1365,7 +1429,7 @@ class ProxyServer:
             request=request_bytes,
             is_upgrade=is_upgrade,
             expect=expect,
-            key=(target.scheme, target.host.lower(), target.port),
+            key=key,
         )
 
     def _response_plan(
