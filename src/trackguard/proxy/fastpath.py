@@ -25,9 +25,10 @@ _REQUEST_LINE = re.compile(  # noqa: TID251
     rb"(GET|HEAD) http://([A-Za-z0-9._\-]+)(?::([0-9]{1,5}))?(/[!\x22$-~]*)? HTTP/1\.([01])\r\n"
 )
 
-#: Fields that give a request a body, an interim response or a protocol switch.
+#: Fields that give a request a body, an interim response or a protocol switch (searched
+#: in the lower-cased head: case-sensitive patterns are several times faster).
 _SPECIAL_REQUEST_FIELD = re.compile(  # noqa: TID251
-    rb"\n(?:content-length|transfer-encoding|expect|upgrade):", re.IGNORECASE
+    rb"\n(?:content-length|transfer-encoding|expect|upgrade):"
 )
 
 #: `HTTP/1.1 2xx..5xx [reason]` CRLF.
@@ -39,14 +40,13 @@ _KEEP_ALIVE_LINE = re.compile(  # noqa: TID251
     rb"\r\n(?:connection:[ \t]*keep-alive[ \t]*|keep-alive:[^\r\n]*)(?=\r\n)", re.IGNORECASE
 )
 
-#: Any hop-by-hop field, and `Connection` with any other value (it may name more fields).
+#: Any hop-by-hop field (searched in the lower-cased head).
 _HOP_FIELD = re.compile(  # noqa: TID251
     rb"\r\n(?:connection|keep-alive|proxy-connection|proxy-authenticate|proxy-authorization"
-    rb"|te|trailer|transfer-encoding|upgrade):",
-    re.IGNORECASE,
+    rb"|te|trailer|transfer-encoding|upgrade):"
 )
 
-_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:([^\r\n]*)", re.IGNORECASE)  # noqa: TID251
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:([^\r\n]*)")  # noqa: TID251
 
 
 class FastRequest:
@@ -119,7 +119,7 @@ def parse_simple_request(data: bytes, limits: Limits) -> FastRequest | None:
     end = len(data) - 2
     if FIELDS.fullmatch(data, start, end) is None:
         return None
-    if _SPECIAL_REQUEST_FIELD.search(data, start - 1, end) is not None:
+    if _SPECIAL_REQUEST_FIELD.search(data.lower(), start - 1, end) is not None:
         return None
     method, host, port_text, path, minor = match.groups()
     port = 80
@@ -178,11 +178,13 @@ def plain_response(raw: bytes, limits: Limits) -> tuple[bytes, int] | None:
         return None
     if raw.count(b"\r\n", start) > limits.max_headers + 1:
         return None
-    if _HOP_FIELD.search(raw, start - 2) is not None:
+    lower = raw.lower()
+    if _HOP_FIELD.search(lower, start - 2) is not None:
         raw = _KEEP_ALIVE_LINE.sub(b"", raw)
-        if _HOP_FIELD.search(raw, start - 2) is not None:
+        lower = raw.lower()
+        if _HOP_FIELD.search(lower, start - 2) is not None:
             return None
-    lengths = _CONTENT_LENGTH.findall(raw, start - 2)
+    lengths = _CONTENT_LENGTH.findall(lower, start - 2)
     if len(lengths) != 1:
         return None
     value = lengths[0].strip(b" \t")

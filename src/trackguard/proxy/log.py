@@ -7,11 +7,12 @@ requests are never stored; a blocked request keeps `scheme://host/path` without 
 default, `Settings.log_retention_days`) are deleted at start-up and hourly; `wipe_log`
 erases everything.
 
-Writes never touch the event loop: the server appends to an in-memory batch and a single
+Writes never touch the event loop: the server adds to an in-memory batch and a single
 writer thread flushes it once a second. Identical decisions within one flush are
-coalesced into one row with a `count`, so a busy page costs a few rows, not thousands.
-If the disk stalls, the batch is capped and the overflow is counted, never buffered
-without limit. Readers (`trackguard log`, `stats`) open their own connection; WAL lets
+coalesced into one row with a `count` as they are added (a dictionary update on the
+proxy's hot path, no list of every request), so a busy page costs a few rows, not
+thousands. If the disk stalls, the batch is capped and the overflow is counted, never
+buffered without limit. Readers (`trackguard log`, `stats`) open their own connection; WAL lets
 them read while the proxy writes.
 """
 
@@ -118,11 +119,8 @@ def strip_query(url: str) -> str:
     return url[:2048]
 
 
+#: The coalescing key: kind, action, layer, type, site, host, rule, list, line, url.
 _Key = tuple[str, str, str, str, str, str, str | None, str | None, int | None, str | None]
-#: A pending entry: the coalescing key, then time and count.
-_Row = tuple[
-    str, str, str, str, str, str, str | None, str | None, int | None, str | None, float, int
-]
 
 
 class DecisionLog:
@@ -142,7 +140,8 @@ class DecisionLog:
         self._flush_seconds = flush_seconds
         self._clock = clock
         self._lock = threading.Lock()
-        self._pending: list[_Row] = []
+        #: key -> [first time, last time, count]
+        self._pending: dict[_Key, list[float]] = {}
         self._stop = threading.Event()
         self._flushed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -187,12 +186,19 @@ class DecisionLog:
         count: int = 1,
     ) -> None:
         """`add` without building a LogEntry: the proxy calls this once per request."""
-        row = (kind, action, layer, type, site, host, rule, list, line, url, time, count)
+        key = (kind, action, layer, type, site, host, rule, list, line, url)
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:
-                self.dropped += 1
-                return
-            self._pending.append(row)
+            row = self._pending.get(key)
+            if row is not None:
+                row[2] += count
+                if time > row[1]:
+                    row[1] = time
+                elif time < row[0]:
+                    row[0] = time
+            elif len(self._pending) >= MAX_PENDING:
+                self.dropped += count
+            else:
+                self._pending[key] = [time, time, count]
 
     def close(self) -> None:
         """Flush what is pending and stop the writer thread."""
@@ -224,33 +230,22 @@ class DecisionLog:
 
     def _flush(self, conn: sqlite3.Connection) -> None:
         with self._lock:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending, {}
         if not batch:
             return
-        rows: dict[_Key, list[float | int]] = {}
-        for entry in batch:
-            key: _Key = entry[:10]
-            when, count = entry[10], entry[11]
-            row = rows.get(key)
-            if row is None:
-                rows[key] = [when, when, count]
-            else:
-                row[0] = min(row[0], when)
-                row[1] = max(row[1], when)
-                row[2] += count
         try:
             conn.execute("BEGIN")
             conn.executemany(
                 "INSERT INTO decisions (time, last_time, count, kind, action, layer, type, site,"
                 " host, rule, list, line, url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(*v, *k) for k, v in rows.items()],
+                [(first, last, int(count), *key) for key, (first, last, count) in batch.items()],
             )
             conn.execute("COMMIT")
         except sqlite3.Error:
             # The log must never take the proxy down (disk full, locked by a wipe...).
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            self.dropped += len(batch)
+            self.dropped += int(sum(row[2] for row in batch.values()))
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -251,38 +251,50 @@ def request_type(info: RequestInfo, parts: UrlParts | None = None) -> RequestTyp
     the type comes from `Accept`, a few request headers and the path's extension: the same
     cues older blockers used. `Sec-Fetch-Dest: empty` is fetch/XHR, or a beacon/ping.
     """
-    h = info.headers
-    if h.get("upgrade", "").lower() == "websocket":
+    return _request_type(info.headers, parts or split_url(info.url))
+
+
+def _request_type(h: Mapping[str, str], parts: UrlParts) -> RequestType:
+    """`request_type` on the header map itself (the proxy's hot path builds no RequestInfo)."""
+    dest = h.get("sec-fetch-dest")
+    upgrade = h.get("upgrade")
+    if upgrade is not None and upgrade.lower() == "websocket":
         return RequestType.WEBSOCKET
     if "ping-from" in h or "ping-to" in h or h.get("content-type", "").startswith("text/ping"):
         return RequestType.PING
-    dest = h.get("sec-fetch-dest", "").lower()
     if dest:
+        dest = dest.lower()
         if dest == "empty":
             return RequestType.XMLHTTPREQUEST
         return _DEST_TYPES.get(dest, RequestType.OTHER)
-    if h.get("x-requested-with", "").lower() == "xmlhttprequest":
+    requested_with = h.get("x-requested-with")
+    if requested_with is not None and requested_with.lower() == "xmlhttprequest":
         return RequestType.XMLHTTPREQUEST
-    if accepts_html(h):
-        return RequestType.SUBDOCUMENT
     accept = h.get("accept", "")
+    if "text/html" in accept or "application/xhtml+xml" in accept:
+        return RequestType.SUBDOCUMENT
     if accept.startswith("image/"):
         return RequestType.IMAGE
     if accept.startswith("text/css"):
         return RequestType.STYLESHEET
-    path = (parts or split_url(info.url)).text
-    path = path[path.find("/", path.find("://") + 3) :]
+    found = _EXTENSION_TYPES.get(_extension(parts.text))
+    if found is not None:
+        return found
+    if accept.startswith("application/json"):
+        return RequestType.XMLHTTPREQUEST
+    return RequestType.OTHER
+
+
+def _extension(url: str) -> str:
+    """The lower-case extension of a URL's last path segment ("" when it has none)."""
+    path = url[url.find("/", url.find("://") + 3) :]
     query = path.find("?")
     if query >= 0:
         path = path[:query]
     dot = path.rfind(".")
     if dot > path.rfind("/"):
-        found = _EXTENSION_TYPES.get(path[dot + 1 :].lower())
-        if found is not None:
-            return found
-    if accept.startswith("application/json"):
-        return RequestType.XMLHTTPREQUEST
-    return RequestType.OTHER
+        return path[dot + 1 :].lower()
+    return ""
 
 
 # -- attribution --------------------------------------------------------------------------
@@ -333,16 +345,14 @@ def decide(
     record: NavigationRecord,
 ) -> Verdict:
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
-    info = RequestInfo(method, url, headers)
     parts = _split_url(url)
     host = parts.host
-    rtype = request_type(info, parts)
-    has_fetch_metadata = "sec-fetch-mode" in headers
+    rtype = _request_type(headers, parts)
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
 
     if is_top_level_navigation(headers):
-        if has_fetch_metadata:
+        if "sec-fetch-mode" in headers:
             return Verdict(
                 False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
             )
@@ -374,13 +384,12 @@ def decide(
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
     third_party = not site or site_of(host) != site
-
-    def verdict(blocked: bool, layer: Layer, decision: Decision | None = None) -> Verdict:
-        return Verdict(
-            blocked, layer, rtype, host, site, decision, frame_of=frame_of, source_url=source_url
-        )
-
-    return verdict(*_layers(url, source_url, rtype, host, site, third_party, config, matcher))
+    blocked, layer, decision = _layers(
+        url, source_url, rtype, host, site, third_party, config, matcher
+    )
+    return Verdict(
+        blocked, layer, rtype, host, site, decision, frame_of=frame_of, source_url=source_url
+    )
 
 
 def _layers(

@@ -243,6 +243,18 @@ def _type_name(rtype: RequestType) -> str:
 #: Request fields never forwarded as they are: hop-by-hop ones, and the ones the proxy
 #: writes itself (`Host` from the target, `Expect` answered here).
 _FORWARD_DROP = HOP_BY_HOP | {"host", "expect"}
+#: The drop sets for the `Connection` tokens clients commonly send (no set union per
+#: request); other token sets are built when they occur.
+_DROP_FOR_TOKENS = {
+    tokens: _FORWARD_DROP | tokens
+    for tokens in (
+        frozenset(),
+        frozenset({"keep-alive"}),
+        frozenset({"close"}),
+        frozenset({"upgrade"}),
+        frozenset({"keep-alive", "upgrade"}),
+    )
+}
 
 
 class _Plan:
@@ -427,8 +439,10 @@ class _FastConn(asyncio.Protocol):
         # One lookup per connection: get_running_loop() costs a getpid() system call.
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.buf = bytearray()
-        self.ubuf = bytearray()
+        # Unparsed bytes from the client and from the upstream. Plain `bytes`: in the common
+        # case one read holds one whole head, which is then used without a copy.
+        self.buf = b""
+        self.ubuf = b""
         self.stage = _Stage.HEAD
         self.first = True
         self.deadline = 0.0
@@ -466,7 +480,7 @@ class _FastConn(asyncio.Protocol):
         self.deadline = self.loop.time() + server.limits.head_timeout
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        self.buf = self.buf + data if self.buf else data
         if self.stage is _Stage.HEAD:
             self._process()
         elif len(self.buf) > self.server.limits.http.max_head and not self.reading_paused:
@@ -554,13 +568,13 @@ class _FastConn(asyncio.Protocol):
                     self._close_softly(1.0)
                 return
             head_end = end + 4
-            data = bytes(buf[:head_end])
+            data = buf[:head_end]  # the same object when the read was exactly one head
             simple = parse_simple_request(data, limits.http)
             if simple is None or server._is_self(simple.host, simple.port):
                 # Bodies, upgrades, other schemes, malformed heads...: the stream code.
                 self._hand_head()
                 return
-            del buf[:head_end]
+            self.buf = buf[head_end:]
             self.first = False
             server.requests += 1
             self.deadline = self.loop.time() + limits.idle_timeout
@@ -590,7 +604,7 @@ class _FastConn(asyncio.Protocol):
         plan = self.plan
         assert plan is not None
         self.stage = _Stage.UPSTREAM
-        self.ubuf = bytearray()
+        self.ubuf = b""
         upstream = self.server._fast_pool.get(plan.key) if attempt == 0 else None
         loop = self.loop
         if upstream is None:
@@ -667,16 +681,16 @@ class _FastConn(asyncio.Protocol):
         if self.stage is not _Stage.UPSTREAM:
             return
         limits = self.server.limits
-        self.ubuf += data
-        end = self.ubuf.find(b"\r\n\r\n")
+        ubuf = self.ubuf = self.ubuf + data if self.ubuf else data
+        end = ubuf.find(b"\r\n\r\n")
         if end < 0:
-            if len(self.ubuf) > limits.http.max_head:
+            if len(ubuf) > limits.http.max_head:
                 self._fail(error_response(502, "upstream response head too large"))
             return
         head_end = end + 4
         request, plan = self.request, self.plan
         assert request is not None and plan is not None
-        raw = bytes(self.ubuf[:head_end])
+        raw = ubuf[:head_end]
         if (
             plan.client_keep
             and not plan.verdict.engage  # a page context may open: the general path
@@ -712,7 +726,7 @@ class _FastConn(asyncio.Protocol):
         """Send the response head with the body bytes already here (one write)."""
         assert self.transport is not None
         body = self.ubuf[head_end:]
-        self.ubuf = bytearray()
+        self.ubuf = b""
         if len(body) > length:
             body = body[:length]
             upstream_keep = False
@@ -779,7 +793,7 @@ class _FastConn(asyncio.Protocol):
         if self.reading_paused:
             self.transport.resume_reading()
             self.reading_paused = False
-        data, self.buf = bytes(self.buf), bytearray()
+        data, self.buf = bytes(self.buf), b""
         return _streams_for(self.transport, data, self.eof, self.server.limits.http.max_head)
 
     def _hand_head(self) -> None:
@@ -802,8 +816,8 @@ class _FastConn(asyncio.Protocol):
         assert upstream is not None and upstream.transport is not None
         assert self.request is not None and self.plan is not None
         upstream.owner = None
-        data, rest = bytes(self.ubuf[:head_end]), bytes(self.ubuf[head_end:])
-        self.ubuf = bytearray()
+        data, rest = self.ubuf[:head_end], self.ubuf[head_end:]
+        self.ubuf = b""
         limit = self.server.limits.http.max_head
         up_reader, up_writer = _streams_for(upstream.transport, rest, False, limit)
         reader, writer = self._to_streams()
@@ -1410,7 +1424,7 @@ class ProxyServer:
 
         upgrade = lower.get("upgrade", "")
         is_upgrade = bool(upgrade) and "upgrade" in tokens
-        drop = _FORWARD_DROP | tokens if tokens else _FORWARD_DROP
+        drop = _DROP_FOR_TOKENS.get(tokens) or _FORWARD_DROP | tokens
         out = [("Host", authority)]
         out += [h for h in headers if h[0].lower() not in drop]
         if config.signals.active:
@@ -1705,20 +1719,23 @@ class ProxyServer:
     def _record(
         self, verdict: Verdict, kind: str, url: str | None, strip: SourceRef | None = None
     ) -> None:
-        if self.log is None:
+        log = self.log
+        if log is None:
             return
-        if verdict.blocked:
-            action = "block"
-        elif strip is not None:
-            action = "strip"
-        else:
-            action = "allow"
-        rule = verdict.rule
-        list_id = verdict.list
-        line = verdict.line
+        rule: str | None = None
+        list_id: str | None = None
+        line: int | None = None
         if strip is not None:
+            action = "strip"
             rule, list_id, line = strip.text, strip.list_id, strip.line
-        self.log.add_fields(
+        else:
+            action = "block" if verdict.blocked else "allow"
+            decision = verdict.decision
+            matched = decision.matched if decision is not None else None
+            if matched is not None:
+                source = matched.source
+                rule, list_id, line = source.text, source.list_id, source.line
+        log.add_fields(
             time.time(),
             kind,
             action,
