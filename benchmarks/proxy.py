@@ -12,8 +12,8 @@ every request is allowed; Privoxy matches every URL anyway).
 Needs Debian packages `wrk`, `nginx-light` (or `nginx`) and `privoxy`. Everything
 listens on 127.0.0.1 only, and every process started here is stopped at the end.
 
-    python benchmarks/proxy.py                      # 10 s per point, 600 s soak
-    python benchmarks/proxy.py --duration 5 --soak-seconds 60 --json out.json
+    python benchmarks/proxy.py                      # 3 x 10 s per point, 600 s soak
+    python benchmarks/proxy.py --duration 5 --repeat 1 --soak-seconds 60 --json out.json
 """
 
 from __future__ import annotations
@@ -303,7 +303,13 @@ def run_wrk(
     return rps, p50, p99, errors, total
 
 
-def benchmark(stack: Stack, seconds: float) -> list[Point]:
+def benchmark(stack: Stack, seconds: float, repeat: int = 3) -> list[Point]:
+    """Each point `repeat` times, the three targets interleaved, and the median kept.
+
+    The machine is shared: a neighbour's burst can halve one 10-second measurement.
+    Interleaving puts every target through the same conditions, and the median drops
+    the odd disturbed run from each.
+    """
     points = []
     origin_path = f"http://127.0.0.1:{stack.origin_port}/index.html"
     host = f"127.0.0.1:{stack.origin_port}"
@@ -313,23 +319,46 @@ def benchmark(stack: Stack, seconds: float) -> list[Point]:
         ("trackguard", stack.trackguard_port, origin_path, stack.trackguard),
     ]
     for connections in CONNECTIONS:
-        for name, port, path, proc in targets:
-            # Warm up (pools, caches), then measure.
-            run_wrk(stack.work, port, path, host, connections, 1)
-            cpu0 = process_cpu(proc.pid) if proc else 0.0
-            rps, p50, p99, errors, total = run_wrk(
-                stack.work, port, path, host, connections, seconds
-            )
-            cpu = (process_cpu(proc.pid) - cpu0) * 1000 / total if proc and total else None
-            point = Point(name, connections, rps, p50, p99, errors, cpu)
-            points.append(point)
-            print(
-                f"  {name:<10} c={connections:<3} {rps:>10.0f} req/s  p50 {p50:7.3f} ms"
-                f"  p99 {p99:7.3f} ms  errors {errors}"
-                + (f"  cpu {cpu:.3f} ms/req" if cpu is not None else ""),
-                file=sys.stderr,
-            )
+        runs: dict[str, list[Point]] = {name: [] for name, *_ in targets}
+        for _ in range(repeat):
+            for name, port, path, proc in targets:
+                # Warm up (pools, caches), then measure.
+                run_wrk(stack.work, port, path, host, connections, 1)
+                cpu0 = process_cpu(proc.pid) if proc else 0.0
+                rps, p50, p99, errors, total = run_wrk(
+                    stack.work, port, path, host, connections, seconds
+                )
+                cpu = (process_cpu(proc.pid) - cpu0) * 1000 / total if proc and total else None
+                runs[name].append(Point(name, connections, rps, p50, p99, errors, cpu))
+                print(
+                    f"  {name:<10} c={connections:<3} {rps:>10.0f} req/s  p50 {p50:7.3f} ms"
+                    f"  p99 {p99:7.3f} ms  errors {errors}"
+                    + (f"  cpu {cpu:.3f} ms/req" if cpu is not None else ""),
+                    file=sys.stderr,
+                )
+        for name, *_ in targets:
+            points.append(_median_point(runs[name]))
     return points
+
+
+def _median_point(runs: list[Point]) -> Point:
+    """The median of each measure over repeated runs (errors are summed)."""
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    cpus = [p.cpu_ms_per_request for p in runs if p.cpu_ms_per_request is not None]
+    return Point(
+        runs[0].target,
+        runs[0].connections,
+        median([p.requests_per_s for p in runs]),
+        median([p.p50_ms for p in runs]),
+        median([p.p99_ms for p in runs]),
+        sum(p.errors for p in runs),
+        median(cpus) if cpus else None,
+    )
 
 
 def soak(stack: Stack, seconds: float) -> dict[str, object]:
@@ -404,7 +433,10 @@ def table(points: list[Point]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10, help="seconds per point")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per run")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per point, interleaved; the median is kept"
+    )
     parser.add_argument("--soak-seconds", type=float, default=600, help="0 to skip the soak")
     parser.add_argument("--hosts", type=int, default=20_000, help="size of the block list")
     parser.add_argument(
@@ -425,12 +457,13 @@ def main() -> int:
         try:
             stack.start()
             print(f"blocking check: {stack.check_blocking()}", file=sys.stderr)
-            points = benchmark(stack, args.duration)
+            points = benchmark(stack, args.duration, max(1, args.repeat))
             soak_result = soak(stack, args.soak_seconds) if args.soak_seconds > 0 else None
         finally:
             stack.close()
     print(
-        f"\n{len(hosts):,} listed hosts; wrk {args.duration:g} s per point; "
+        f"\n{len(hosts):,} listed hosts; wrk {args.duration:g} s per run, median of "
+        f"{max(1, args.repeat)} interleaved runs per point; "
         f"{os.cpu_count()} cores shared by wrk, nginx and the proxy.\n"
     )
     print(table(points))
