@@ -98,14 +98,24 @@ class FastRequest:
 def header_map(headers: tuple[Header, ...]) -> tuple[dict[str, str], frozenset[str]]:
     """Lower-case name -> first value, and the `Connection`/`Proxy-Connection` tokens."""
     lower: dict[str, str] = {}
-    tokens: set[str] = set()
     for name, value in headers:
         lname = name.lower()
         if lname not in lower:
             lower[lname] = value
-        if lname == "connection" or lname == "proxy-connection":
+    return lower, _connection_tokens(headers, lower)
+
+
+def _connection_tokens(headers: tuple[Header, ...], lower: dict[str, str]) -> frozenset[str]:
+    if "connection" not in lower and "proxy-connection" not in lower:
+        return _NO_TOKENS
+    tokens: set[str] = set()
+    for name, value in headers:
+        if name.lower() in ("connection", "proxy-connection"):
             tokens.update(t for t in (x.strip().lower() for x in value.split(",")) if t)
-    return lower, frozenset(tokens)
+    return frozenset(tokens)
+
+
+_NO_TOKENS: frozenset[str] = frozenset()
 
 
 def parse_simple_request(data: bytes, limits: Limits) -> FastRequest | None:
@@ -136,7 +146,6 @@ def parse_simple_request(data: bytes, limits: Limits) -> FastRequest | None:
         return None
     headers: list[Header] = []
     lower: dict[str, str] = {}
-    tokens: frozenset[str] = frozenset()
     for line in lines:
         name, _, value = line.partition(":")
         value = value.strip(" \t")
@@ -144,8 +153,7 @@ def parse_simple_request(data: bytes, limits: Limits) -> FastRequest | None:
         lname = name.lower()
         if lname not in lower:
             lower[lname] = value
-        if lname == "connection" or lname == "proxy-connection":
-            tokens = tokens.union(t for t in (x.strip().lower() for x in value.split(",")) if t)
+    fields = tuple(headers)
     return FastRequest(
         method.decode("ascii"),
         data[len(method) + 1 : start - 11].decode("ascii"),
@@ -153,9 +161,9 @@ def parse_simple_request(data: bytes, limits: Limits) -> FastRequest | None:
         host.decode("ascii"),
         port,
         path.decode("ascii") if path else "/",
-        tuple(headers),
+        fields,
         lower,
-        tokens,
+        _connection_tokens(fields, lower),
     )
 
 
@@ -180,10 +188,16 @@ def plain_response(raw: bytes, limits: Limits) -> tuple[bytes, int] | None:
         return None
     lower = raw.lower()
     if _HOP_FIELD.search(lower, start - 2) is not None:
-        raw = _KEEP_ALIVE_LINE.sub(b"", raw)
-        lower = raw.lower()
+        # nginx's exact line first (a find and a cut), then any other spelling.
+        at = raw.find(b"\r\nConnection: keep-alive\r\n", start - 2)
+        if at >= 0:
+            raw = raw[:at] + raw[at + 24 :]
+            lower = raw.lower()
         if _HOP_FIELD.search(lower, start - 2) is not None:
-            return None
+            raw = _KEEP_ALIVE_LINE.sub(b"", raw)
+            lower = raw.lower()
+            if _HOP_FIELD.search(lower, start - 2) is not None:
+                return None
     lengths = _CONTENT_LENGTH.findall(lower, start - 2)
     if len(lengths) != 1:
         return None
