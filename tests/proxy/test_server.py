@@ -645,6 +645,9 @@ def test_accepting_pauses_instead_of_spinning_when_out_of_descriptors() -> None:
         def fileno(self) -> int:
             return self.real.fileno()
 
+        def setblocking(self, flag: bool) -> None:
+            self.real.setblocking(flag)
+
         def accept(self) -> tuple[socket.socket, object]:
             self.calls += 1
             raise OSError(errno.EMFILE, "Too many open files")

@@ -887,6 +887,7 @@ class _Acceptor:
         self.closed = loop.create_future()
         self._open = True
         for sock in self.sockets:
+            sock.setblocking(False)  # accept() below must never wait
             loop.add_reader(sock.fileno(), self._ready, sock)
 
     def _ready(self, sock: socket.socket) -> None:
