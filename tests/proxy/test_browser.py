@@ -9,11 +9,12 @@ to resolve nothing itself, so every request goes through the proxy.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from proxy_helpers import Net
+from proxy_helpers import Net, Origin, Seen
 
 from trackguard.proxy.signals import SignalPlan
 
@@ -25,11 +26,11 @@ pytestmark = [
 ]
 
 
-def page_html(net: Net) -> str:
-    site = f"http://site.test:{net.site.port}"
-    www = f"http://www.site.test:{net.site.port}"
-    cdn = f"http://cdn.test:{net.cdn.port}"
-    tracker = f"http://tracker.test:{net.tracker.port}"
+def page_html(host: str, cdn_port: int, tracker_port: int) -> str:
+    """The test page of the site `host` ("site.test:port"): own, neutral and tracker parts."""
+    site, www = f"http://{host}", f"http://www.{host}"
+    cdn = f"http://cdn.test:{cdn_port}"
+    tracker = f"http://tracker.test:{tracker_port}"
     return f"""<!doctype html><html><head>
 <link rel="stylesheet" href="{tracker}/track.css">
 <link rel="stylesheet" href="{site}/own.css">
@@ -50,6 +51,67 @@ def page_html(net: Net) -> str:
 </body></html>"""
 
 
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+def serve_page(site: Origin, cdn: Origin, tracker: Origin) -> Callable[[], None]:
+    """Make the site origin answer /index.html with `page_html` for the host asked and
+    *.gif with a real GIF (the origin still records both). Returns the undo."""
+    generic = site._respond
+
+    async def respond(writer, seen: Seen, digest: str) -> bool:  # type: ignore[no-untyped-def]
+        if seen.target == "/index.html":
+            body = page_html(seen.header("Host")[0], cdn.port, tracker.port).encode()
+            head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+        elif seen.target.endswith(".gif"):
+            body, head = GIF, "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\n"
+        else:
+            return await generic(writer, seen, digest)
+        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        return True
+
+    site._respond = respond  # type: ignore[method-assign]
+
+    def undo() -> None:
+        site._respond = generic  # type: ignore[method-assign]
+
+    return undo
+
+
+def chromium_args(proxy_port: int) -> list[str]:
+    """Headless Chromium through the proxy, resolving no name itself."""
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--proxy-server=http://127.0.0.1:{proxy_port}",
+        "--proxy-bypass-list=<-loopback>",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
+
+
+def load_page(page: Any, url: str) -> tuple[dict[str, Any], list[int], bool]:
+    """Open the test page and wait for its fetches: (results, image widths, app.js ran)."""
+    response = page.goto(url)
+    assert response is not None and response.status == 200
+    page.wait_for_function(
+        "window.results && 'collect' in window.results && 'api' in window.results",
+        timeout=15000,
+    )
+    page.wait_for_load_state("load")
+    results = page.evaluate("window.results")
+    images = page.evaluate("[...document.images].map(i => i.naturalWidth)")
+    return results, images, bool(page.evaluate("window.loaded === true"))
+
+
 @pytest.fixture
 def chromium(fresh: Net) -> Iterator[object]:
     playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -57,19 +119,7 @@ def chromium(fresh: Net) -> Iterator[object]:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                f"--proxy-server=http://127.0.0.1:{fresh.proxy.port}",
-                "--proxy-bypass-list=<-loopback>",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
+            args=chromium_args(fresh.proxy.port),
             env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
         )
         try:
@@ -82,54 +132,14 @@ def test_browser_page_loads_own_resources_and_trackers_get_nothing(
     fresh: Net, chromium: object
 ) -> None:
     fresh.configure(signals=SignalPlan(gpc=True))
-    html = page_html(fresh)
-    # The site origin serves the page under /index.html via its generic handler: use a
-    # route that returns our HTML instead, so the origin still sees the request.
-    site_pages = fresh.site
-
-    original = site_pages._respond
-
-    async def respond(writer, seen, digest):  # type: ignore[no-untyped-def]
-        if seen.target == "/index.html":
-            body = html.encode()
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
-            return True
-        if seen.target.endswith(".gif"):
-            gif = bytes.fromhex(
-                "47494638396101000100800000000000ffffff21f90401000000002c000000000100010000"
-                "02024401003b"
-            )
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\n"
-                + f"Content-Length: {len(gif)}\r\n\r\n".encode()
-                + gif
-            )
-            await writer.drain()
-            return True
-        return await original(writer, seen, digest)
-
-    site_pages._respond = respond  # type: ignore[method-assign]
+    undo = serve_page(fresh.site, fresh.cdn, fresh.tracker)
     try:
         page = chromium.new_page()  # type: ignore[attr-defined]
-        response = page.goto(f"http://site.test:{fresh.site.port}/index.html")
-        assert response is not None and response.status == 200
-        page.wait_for_function(
-            "window.results && 'collect' in window.results && 'api' in window.results",
-            timeout=15000,
-        )
-        page.wait_for_load_state("load")
-        results = page.evaluate("window.results")
-        own_img = page.evaluate("document.getElementById('own').naturalWidth")
-        px_img = page.evaluate("document.getElementById('px').naturalWidth")
-        app_loaded = page.evaluate("window.loaded === true")
+        url = f"http://site.test:{fresh.site.port}/index.html"
+        results, images, app_loaded = load_page(page, url)
         page.close()
     finally:
-        site_pages._respond = original  # type: ignore[method-assign]
+        undo()
 
     # The trackers received nothing at all.
     assert fresh.tracker.seen == []
@@ -138,11 +148,12 @@ def test_browser_page_loads_own_resources_and_trackers_get_nothing(
     site_targets = sorted(s.target for s in fresh.site.seen if s.target != "/favicon.ico")
     assert site_targets == ["/app.js", "/index.html", "/logo.gif", "/own.css"]
     assert sorted(s.target for s in fresh.cdn.seen) == ["/api.json", "/lib.js"]
-    assert own_img == 1 and app_loaded
+    assert app_loaded
     assert results["api"].startswith("cdn ok")
-    # Blocked resources were answered locally without breaking the page.
+    # Blocked resources were answered locally without breaking the page: the own logo
+    # loaded, and the transparent GIF stands in for the tracking pixel.
     assert results["collect"] == 204
-    assert px_img == 1  # the transparent GIF stands in for the tracking pixel
+    assert images == [1, 1]
     # GPC on: the origin saw Sec-GPC: 1 on the page and its resources.
     for seen in fresh.site.seen:
         assert seen.header("Sec-GPC") == ["1"], seen.target

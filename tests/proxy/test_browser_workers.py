@@ -15,8 +15,8 @@ import os
 import socket
 
 import pytest
-from proxy_helpers import TEST_HOSTS, LoopThread, Origin, Seen, hosts_map, make_matcher
-from test_browser import CHROMIUM
+from proxy_helpers import TEST_HOSTS, LoopThread, Origin, hosts_map, make_matcher
+from test_browser import CHROMIUM, chromium_args, load_page, serve_page
 
 from trackguard.proxy.attribution import NavigationRecord, PageContext, site_of_url
 from trackguard.proxy.policy import PolicyConfig
@@ -29,9 +29,6 @@ pytestmark = [
 ]
 
 MIN_LOADS, MAX_LOADS = 3, 8
-GIF = bytes.fromhex(
-    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
-)
 
 
 class WatchedRecord(NavigationRecord):
@@ -53,43 +50,9 @@ class WatchedRecord(NavigationRecord):
         return context
 
 
-def page_html(host: str, cdn: int, tracker: int) -> str:
-    """test_browser's page, on the site `host` ("siteN.test:port") it was asked for."""
-    site, www, cdn_url = f"http://{host}", f"http://www.{host}", f"http://cdn.test:{cdn}"
-    trk = f"http://tracker.test:{tracker}"
-    return f"""<!doctype html><html><head>
-<link rel="stylesheet" href="{trk}/track.css"><link rel="stylesheet" href="{site}/own.css">
-<script src="{www}/app.js"></script><script src="{cdn_url}/lib.js"></script>
-<script src="{trk}/t.js"></script></head><body>
-<img id="own" src="{site}/logo.gif"><img id="px" src="{trk}/pixel.gif?uid=1">
-<script>
-  window.results = {{}};
-  fetch("{trk}/collect", {{method: "POST", body: "x"}})
-    .then(r => window.results.collect = r.status).catch(e => window.results.collect = "error");
-  fetch("{cdn_url}/api.json").then(r => r.text()).then(t => window.results.api = t)
-    .catch(e => window.results.api = "error");
-  navigator.sendBeacon("{trk}/beacon", "x");
-</script></body></html>"""
-
-
 def test_browser_attribution_holds_across_two_workers_on_one_port() -> None:
     playwright_sync = pytest.importorskip("playwright.sync_api")
     site, tracker, cdn = Origin("site"), Origin("tracker"), Origin("cdn")
-    generic = site._respond
-
-    async def respond(writer, seen: Seen, digest: str) -> bool:  # type: ignore[no-untyped-def]
-        if seen.target == "/index.html":
-            body = page_html(seen.header("Host")[0], cdn.port, tracker.port).encode()
-            head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
-        elif seen.target.endswith(".gif"):
-            body, head = GIF, "HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\n"
-        else:
-            return await generic(writer, seen, digest)
-        writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        await writer.drain()
-        return True
-
-    site._respond = respond  # type: ignore[method-assign]
     sites = [f"site{n}.test" for n in range(MAX_LOADS)]
     connect_to = hosts_map([*TEST_HOSTS, *sites, *(f"www.{s}" for s in sites)])
     records = [WatchedRecord(), WatchedRecord()]
@@ -101,6 +64,7 @@ def test_browser_attribution_holds_across_two_workers_on_one_port() -> None:
         for origin in (site, tracker, cdn):
             origins_loop.run(origin.start())
             cleanup.callback(_close, origins_loop, origin)
+        cleanup.callback(serve_page(site, cdn, tracker))
         sockets = listen_sockets("127.0.0.1", 0, 2)  # what `--workers 2` opens
         port = sockets[0].getsockname()[1]
         for sock in sockets:
@@ -119,14 +83,7 @@ def test_browser_attribution_holds_across_two_workers_on_one_port() -> None:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                *("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"),
-                *("--disable-background-networking", "--disable-component-update"),
-                *("--disable-sync", "--disable-dev-shm-usage"),
-                f"--proxy-server=http://127.0.0.1:{port}",
-                "--proxy-bypass-list=<-loopback>",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
+            args=chromium_args(port),
             env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
         )
         cleanup.callback(browser.close)
@@ -135,16 +92,9 @@ def test_browser_attribution_holds_across_two_workers_on_one_port() -> None:
             context = browser.new_context()  # fresh cache and connections for each load
             try:
                 page = context.new_page()
-                response = page.goto(f"http://{name}:{site.port}/index.html")
-                assert response is not None and response.status == 200
-                page.wait_for_function(
-                    "window.results && 'collect' in window.results && 'api' in window.results",
-                    timeout=15000,
-                )
-                page.wait_for_load_state("load")
-                results = page.evaluate("window.results")
-                images = page.evaluate("[...document.images].map(i => i.naturalWidth)")
-                assert page.evaluate("window.loaded === true"), name
+                url = f"http://{name}:{site.port}/index.html"
+                results, images, app_loaded = load_page(page, url)
+                assert app_loaded, name
             finally:
                 context.close()
             assert tracker.seen == [], f"load {loads} ({name}) leaked to the tracker"

@@ -838,24 +838,39 @@ def listening_sockets(host: str, port: int, *, reuse_port: bool = False) -> list
     seen: set[tuple[object, ...]] = set()
     try:
         for family, kind, proto, _, address in infos:
-            if (family, address) in seen:
-                continue
-            seen.add((family, address))
-            sock = socket.socket(family, kind, proto)
-            sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if reuse_port:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(1024)
-            sock.setblocking(False)
+            if (family, address) not in seen:
+                seen.add((family, address))
+                sockets.append(open_listener(family, kind, proto, address, reuse_port=reuse_port))
     except BaseException:
         for sock in sockets:
             sock.close()
         raise
     return sockets
+
+
+def open_listener(
+    family: int,
+    kind: int,
+    proto: int,
+    address: tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes],
+    *,
+    reuse_port: bool,
+) -> socket.socket:
+    """One non-blocking listening socket bound to `address` (closed again on failure)."""
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(1024)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class _Acceptor:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from trackguard.proxy.attribution import NavigationRecord
+from trackguard.proxy.server import open_listener
 
 logger = logging.getLogger("trackguard.proxy")
 
@@ -138,16 +139,9 @@ def listen_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     sockets: list[socket.socket] = []
     try:
         for _ in range(count):
-            sock = socket.socket(family, kind, proto)
+            sock = open_listener(family, kind, proto, address, reuse_port=True)
             sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
             address = sock.getsockname()  # port 0 becomes the port the first one got
-            sock.listen(1024)
-            sock.setblocking(False)
     except OSError:
         for sock in sockets:
             sock.close()
