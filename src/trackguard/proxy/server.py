@@ -433,7 +433,7 @@ class _WriteBatch:
     the writer: measured, about 0.9 involuntary context switches per proxied request, each
     costing the switch and the caches. Writes queued here go out together once the
     iteration's callbacks have run (`call_soon` runs before the loop polls again), so a busy
-    iteration pays for one or two switches instead of one per request: about 20% more
+    iteration pays for one or two switches instead of one per request: 20-30% more
     requests per second in benchmarks/proxy.py. Per transport the order is kept (one
     queue), and whatever closes, aborts or hands a transport to the stream code calls
     `flush` first. Writes to a transport closed meanwhile are dropped, as
