@@ -690,11 +690,20 @@ def test_write_batch_sends_an_iterations_writes_together_in_order() -> None:
         def is_closing(self) -> bool:
             return self.closing
 
-    async def scenario() -> list[list[tuple[str, bytes]]]:
+        def abort(self) -> None:
+            self.closing = True
+
+    class Broken(Sink):
+        def write(self, data: bytes) -> None:
+            raise RuntimeError("handle is closed")
+
+    async def scenario() -> tuple[list[list[tuple[str, bytes]]], bool]:
         log: list[tuple[str, bytes]] = []
         a, b, gone = Sink(log, "a"), Sink(log, "b"), Sink(log, "gone")
+        broken = Broken(log, "broken")
         batch = _WriteBatch(asyncio.get_running_loop())
-        for transport, data in ((a, b"1"), (b, b"x"), (gone, b"?"), (a, b"2")):
+        writes = ((a, b"1"), (broken, b"!"), (b, b"x"), (gone, b"?"), (a, b"2"))
+        for transport, data in writes:
             batch.write(transport, data)  # type: ignore[arg-type]
         gone.closing = True  # the client went away before the end of the iteration
         seen = [list(log)]  # nothing sent during the callbacks
@@ -705,10 +714,12 @@ def test_write_batch_sends_an_iterations_writes_together_in_order() -> None:
         seen.append(list(log))
         await asyncio.sleep(0)  # the scheduled flush finds nothing left
         seen.append(list(log))
-        return seen
+        return seen, broken.closing
 
-    during, after, flushed, later = asyncio.run(scenario())
+    (during, after, flushed, later), broken_aborted = asyncio.run(scenario())
+    assert broken_aborted
     assert during == []
+    # A transport whose write fails is aborted; the others' writes still go out.
     assert after == [("a", b"1"), ("b", b"x"), ("a", b"2")]
     assert flushed == [*after, ("a", b"3")] == later
 

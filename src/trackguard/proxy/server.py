@@ -453,7 +453,10 @@ class _WriteBatch:
         pending, self.pending = self.pending, []
         for transport, data in pending:
             if not transport.is_closing():
-                transport.write(data)
+                try:
+                    transport.write(data)
+                except (RuntimeError, OSError):  # one broken transport must not stop the rest
+                    transport.abort()
 
 
 class _FastConn(asyncio.Protocol):
