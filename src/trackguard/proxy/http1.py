@@ -129,11 +129,6 @@ _TARGET_CHARS = bytes(range(0x21, 0x7F)) + bytes(range(0x80, 0x100))
 FIELDS = re.compile(rb"(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[^\r\n\x00]*\r\n)*")  # noqa: TID251
 
 
-def fields_valid(block: bytes) -> bool:
-    """Whether a field section (each line ending in CRLF) is well-formed, at C speed."""
-    return FIELDS.fullmatch(block) is not None
-
-
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """(first line, field section with each line ending in CRLF)."""
     end = data.find(b"\r\n\r\n")
