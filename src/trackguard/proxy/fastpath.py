@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from trackguard.proxy.http1 import FIELDS, Header, Limits, RequestHead
+from trackguard.proxy.http1 import FIELDS, Header, Limits, RequestHead, connection_tokens
 
 # Our own fixed patterns over bounded input (never list text), linear by construction:
 # exempt from the re2 rule like http1's.
@@ -106,13 +106,10 @@ def header_map(headers: tuple[Header, ...]) -> tuple[dict[str, str], frozenset[s
 
 
 def _connection_tokens(headers: tuple[Header, ...], lower: dict[str, str]) -> frozenset[str]:
+    """`http1.connection_tokens`, skipped when `lower` shows there is no such field."""
     if "connection" not in lower and "proxy-connection" not in lower:
         return _NO_TOKENS
-    tokens: set[str] = set()
-    for name, value in headers:
-        if name.lower() in ("connection", "proxy-connection"):
-            tokens.update(t for t in (x.strip().lower() for x in value.split(",")) if t)
-    return frozenset(tokens)
+    return frozenset(connection_tokens(headers))
 
 
 _NO_TOKENS: frozenset[str] = frozenset()

@@ -240,7 +240,10 @@ _split_url = lru_cache(maxsize=4096)(split_url)
 
 
 def accepts_html(headers: Mapping[str, str]) -> bool:
-    accept = headers.get("accept", "")
+    return _html_accept(headers.get("accept", ""))
+
+
+def _html_accept(accept: str) -> bool:
     return "text/html" in accept or "application/xhtml+xml" in accept
 
 
@@ -271,7 +274,7 @@ def _request_type(h: Mapping[str, str], parts: UrlParts) -> RequestType:
     if requested_with is not None and requested_with.lower() == "xmlhttprequest":
         return RequestType.XMLHTTPREQUEST
     accept = h.get("accept", "")
-    if "text/html" in accept or "application/xhtml+xml" in accept:
+    if _html_accept(accept):
         return RequestType.SUBDOCUMENT
     if accept.startswith("image/"):
         return RequestType.IMAGE
