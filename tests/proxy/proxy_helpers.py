@@ -10,12 +10,17 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
+import subprocess
 import threading
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
+
+import pytest
 
 from trackguard.domain import host_suffixes, site_of, split_url
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
@@ -259,6 +264,7 @@ class LoopThread:
 
     def __init__(self) -> None:
         # TRACKGUARD_TEST_UVLOOP=1 runs the proxy tests on uvloop, as `trackguard proxy` runs.
+        self.loop: asyncio.AbstractEventLoop
         if os.environ.get("TRACKGUARD_TEST_UVLOOP") == "1":
             import uvloop
 
@@ -381,3 +387,37 @@ HOSTILE_LIMITS = ServerLimits(
     tunnel_idle_timeout=3.0,
     shutdown_grace=1.0,
 )
+
+
+def self_signed_cert(folder: Path, common_name: str, alt_names: str) -> tuple[Path, Path]:
+    """A throw-away certificate and key for a loopback TLS origin (skips without openssl).
+
+    `alt_names` is openssl's subjectAltName value, e.g. "DNS:cdn.test,IP:127.0.0.1".
+    """
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            f"/CN={common_name}",
+            "-addext",
+            f"subjectAltName={alt_names}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from proxy_helpers import self_signed_cert
 
 from trackguard.proxy.intercept import (
     DEFAULT_PASSTHROUGH,
@@ -74,7 +75,6 @@ def test_intercept_end_to_end(tmp_path: Path) -> None:
     """HTTPS decrypted by mitmproxy: Sec-GPC reaches the origin, the tracker is blocked."""
     import asyncio
     import os
-    import shutil
     import signal
     import socket
     import ssl
@@ -84,32 +84,7 @@ def test_intercept_end_to_end(tmp_path: Path) -> None:
 
     import httpx
 
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed_cert(tmp_path, "127.0.0.1", "IP:127.0.0.1")
     seen: list[bytes] = []
     loop = asyncio.new_event_loop()
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

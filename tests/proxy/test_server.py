@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proxy_helpers import LoopThread, Net, start_proxy
+from proxy_helpers import LoopThread, Net, self_signed_cert, start_proxy
 
 from trackguard.proxy.log import read_log
 from trackguard.proxy.signals import SignalPlan
@@ -415,34 +415,8 @@ def test_slow_upstream_gives_504(strict_net: Net) -> None:
 
 @pytest.fixture(scope="module")
 def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl not installed")
     folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=cdn.test",
-            "-addext",
-            "subjectAltName=DNS:cdn.test,DNS:tracker.test",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return self_signed_cert(folder, "cdn.test", "DNS:cdn.test,DNS:tracker.test")
 
 
 def _tls_origin(loop: LoopThread, cert: Path, key: Path) -> tuple[int, list[bytes]]:
