@@ -24,11 +24,11 @@ import pytest
 
 from trackguard.domain import host_suffixes, site_of, split_url
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
+from trackguard.policy.decide import PolicyConfig
+from trackguard.policy.signals import SignalPlan
 from trackguard.proxy.http1 import Limits
 from trackguard.proxy.log import DecisionLog
-from trackguard.proxy.policy import PolicyConfig
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
-from trackguard.proxy.signals import SignalPlan
 
 T = TypeVar("T")
 

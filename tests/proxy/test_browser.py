@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from proxy_helpers import Net, Origin, Seen
 
-from trackguard.proxy.signals import SignalPlan
+from trackguard.policy.signals import SignalPlan
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -18,8 +18,8 @@ import pytest
 from proxy_helpers import TEST_HOSTS, LoopThread, Origin, hosts_map, make_matcher
 from test_browser import CHROMIUM, chromium_args, load_page, serve_page
 
-from trackguard.proxy.attribution import NavigationRecord, PageContext, site_of_url
-from trackguard.proxy.policy import PolicyConfig
+from trackguard.policy.attribution import NavigationRecord, PageContext, site_of_url
+from trackguard.policy.decide import PolicyConfig
 from trackguard.proxy.server import ProxyServer, ProxyState
 from trackguard.proxy.workers import RecordSync, listen_sockets
 

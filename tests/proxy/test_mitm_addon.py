@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from trackguard.model import RequestType
+from trackguard.policy.decide import Layer, Verdict
 from trackguard.proxy import intercept
-from trackguard.proxy.policy import Layer, Verdict
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from proxy_helpers import FakeMatcher
 
-from trackguard.proxy.policy import Layer
+from trackguard.policy.decide import Layer
 from trackguard.proxy.server import ProxyServer
 from trackguard.proxy.service import ProxyOptions, ProxyService, effective_settings
 from trackguard.settings import Settings, load_settings, save_settings

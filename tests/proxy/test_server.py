@@ -16,8 +16,8 @@ import httpx
 import pytest
 from proxy_helpers import LoopThread, Net, self_signed_cert, start_proxy
 
+from trackguard.policy.signals import SignalPlan
 from trackguard.proxy.log import read_log
-from trackguard.proxy.signals import SignalPlan
 
 BROWSER_HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 import httpx
 from proxy_helpers import TEST_HOSTS, LoopThread, Origin, hosts_map, make_matcher
 
-from trackguard.proxy.attribution import NavigationRecord, PageContext
-from trackguard.proxy.policy import PolicyConfig
+from trackguard.policy.attribution import NavigationRecord, PageContext
+from trackguard.policy.decide import PolicyConfig
 from trackguard.proxy.server import ProxyServer, ProxyState
 from trackguard.proxy.workers import (
     MAX_EVENT,

@@ -43,13 +43,13 @@ class _UserPolicy:
     }
 
     def __init__(self, engine: Any, settings: Any) -> None:
-        from trackguard.proxy.policy import PolicyConfig
+        from trackguard.policy.decide import PolicyConfig
 
         self.engine = engine
         self.config = PolicyConfig.from_settings(settings)
 
     def check(self, url: str, source_url: str | None, type: str | None = "other") -> Decision:
-        from trackguard.proxy.policy import decide_for_page
+        from trackguard.policy.decide import decide_for_page
 
         rtype = RequestType.parse(type or "other")
         verdict = decide_for_page(url, source_url, rtype, config=self.config, matcher=self.engine)

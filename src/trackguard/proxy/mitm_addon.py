@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.domain import host_suffixes
-from trackguard.proxy.attribution import NavigationRecord
+from trackguard.policy.attribution import NavigationRecord
+from trackguard.policy.decide import (
+    Matcher,
+    PolicyConfig,
+    Verdict,
+    decide,
+    decide_tunnel,
+    strip_params,
+)
+from trackguard.policy.signals import apply_signals
 from trackguard.proxy.intercept import (
     ENV_DNT,
     ENV_GPC,
@@ -26,16 +35,7 @@ from trackguard.proxy.intercept import (
     ENV_PASSTHROUGH,
 )
 from trackguard.proxy.log import DecisionLog, LogEntry, log_path, strip_query
-from trackguard.proxy.policy import (
-    Matcher,
-    PolicyConfig,
-    Verdict,
-    decide,
-    decide_tunnel,
-    strip_params,
-)
 from trackguard.proxy.responses import blocked_parts, describe_rule, header_safe
-from trackguard.proxy.signals import apply_signals
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 
 

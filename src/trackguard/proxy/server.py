@@ -36,7 +36,18 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
 from trackguard.model import RequestType, SourceRef
-from trackguard.proxy.attribution import NavigationRecord
+from trackguard.policy.attribution import NavigationRecord
+from trackguard.policy.decide import (
+    Layer,
+    Matcher,
+    MemoMatcher,
+    PolicyConfig,
+    Verdict,
+    decide,
+    decide_tunnel,
+    strip_params,
+)
+from trackguard.policy.signals import apply_signals
 from trackguard.proxy.fastpath import FastRequest, header_map, parse_simple_request, plain_response
 from trackguard.proxy.http1 import (
     HOP_BY_HOP,
@@ -60,16 +71,6 @@ from trackguard.proxy.http1 import (
 )
 from trackguard.proxy.log import DecisionLog, strip_query
 from trackguard.proxy.pac import PAC_CONTENT_TYPE, PAC_PATH, build_pac
-from trackguard.proxy.policy import (
-    Layer,
-    Matcher,
-    MemoMatcher,
-    PolicyConfig,
-    Verdict,
-    decide,
-    decide_tunnel,
-    strip_params,
-)
 from trackguard.proxy.responses import (
     CONTINUE,
     TUNNEL_ESTABLISHED,
@@ -79,7 +80,6 @@ from trackguard.proxy.responses import (
     error_response,
     tunnel_refused,
 )
-from trackguard.proxy.signals import apply_signals
 
 logger = logging.getLogger("trackguard.proxy")
 

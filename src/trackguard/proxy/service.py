@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trackguard.policy.decide import Matcher, PolicyConfig
 from trackguard.proxy.log import DecisionLog, log_path
-from trackguard.proxy.policy import Matcher, PolicyConfig
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings

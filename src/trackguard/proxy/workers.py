@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from trackguard.proxy.attribution import NavigationRecord
+from trackguard.policy.attribution import NavigationRecord
 from trackguard.proxy.server import open_listener
 
 logger = logging.getLogger("trackguard.proxy")

@@ -27,8 +27,8 @@ from typing import Protocol, TypeVar
 
 from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
-from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of, site_of_url
-from trackguard.proxy.signals import SignalPlan, plan_signals
+from trackguard.policy.attribution import NavigationRecord, PageContext, origin_of, site_of_url
+from trackguard.policy.signals import SignalPlan, plan_signals
 from trackguard.settings import Settings
 
 _K = TypeVar("_K")

@@ -6,8 +6,8 @@ import pytest
 from proxy_helpers import FakeMatcher
 
 from trackguard.model import RequestType
-from trackguard.proxy.attribution import NavigationRecord
-from trackguard.proxy.policy import (
+from trackguard.policy.attribution import NavigationRecord
+from trackguard.policy.decide import (
     Layer,
     MemoMatcher,
     PolicyConfig,

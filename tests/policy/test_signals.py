@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trackguard.proxy.signals import SignalPlan, apply_signals, plan_signals
+from trackguard.policy.signals import SignalPlan, apply_signals, plan_signals
 
 # §C.3: (protection, dnt, ie9_dnt, gpc) -> (adds DNT: 1, adds Sec-GPC: 1)
 C3_TABLE = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trackguard.proxy.attribution import NavigationRecord, PageContext, origin_of
+from trackguard.policy.attribution import NavigationRecord, PageContext, origin_of
 
 
 class Clock:
