@@ -420,21 +420,3 @@ def cache_key(
     for rule_text in sorted(disabled):
         h.update(b"disabled\0" + rule_text.encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()
-
-
-# Separator class for ABP `^`: anything but a letter, digit, or one of `_-.%`.
-_SEP_LOWER = "[^a-z0-9_\\-.%]"
-_SEP_CASE = "[^a-zA-Z0-9_\\-.%]"
-
-
-def piece_regex(piece: str, case: bool, at_end: bool) -> re.Pattern[str]:
-    """Compile one wildcard-free piece containing `^` separators.
-
-    The result has no quantifier or repetition at all, so its cost is bounded by
-    (text length x piece length): no input can make it backtrack without bound. That is
-    why this is the one place the standard `re` module may see list text.
-    """
-    sep = _SEP_CASE if case else _SEP_LOWER
-    parts = [re.escape(p) for p in piece.split("^")]
-    body = f"(?:{sep}|\\Z)".join(parts)
-    return re.compile(body + ("\\Z" if at_end else ""))  # noqa: TID251 - no quantifiers
