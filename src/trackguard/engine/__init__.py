@@ -12,12 +12,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
-
-import re2
 
 from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
 from trackguard.engine.matcher import Matcher
+from trackguard.engine.params import strip_query
 from trackguard.engine.store import CacheError, decode, encode, load_bytes, save_bytes
 from trackguard.lists import detect_format, parse_list
 from trackguard.model import (
@@ -242,22 +240,10 @@ class Engine:
         rules = self._matcher.removeparam_rules(url, source_url, _type_bit(type))
         if not rules:
             return url, ()
-        frag_at = url.find("#", q)
-        query = url[q + 1 : frag_at] if frag_at >= 0 else url[q + 1 :]
-        fragment = url[frag_at:] if frag_at >= 0 else ""
-        # Work on the raw `&`-separated fields so that the parameters we keep leave
-        # exactly as they came (no re-encoding: `%20` stays `%20`, a bare `flag` stays).
-        fields = query.split("&")
-        used: list[Rule] = []
-        for rule in rules:
-            keep = [f for f in fields if not _param_matches(rule.removeparam or "", f)]
-            if len(keep) != len(fields):
-                used.append(rule)
-                fields = keep
+        stripped, used = strip_query(url, tuple(rule.removeparam or "" for rule in rules))
         if not used:
             return url, ()
-        kept = "&".join(f for f in fields if f)
-        return url[:q] + ("?" + kept if kept else "") + fragment, tuple(used)
+        return stripped, tuple(rules[i] for i in used)
 
     # -- reporting ------------------------------------------------------------------
 
@@ -284,28 +270,6 @@ def _keyed(
         disabled=disabled,
     )
     return listed, fmts, key
-
-
-def _param_matches(spec: str, field: str) -> bool:
-    """`$removeparam` value semantics (uBO): empty = all, `/re/` = regex, `~x` = all but x.
-
-    A regex sees the field as `name=value`; a plain name is compared with the field's
-    name after percent-decoding, as a server would read it.
-    """
-    if not field:
-        return False
-    if not spec:
-        return True
-    negate = spec.startswith("~")
-    body = spec[1:] if negate else spec
-    if len(body) > 2 and body.startswith("/") and body.endswith("/"):
-        try:
-            hit = re2.search(body[1:-1], field) is not None
-        except Exception:  # RE2 refused the expression: the rule strips nothing
-            hit = False
-    else:
-        hit = unquote_plus(field.partition("=")[0]) == body
-    return hit != negate
 
 
 def _read_sources(paths: Iterable[str | Path]) -> list[ListSource]:

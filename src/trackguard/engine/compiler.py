@@ -33,8 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import re2
-
+from trackguard.engine.params import MAX_REGEX_PROGRAM, compile_regex
 from trackguard.model import (
     Action,
     Anchor,
@@ -289,16 +288,15 @@ class Builder:
         """Compiled pattern variants for a rule: (pattern, host key, index tokens)."""
         case_flag = FLAG_CASE if rule.match_case else 0
         if rule.regex is not None:
-            try:
-                re2.compile(rule.regex)
-            except Exception as exc:  # re2 raises its own error type
+            if compile_regex(rule.regex) is None:
                 self.diagnostics.append(
                     Diagnostic(
                         rule.source.list_id,
                         rule.source.line,
                         Severity.ERROR,
                         "engine.bad-regex",
-                        f"regular expression rejected by RE2 (linear-time engine): {exc}",
+                        "regular expression rejected: RE2 (the linear-time engine) refuses "
+                        f"it, or its program is over {MAX_REGEX_PROGRAM} instructions",
                     )
                 )
                 self._note(rule, "bad-regex")

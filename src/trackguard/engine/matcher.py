@@ -40,6 +40,7 @@ from trackguard.engine.compiler import (
     Index,
     RuleTable,
 )
+from trackguard.engine.params import compile_regex
 from trackguard.engine.pieces import (
     STEP,
     Budget,
@@ -104,12 +105,7 @@ def _page_host(source_url: str) -> str:
 @lru_cache(maxsize=4096)
 def _compiled_regex(body: str, case: bool) -> Any:
     """RE2 only: list regexes are untrusted and must run in linear time."""
-    options = re2.Options()
-    options.case_sensitive = case
-    try:
-        return re2.compile(body, options)
-    except Exception:  # rejected at build time already; stay safe if not
-        return None
+    return compile_regex(body, case)
 
 
 class _Context:
