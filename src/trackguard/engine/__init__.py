@@ -13,6 +13,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from trackguard.engine import shape
 from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
 from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
@@ -167,17 +168,25 @@ class Engine:
 
     @classmethod
     def _from_payload(cls, payload: Any, expected_key: str | None) -> Engine:
-        try:
-            version, key, packed, indexes, diags, lists = payload
-            rules = RuleTable(packed=packed)
-        except (TypeError, ValueError) as exc:
-            raise CacheError("engine cache has an unexpected shape") from exc
+        """Check the decoded payload's shape before trusting any of it (see `shape`)."""
+        if not (isinstance(payload, tuple) and len(payload) == 6):
+            raise CacheError("engine cache has an unexpected shape (payload)")
+        version, key, packed, indexes, diags, lists = payload
         if version != ENGINE_VERSION:
-            raise CacheError(f"engine cache from engine version {version}")
+            raise CacheError(f"engine cache from engine version {version!r}")
+        if not isinstance(key, str):
+            raise CacheError("engine cache has an unexpected shape (key)")
         if expected_key is not None and key != expected_key:
             raise CacheError("engine cache was built from other lists")
-        diagnostics = [Diagnostic(d[0], d[1], Severity(d[2]), d[3], d[4]) for d in diags]
-        return cls(rules, indexes, diagnostics, lists, key)
+        count = shape.check_packed(packed)
+        shape.check_indexes(indexes, count)
+        shape.check_lists(lists, count)
+        shape.check_diagnostics(diags)
+        try:
+            diagnostics = [Diagnostic(d[0], d[1], Severity(d[2]), d[3], d[4]) for d in diags]
+            return cls(RuleTable(packed=packed), indexes, diagnostics, lists, key)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CacheError(f"engine cache has an unexpected shape ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
         save_bytes(Path(path), self.to_bytes())

@@ -47,7 +47,7 @@ from trackguard.model import (
     Severity,
 )
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 KIND_TAIL = 0
 KIND_GENERIC = 1
