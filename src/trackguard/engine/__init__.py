@@ -15,6 +15,7 @@ from typing import Any
 
 from trackguard.engine import shape
 from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
+from trackguard.engine.costs import cost_diagnostics
 from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
 from trackguard.engine.store import CacheError, decode, encode, load_bytes, save_bytes
@@ -262,6 +263,11 @@ class Engine:
             "rules": len(self._rules),
             "lists": self.lists,
         }
+
+    def lint(self) -> list[Diagnostic]:
+        """Expensive filters, and those that ran a request out of its work budget
+        since this engine was made (`costs`): for `trackguard lint` and list authors."""
+        return cost_diagnostics(self._indexes, self._matcher.rule, self._matcher.costly)
 
     def __len__(self) -> int:
         return len(self._rules)

@@ -327,11 +327,11 @@ class Builder:
             m = _HOSTNAME_RE.match(text)
             end = m.end() if m else 0
             host, rest = text[:end], text[end:]
-            if host and host[0] != "." and rest[:1] in ("^", "/"):
+            if host and host[0] != "." and host[-1] != "." and rest[:1] in ("^", "/"):
                 # `^` right after a host always meets ':', '/' or '?': it consumes one char.
+                # (`||a.^` is no host: a label start, `a.`, then a separator; generic.)
                 skip = 1 if rest[0] == "^" else 0
                 tail = rest[skip:]
-                host = host.rstrip(".")
                 if not tail and not flags & FLAG_RIGHT:
                     return None, host, []
                 pieces, starts_wild, ends_wild = _pieces(tail)

@@ -310,7 +310,7 @@ def _without_pattern(f: Compiled) -> Compiled:
     return (*f[:6], None)
 
 
-def _longest_literal(f: Compiled) -> str:
+def longest_literal(f: Compiled) -> str:
     """The longest text every URL the filter matches must contain (lower case)."""
     pattern = f[6]
     if pattern is None or pattern[0] == KIND_REGEX:
@@ -339,7 +339,7 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
             body = pattern[1] if pattern[2] & FLAG_CASE else "(?i)" + pattern[1]
             entry = _without_pattern(f)
         else:
-            literal = _longest_literal(f)
+            literal = longest_literal(f)
             if len(literal) < 3:
                 direct.append(f)
                 continue
