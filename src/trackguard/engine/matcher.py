@@ -123,6 +123,7 @@ class _Context:
         "page_keys",
         "reduced_case",
         "reduced_lower",
+        "scan",
         "suffixes",
         "text",
         "third",
@@ -151,8 +152,10 @@ class _Context:
         self.reduced_case = ""
         self.budget = Budget()
         self.over: OverBudget | None = None
-        # The cost of looking at one filter: a Python step plus a scan of the URL.
-        self.unit = STEP + (len(text) >> 4)
+        # Looking at a filter costs a Python step; scanning the URL for its pattern
+        # costs `scan` more, charged in `_match` (most filters never get that far).
+        self.unit = STEP
+        self.scan = len(text)
 
     def reduced(self, text: str, pad: int) -> str:
         """`pieces.reduce(text)` plus at least `pad` `^` (end-of-text), made once."""
@@ -277,6 +280,10 @@ def _match(f: Compiled, ctx: _Context) -> bool:
                 return False
     if pattern is None:
         return True
+    budget = ctx.budget
+    budget.left -= ctx.scan
+    if budget.left < 0:
+        raise OverBudget(int(f[0]))  # no local name: a frame holding it would be a cycle
     kind = pattern[0]
     if kind == KIND_LITERAL:
         return pattern[1] in ctx.lower
@@ -296,7 +303,6 @@ def _match(f: Compiled, ctx: _Context) -> bool:
             compiled = _compiled_regex(pattern[1], bool(flags & FLAG_CASE))
             if compiled is None:
                 return False
-            ctx.budget.charge(STEP + len(ctx.text))
             return compiled.search(ctx.text) is not None
     except OverBudget as exc:
         if exc.rule is None:
@@ -371,7 +377,7 @@ _DEDUPE_TOKENS_AT = 32
 def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Context) -> int | None:
     screen, screened, direct = screened_bucket
     budget = ctx.budget
-    budget.charge(len(direct) * ctx.unit + len(ctx.text))
+    budget.charge(len(direct) * ctx.unit + ctx.scan)
     for f in direct:
         if _match(f, ctx):
             return int(f[0])
@@ -465,9 +471,9 @@ class _Category:
     def first(self, ctx: _Context) -> int | None:
         """The id of the first filter that matches, or None.
 
-        Each bucket is charged to the request's budget before it is walked (its size
-        times the cost of one look at this URL), so no list can make one request
-        look at an unbounded number of filters.
+        Each bucket is charged to the request's budget before it is walked (a step per
+        filter), and each pattern scan in `_match` (the URL's length), so no list can
+        make one request look at an unbounded number of filters.
         """
         match = _match
         type_bit = ctx.type
@@ -547,7 +553,7 @@ class _Category:
         out: list[int] = []
         seen: set[int] = set()
         try:
-            ctx.budget.charge(len(ctx.text))
+            ctx.budget.charge(ctx.scan)
             for bucket in buckets:
                 ctx.budget.charge(len(bucket) * ctx.unit)
                 for f in bucket:

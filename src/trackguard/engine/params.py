@@ -73,7 +73,9 @@ class Stripper:
         self.regex_set: Any = None
         if self.regex_rules:
             regex_set.Compile()
-            self.regex_set = regex_set
+            # The wrapper re-encodes and re-checks on every call; the fields are encoded
+            # once and handed to the underlying set (as the matcher does).
+            self.regex_set = regex_set._set
 
     def first_rule(self, field: str) -> int | None:
         """The first rule (by position) that strips this raw `&`-separated field."""
@@ -87,7 +89,7 @@ class Stripper:
         if hit is not None and (best is None or hit < best):
             best = hit
         if self.regex_set is not None:
-            for j in self.regex_set.Match(field) or ():
+            for j in self.regex_set.Match(field.encode("utf-8", "surrogatepass")) or ():
                 rule = self.regex_rules[j]
                 if best is None or rule < best:
                     best = rule

@@ -31,12 +31,12 @@ WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 _REDUCE_ASCII = {i: "^" for i in range(128) if chr(i) not in WORD_CHARS}
 _NOT_WORD = re.compile(r"[^A-Za-z0-9_\-.%]")  # noqa: TID251 - our own fixed pattern
 
-#: Work units. One unit is about one character compared in C; a Python-level step
-#: (a candidate tried, a filter looked at) costs `STEP`. `BUDGET` per question keeps the
-#: worst case near a millisecond on a quiet machine; real traffic uses a few percent of
-#: it (see benchmarks/engine.py, hostile section).
-STEP = 64
-BUDGET = 400_000
+#: Work units. One unit is about one character scanned in C (~1-2 ns); a Python-level
+#: step (a candidate tried, a filter looked at) costs `STEP`. `BUDGET` per question keeps
+#: the worst case near a millisecond; the real request log needs a small share of it
+#: (see docs/engine.md and benchmarks/engine.py --hostile).
+STEP = 250
+BUDGET = 1_000_000
 
 
 class OverBudget(Exception):
@@ -45,9 +45,9 @@ class OverBudget(Exception):
     `rule` is the id of the filter being checked when it ran out (set by the matcher).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rule: int | None = None) -> None:
         super().__init__("work budget exhausted")
-        self.rule: int | None = None
+        self.rule = rule
 
 
 class Budget:
