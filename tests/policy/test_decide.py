@@ -12,12 +12,9 @@ from trackguard.policy.decide import (
     Layer,
     MemoMatcher,
     PolicyConfig,
-    RequestInfo,
     decide,
     decide_tunnel,
     describe_rule,
-    is_top_level_navigation,
-    request_type,
     strip_params,
 )
 from trackguard.settings import Settings
@@ -259,36 +256,6 @@ def test_decide_tunnel(
 ) -> None:
     v = decide_tunnel(host, config=config, matcher=matcher)
     assert (v.blocked, v.layer) == (blocked, layer)
-
-
-TYPES = [
-    ({"sec-fetch-dest": "script"}, "http://a.test/x", RequestType.SCRIPT),
-    ({"sec-fetch-dest": "empty"}, "http://a.test/x", RequestType.XMLHTTPREQUEST),
-    ({"sec-fetch-dest": "iframe"}, "http://a.test/x", RequestType.SUBDOCUMENT),
-    ({"sec-fetch-dest": "image"}, "http://a.test/x", RequestType.IMAGE),
-    ({"sec-fetch-dest": "font"}, "http://a.test/x", RequestType.FONT),
-    ({"upgrade": "websocket"}, "http://a.test/ws", RequestType.WEBSOCKET),
-    ({"ping-from": "http://a.test/"}, "http://b.test/p", RequestType.PING),
-    ({"accept": "image/avif,image/webp,*/*"}, "http://a.test/p", RequestType.IMAGE),
-    ({"accept": "text/css,*/*;q=0.1"}, "http://a.test/s", RequestType.STYLESHEET),
-    ({"accept": "*/*"}, "http://a.test/lib.min.js?v=2", RequestType.SCRIPT),
-    ({}, "http://a.test/font.woff2", RequestType.FONT),
-    ({"x-requested-with": "XMLHttpRequest"}, "http://a.test/api", RequestType.XMLHTTPREQUEST),
-    ({}, "http://a.test/dir.js/file", RequestType.OTHER),
-]
-
-
-@pytest.mark.parametrize(("headers", "url", "expected"), TYPES)
-def test_request_type(headers: dict[str, str], url: str, expected: RequestType) -> None:
-    assert request_type(RequestInfo("GET", url, headers)) is expected
-
-
-def test_is_top_level_navigation() -> None:
-    assert is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "no-cors", "accept": HTML})
-    assert is_top_level_navigation({"accept": HTML})
-    assert not is_top_level_navigation({"accept": "*/*"})
 
 
 def test_strip_params_respects_overrides(matcher: FakeMatcher, record: NavigationRecord) -> None:

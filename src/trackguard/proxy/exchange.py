@@ -23,7 +23,7 @@ from trackguard.model import RequestType, SourceRef
 from trackguard.policy.attribution import NavigationRecord
 from trackguard.policy.decide import (
     Layer,
-    Matcher,
+    ListMatcher,
     MemoMatcher,
     PolicyConfig,
     Verdict,
@@ -68,19 +68,19 @@ class ProxyState:
     """
 
     def __init__(
-        self, matcher: Matcher, config: PolicyConfig, record: NavigationRecord | None = None
+        self, matcher: ListMatcher, config: PolicyConfig, record: NavigationRecord | None = None
     ) -> None:
         self.matcher = matcher
         self.config = config
         self.record = record if record is not None else NavigationRecord()
 
     @property
-    def matcher(self) -> Matcher:
+    def matcher(self) -> ListMatcher:
         """The engine as given (tests and the service compare identities)."""
         return self._matcher
 
     @matcher.setter
-    def matcher(self, matcher: Matcher) -> None:
+    def matcher(self, matcher: ListMatcher) -> None:
         # The memo and its engine are replaced together, in one assignment: a request
         # reads `memo` once, so it never mixes answers of two engines.
         self._matcher = matcher
