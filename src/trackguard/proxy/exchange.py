@@ -309,7 +309,9 @@ class Planner:
         drop = _DROP_FOR_TOKENS.get(tokens) or _FORWARD_DROP | tokens
         out = [("Host", req.authority)]
         out += [h for h in req.headers if h[0].lower() not in drop]
-        out = self.add_signals(out)
+        signals = self.state.config.signals
+        if signals.active:  # `add_signals`, inlined: this runs for every request
+            out = apply_signals(out, signals)
         if framing is Framing.CHUNKED:
             out.append(("Transfer-Encoding", "chunked"))
         if is_upgrade:
