@@ -1,0 +1,164 @@
+"""Re-run the hand-made mutations of issue 17: each one must make its named tests fail.
+
+Usage (from the repository root):
+
+    .venv/bin/python tests/mutations.py            # every mutation
+    .venv/bin/python tests/mutations.py --list     # ids and what they break
+    .venv/bin/python tests/mutations.py ID [ID...]  # some of them
+
+Each mutation replaces one exact snippet of one file (it must occur exactly once, else the
+mutation is reported STALE: the code moved and the entry needs updating), runs the named
+tests one by one, and restores the file whatever happens. A mutation is CAUGHT when every
+named test fails (pytest exit code 1, or 2 for a collection error); SURVIVED means one of
+them still passes: a gap, or a test listed that does not really guard the behaviour.
+`env` mutations change the environment instead of a file (e.g. no shared corpus).
+The same list, with the reasoning, is in `tests/MUTATIONS.md`. This script is not
+collected by pytest (its name does not start with `test_`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    what: str  # the behaviour the mutation breaks, as a user would feel it
+    tests: tuple[str, ...]  # pytest node ids (relative to the repo) that must fail
+    file: str = ""  # relative to the repo; "" for an env-only mutation
+    old: str = ""
+    new: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+MUTATIONS: list[Mutation] = [
+    Mutation(
+        "make-matcher-broken-engine",
+        "Engine.from_sources raises: the proxy tests must not fall back to a fake engine",
+        ("tests/proxy/test_server.py",),
+        "src/trackguard/engine/__init__.py",
+        "        sources, fmts, key = _keyed(sources, strict_ie, frozenset(disabled_rules))\n",
+        '        raise RuntimeError("mutation: broken engine")\n',
+    ),
+    Mutation(
+        "decide-drops-the-page",
+        "policy.decide asks the engine without the page (source_url=None): a listed site's "
+        "own scripts get blocked and $domain= rules stop applying (issue 17.1)",
+        ("tests/proxy/test_real_engine.py", "tests/policy/test_decide_engine.py"),
+        "src/trackguard/policy/decide.py",
+        "context is not None else None\n    third_party = not site or site_of(host) != site\n"
+        "    blocked, layer, decision = _layers(\n        url, source_url, rtype,",
+        "context is not None else None\n    third_party = not site or site_of(host) != site\n"
+        "    blocked, layer, decision = _layers(\n        url, None, rtype,",
+    ),
+    Mutation(
+        "gpc-case-sensitive",
+        "a client's lower-case `sec-gpc: 1` gets a second `Sec-GPC: 1` added (issue 17.5)",
+        (
+            "tests/policy/test_signals.py::test_a_client_gpc_field_in_any_case_is_kept_and_not_doubled",
+            "tests/proxy/test_server.py::test_signal_headers_reach_the_origin_exactly",
+        ),
+        "src/trackguard/policy/signals.py",
+        'if not any(name.lower() == "sec-gpc" for name, _ in kept):',
+        'if not any(name == "Sec-GPC" for name, _ in kept):',
+    ),
+    Mutation(
+        "dnt-case-sensitive",
+        "a client's lower-case `dnt: 0` is overridden by an added `DNT: 1` (§C.1.5)",
+        (
+            "tests/policy/test_signals.py::test_a_client_dnt_field_in_any_case_is_never_overridden",
+            "tests/proxy/test_server.py::test_signal_headers_reach_the_origin_exactly",
+        ),
+        "src/trackguard/policy/signals.py",
+        'not any(name.lower() == "dnt" for name, _ in out)',
+        'not any(name == "DNT" for name, _ in out)',
+    ),
+    Mutation(
+        "user-tie-goes-to-block",
+        "the same domain in `allow` and `block`: the block wins instead of the allow",
+        ("tests/policy/test_decide.py::test_user_overrides_come_first",),
+        "src/trackguard/policy/decide.py",
+        "    if allow is not None and (block is None or len(allow) >= len(block)):\n"
+        "        return False, Layer.USER_ALLOW, None",
+        "    if allow is not None and (block is None or len(allow) > len(block)):\n"
+        "        return False, Layer.USER_ALLOW, None",
+    ),
+    Mutation(
+        "list-allow-layer-lost",
+        "an allow rule that lifted a block is logged as 'no match' (the why is lost)",
+        ("tests/policy/test_decide.py::test_decide",),
+        "src/trackguard/policy/decide.py",
+        "    if decision.matched is not None:\n        return False, Layer.LIST_ALLOW, decision\n"
+        "    return False, Layer.NO_MATCH, decision\n\n\ndef decide_for_page(",
+        "    return False, Layer.NO_MATCH, decision\n\n\ndef decide_for_page(",
+    ),
+]
+
+
+def run(m: Mutation, verbose: bool) -> str:
+    """Apply `m`, run each named test on its own (each must fail), restore the file."""
+    path = REPO / m.file if m.file else None
+    original = path.read_text(encoding="utf-8") if path else ""
+    if path is not None:
+        if original.count(m.old) != 1:
+            return f"STALE ({original.count(m.old)} matches of the snippet in {m.file})"
+        path.write_text(original.replace(m.old, m.new), encoding="utf-8")
+    passed: list[str] = []
+    try:
+        for test in m.tests:
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p",
+                 "no:cacheprovider", test],
+                cwd=REPO,
+                env={**os.environ, **m.env},
+                capture_output=True,
+                text=True,
+            )  # fmt: skip
+            if verbose:
+                print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
+            if done.returncode == 0:
+                passed.append(test)
+            elif done.returncode not in (1, 2):
+                return f"ERROR (pytest exit {done.returncode} on {test})"
+    finally:
+        if path is not None:
+            path.write_text(original, encoding="utf-8")
+    if passed:
+        return f"SURVIVED ({', '.join(passed)} still pass)"
+    return "CAUGHT"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("ids", nargs="*", help="mutation ids (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show pytest's output")
+    args = parser.parse_args()
+    chosen = [m for m in MUTATIONS if not args.ids or m.id in args.ids]
+    unknown = set(args.ids) - {m.id for m in MUTATIONS}
+    if unknown:
+        print(f"unknown mutation ids: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    if args.list:
+        for m in chosen:
+            print(f"{m.id}: {m.what}\n    caught by: {' '.join(m.tests)}")
+        return 0
+    survived = 0
+    for m in chosen:
+        outcome = run(m, args.verbose)
+        survived += outcome != "CAUGHT"
+        print(f"{outcome} {m.id}: {m.what}", flush=True)
+    print(f"{len(chosen) - survived}/{len(chosen)} caught")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
