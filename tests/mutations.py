@@ -60,6 +60,30 @@ MUTATIONS: list[Mutation] = [
         "    blocked, layer, decision = _layers(\n        url, None, rtype,",
     ),
     Mutation(
+        "engine-key-without-list-digest",
+        "a running proxy misses `trackguard lists update`: the key leaves out the lists' "
+        "digests (issue 17.3)",
+        (
+            "tests/proxy/test_proxy_service.py::"
+            "test_list_updates_and_rule_switches_reach_a_running_proxy",
+        ),
+        "src/trackguard/subscriptions/cache.py",
+        '"lists": [(s.id, s.format.value, s.sha256) for s in enabled],',
+        '"lists": [(s.id, s.format.value) for s in enabled],',
+    ),
+    Mutation(
+        "engine-key-without-disabled-rules",
+        "a running proxy misses `trackguard rule off/on`: the key leaves out the disabled "
+        "rules (issue 17.3)",
+        (
+            "tests/proxy/test_proxy_service.py::"
+            "test_list_updates_and_rule_switches_reach_a_running_proxy",
+        ),
+        "src/trackguard/subscriptions/cache.py",
+        '        "disabled_rules": sorted(settings.disabled_rules),\n',
+        "",
+    ),
+    Mutation(
         "gpc-case-sensitive",
         "a client's lower-case `sec-gpc: 1` gets a second `Sec-GPC: 1` added (issue 17.5)",
         (
