@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -32,7 +33,10 @@ REPO = Path(__file__).resolve().parent.parent
 class Mutation:
     id: str
     what: str  # the behaviour the mutation breaks, as a user would feel it
-    tests: tuple[str, ...]  # pytest node ids (relative to the repo) that must fail
+    #: pytest node ids (relative to the repo) that must fail, each run on its own; an entry
+    #: may add pytest options (`FILE -k NAME`: a node id cannot name a test whose module
+    #: fails to collect, which is how some mutations are caught).
+    tests: tuple[str, ...]
     file: str = ""  # relative to the repo; "" for an env-only mutation
     old: str = ""
     new: str = ""
@@ -82,6 +86,59 @@ MUTATIONS: list[Mutation] = [
         "src/trackguard/subscriptions/cache.py",
         '        "disabled_rules": sorted(settings.disabled_rules),\n',
         "",
+    ),
+    Mutation(
+        "engine-ignores-exceptions",
+        "every `@@` exception ignored: sites break that the lists meant to keep working "
+        "(issue 17.6)",
+        (
+            "tests/engine/test_differential.py::test_agrees_with_adblock_rust_on_real_requests",
+            "tests/engine/test_differential.py::test_trackguard_blocked_count_is_pinned",
+        ),
+        "src/trackguard/engine/matcher.py",
+        "exception = self._allow.first(ctx) if self._has_allow else None",
+        "exception = None",
+    ),
+    Mutation(
+        "engine-ignores-third-party",
+        "`$third-party` / `$~third-party` ignored: a site's own resources get blocked (issue 17.6)",
+        (
+            "tests/engine/test_differential.py::test_agrees_with_adblock_rust_on_real_requests",
+            "tests/engine/test_differential.py::test_trackguard_blocked_count_is_pinned",
+        ),
+        "src/trackguard/engine/matcher.py",
+        "    if party and (party == 2) != (ctx.third",
+        "    if False and (party == 2) != (ctx.third",
+    ),
+    Mutation(
+        "engine-ignores-type-options",
+        "type options (`$script`, `$~image`, ...) ignored: every type matches (issue 17.6)",
+        (
+            "tests/engine/test_differential.py::test_agrees_with_adblock_rust_on_real_requests",
+            "tests/engine/test_differential.py::test_trackguard_blocked_count_is_pinned",
+        ),
+        "src/trackguard/engine/matcher.py",
+        "        self.type = type_bit\n",
+        "        self.type = -1  # every bit set\n",
+    ),
+    Mutation(
+        "abp-parser-import-broken",
+        "the ABP parser cannot be imported (a missing module): its test must fail, not skip "
+        "(issue 17.8)",
+        ("tests/lists/test_detect.py -k test_peter_lowe_list",),
+        "src/trackguard/lists/abp.py",
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nimport trackguard_missing_dependency  # noqa\n",
+    ),
+    Mutation(
+        "no-shared-corpus",
+        "the shared corpus is missing: the corpus tests must fail, not collect nothing "
+        "(issue 17.8)",
+        (
+            "tests/lists/test_tpl.py -k test_corpus_file_loads",
+            "tests/lists/test_detect.py -k test_corpus_tpl_files",
+        ),
+        env={"TRACKGUARD_SHARED": "/nonexistent/trackguard-shared"},
     ),
     Mutation(
         "gpc-case-sensitive",
@@ -140,7 +197,7 @@ def run(m: Mutation, verbose: bool) -> str:
         for test in m.tests:
             done = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p",
-                 "no:cacheprovider", test],
+                 "no:cacheprovider", *shlex.split(test)],
                 cwd=REPO,
                 env={**os.environ, **m.env},
                 capture_output=True,
