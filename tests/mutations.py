@@ -41,6 +41,7 @@ class Mutation:
     old: str = ""
     new: str = ""
     env: dict[str, str] = field(default_factory=dict)
+    more: tuple[tuple[str, str], ...] = ()  # further (old, new) pairs in the same file
 
 
 MUTATIONS: list[Mutation] = [
@@ -141,6 +142,48 @@ MUTATIONS: list[Mutation] = [
         env={"TRACKGUARD_SHARED": "/nonexistent/trackguard-shared"},
     ),
     Mutation(
+        "label-runs-every-length",
+        "TPL label runs built for every length (B5): a long host costs n² steps and memory",
+        (
+            "tests/engine/test_matcher.py::test_long_hosts_cost_little",
+            "tests/engine/test_properties.py::test_hostile_requests_are_cheap",
+        ),
+        "src/trackguard/engine/matcher.py",
+        "for j in range(i + 1, min(n, i + longest) + 1)",
+        "for j in range(i + 1, n + 1)",
+    ),
+    Mutation(
+        "no-host-length-cap",
+        "hosts longer than a DNS name are judged label by label (unbounded work)",
+        ("tests/engine/test_matcher.py::test_hosts_longer_than_a_dns_name_have_nothing_to_judge",),
+        "src/trackguard/domain.py",
+        '    host = to_ascii_host(host) if len(host) <= MAX_HOST_LENGTH else ""\n'
+        "    if len(host) > MAX_HOST_LENGTH:\n",
+        "    host = to_ascii_host(host)\n    if False:\n",
+    ),
+    Mutation(
+        "no-token-dedupe",
+        "a URL repeating one token thousands of times makes as many bucket lookups",
+        ("tests/engine/test_matcher.py::test_long_paths_cost_little",),
+        "src/trackguard/engine/matcher.py",
+        "                if len(tokens) > _DEDUPE_TOKENS_AT:\n",
+        "                if False:\n",
+    ),
+    Mutation(
+        "one-client-at-a-time",
+        "a client holding a half-sent head locks every other client out",
+        ("tests/proxy/test_hostile.py::test_held_connections_do_not_hold_up_others",),
+        "src/trackguard/proxy/server.py",
+        "            or len(server._conns) >= server.limits.max_connections\n",
+        "            or len(server._conns) >= 1\n",
+        more=(
+            (
+                "if len(self._conns) >= self.limits.max_connections or self._closing:",
+                "if len(self._conns) >= 1 or self._closing:",
+            ),
+        ),
+    ),
+    Mutation(
         "gpc-case-sensitive",
         "a client's lower-case `sec-gpc: 1` gets a second `Sec-GPC: 1` added (issue 17.5)",
         (
@@ -189,9 +232,12 @@ def run(m: Mutation, verbose: bool) -> str:
     path = REPO / m.file if m.file else None
     original = path.read_text(encoding="utf-8") if path else ""
     if path is not None:
-        if original.count(m.old) != 1:
-            return f"STALE ({original.count(m.old)} matches of the snippet in {m.file})"
-        path.write_text(original.replace(m.old, m.new), encoding="utf-8")
+        mutated = original
+        for old, new in ((m.old, m.new), *m.more):
+            if mutated.count(old) != 1:
+                return f"STALE ({mutated.count(old)} matches of a snippet in {m.file})"
+            mutated = mutated.replace(old, new)
+        path.write_text(mutated, encoding="utf-8")
     passed: list[str] = []
     try:
         for test in m.tests:
