@@ -95,6 +95,8 @@ MUTATIONS: list[Mutation] = [
         (
             "tests/engine/test_differential.py::test_agrees_with_adblock_rust_on_real_requests",
             "tests/engine/test_differential.py::test_trackguard_blocked_count_is_pinned",
+            "tests/engine/test_interactions.py::test_real_log_cases",
+            "tests/engine/test_interactions.py::test_hand_case",
         ),
         "src/trackguard/engine/matcher.py",
         "exception = self._allow.first(ctx) if self._has_allow else None",
@@ -182,6 +184,42 @@ MUTATIONS: list[Mutation] = [
                 "if len(self._conns) >= 1 or self._closing:",
             ),
         ),
+    ),
+    Mutation(
+        "important-recheck-dropped",
+        "an exception for one block rule also lifts an `$important` block of the same request "
+        "(`||a.test^` + `||a.test/x$important` + `@@||a.test^`, issue 17.4)",
+        ("tests/engine/test_interactions.py::test_hand_case",),
+        "src/trackguard/engine/matcher.py",
+        "        important = self._important.first(ctx) if self._important_ids else None\n"
+        "        if important is not None:\n"
+        "            return Decision(True, self.rule(important), None, "
+        '"blocked by an $important rule")\n',
+        "",
+    ),
+    Mutation(
+        "badfilter-ignored",
+        "`$badfilter` cancels nothing: filters the list authors withdrew still block",
+        ("tests/engine/test_interactions.py::test_hand_case",),
+        "src/trackguard/engine/compiler.py",
+        "            elif bad and _badfilter_key(rule.source.text) in bad:\n",
+        "            elif False:\n",
+    ),
+    Mutation(
+        "badfilter-too-broad",
+        "`$badfilter` cancels every filter with the same pattern, whatever its options",
+        ("tests/engine/test_interactions.py::test_hand_case",),
+        "src/trackguard/engine/compiler.py",
+        '    return text[:at] + ("$" + ",".join(options) if options else "")\n',
+        "    return text[:at]\n",
+    ),
+    Mutation(
+        "domain-exclusion-ignored",
+        "`$domain=~site` ignored: a rule blocks on the very site it excludes",
+        ("tests/engine/test_interactions.py::test_hand_case",),
+        "src/trackguard/engine/matcher.py",
+        "            if exclude is not None and key in exclude:\n                return False\n",
+        "            if False:\n                return False\n",
     ),
     Mutation(
         "gpc-case-sensitive",
