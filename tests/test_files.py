@@ -28,5 +28,8 @@ def test_failed_write_keeps_the_old_content_and_no_temp_file(tmp_path: Path) -> 
 
 
 def test_sync_folder_tolerates_missing_folders(tmp_path: Path) -> None:
-    sync_folder(tmp_path / "missing")  # must not raise
+    sync_folder(tmp_path / "missing")  # must not raise, nor create the folder
+    assert not (tmp_path / "missing").exists()
+    save_atomic(tmp_path / "kept.json", b"x")
     sync_folder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.json"]
