@@ -45,5 +45,8 @@ def test_a_failed_rename_keeps_the_old_content_and_no_temp_file(
 
 
 def test_sync_folder_tolerates_missing_folders(tmp_path: Path) -> None:
-    sync_folder(tmp_path / "missing")  # must not raise
+    sync_folder(tmp_path / "missing")  # must not raise, nor create the folder
+    assert not (tmp_path / "missing").exists()
+    save_atomic(tmp_path / "kept.json", b"x")
     sync_folder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.json"]

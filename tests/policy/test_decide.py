@@ -21,6 +21,7 @@ from trackguard.settings import Settings
 
 LIST = """-d tracker.test
 -d ads.test /banner/
+-d partner.test /track/
 +d partner.test
 $removeparam=utm_source
 """
@@ -65,7 +66,14 @@ CASES = [
     ),
     ("neutral third party", "http://cdn.test/lib.js", {"referer": SITE}, False, Layer.NO_MATCH),
     (
-        "allow rule beats block",
+        "allow rule beats block",  # `-d partner.test /track/` matches, `+d partner.test` lifts it
+        "http://ads.partner.test/track/x",
+        {"referer": SITE},
+        False,
+        Layer.LIST_ALLOW,
+    ),
+    (
+        "allow rule without a block is no match",
         "http://ads.partner.test/x",
         {"referer": SITE},
         False,
@@ -151,6 +159,12 @@ def test_decide(
     assert (v.blocked, v.layer) == (blocked, layer)
     if v.blocked and v.layer is Layer.LIST_BLOCK:
         assert v.rule is not None and v.list == "test.tpl" and v.line is not None
+    if v.layer is Layer.LIST_ALLOW:
+        assert v.decision is not None and v.decision.overridden is not None
+        assert (v.rule, v.decision.overridden.source.text) == (
+            "+d partner.test",
+            "-d partner.test /track/",
+        )
 
 
 def test_navigation_never_consults_the_lists(
@@ -179,12 +193,19 @@ def test_user_overrides_come_first(matcher: FakeMatcher, record: NavigationRecor
     own = PolicyConfig(user_block=frozenset({"site.test"}))
     v = decide("GET", "http://img.site.test/x", h, config=own, matcher=matcher, record=record)
     assert not v.blocked
-    # The more specific override wins; on a tie, allow wins.
+    # The more specific override wins...
     both = PolicyConfig(
         user_allow=frozenset({"tracker.test"}), user_block=frozenset({"evil.tracker.test"})
     )
     v = decide("GET", "http://evil.tracker.test/", h, config=both, matcher=matcher, record=record)
-    assert v.layer is Layer.USER_BLOCK
+    assert (v.blocked, v.layer) == (True, Layer.USER_BLOCK)
+    v = decide("GET", "http://x.tracker.test/", h, config=both, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    # ...and on a tie (the same domain allowed and blocked), allow wins.
+    tie = PolicyConfig(user_allow=frozenset({"cdn.test"}), user_block=frozenset({"cdn.test"}))
+    v = decide("GET", "http://img.cdn.test/x", h, config=tie, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    assert decide_tunnel("img.cdn.test", config=tie, matcher=matcher).layer is Layer.USER_ALLOW
 
 
 def test_protection_off_and_site_switch(matcher: FakeMatcher, record: NavigationRecord) -> None:
