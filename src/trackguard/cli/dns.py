@@ -80,7 +80,7 @@ def dns_command(
     and switches); every name of an answer's CNAME chain is checked too, so trackers
     disguised as first-party names are blocked. Blocked names never reach the upstream.
     """
-    from trackguard.cli.proxy import _engine_factory, _engine_key
+    from trackguard.cli.proxy import _engine_factory, _engine_key, _run_async
     from trackguard.dnsserver.packets import BlockAnswer
     from trackguard.dnsserver.server import DnsOptions
     from trackguard.dnsserver.service import DnsService
@@ -136,7 +136,7 @@ def dns_command(
         click.echo("stopping...", err=True)
         await service.stop()
 
-    asyncio.run(run())
+    _run_async(run)
 
 
 def register(main: click.Group) -> None:

@@ -35,6 +35,7 @@ import dns.rcode
 
 from trackguard.dnsserver.cache import AnswerCache, CacheKey
 from trackguard.dnsserver.decide import DnsVerdict, decide_name, uncloak
+from trackguard.dnsserver.fastpath import FastCache, FastQuery
 from trackguard.dnsserver.packets import (
     BadPacket,
     BlockAnswer,
@@ -221,6 +222,19 @@ async def _ask_tcp(
     return await asyncio.wait_for(exchange(), timeout)
 
 
+#: How long the fast path may repeat a blocked answer (policy changes end it at once).
+BLOCKED_TEMPLATE_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """What a fast-path hit records: the blocked name's verdict, as the full path did."""
+
+    question: Question
+    verdict: DnsVerdict
+    action: str
+
+
 class _UdpListener(asyncio.DatagramProtocol):
     def __init__(self, server: DnsServer) -> None:
         self.server = server
@@ -255,6 +269,8 @@ class DnsServer:
         self.options = options
         self.log = log
         self.cache = cache if cache is not None else AnswerCache()
+        self.fast = FastCache()
+        self._clients: dict[str, bool] = {}
         self.clock = clock
         self.address: Address | None = None
         self.stats = {"queries": 0, "blocked": 0, "cloaked": 0, "servfail": 0, "dropped": 0}
@@ -309,18 +325,40 @@ class DnsServer:
         return ip is not None and any(ip in net for net in self._networks)
 
     def on_datagram(self, listener: _UdpListener, data: bytes, addr: Address) -> None:
-        if not self.client_allowed(addr[0]):
+        client = self._clients.get(addr[0])
+        if client is None:
+            client = self.client_allowed(addr[0])
+            if len(self._clients) < 4096:
+                self._clients[addr[0]] = client
+        if not client:
             self.stats["dropped"] += 1
             return
+        fast = self.fast.read(data)
+        if fast is not None:
+            state = self.state
+            hit = self.fast.answer(
+                data, fast, now=self.clock(), policy=(state.matcher, state.config)
+            )
+            if hit is not None:
+                reply, note = hit
+                self.stats["queries"] += 1
+                if isinstance(note, _Note):
+                    self._record(note.question, note.verdict, note.action)
+                    self.stats["blocked"] += 1
+                if listener.transport is not None:
+                    listener.transport.sendto(reply, addr)
+                return
         if len(self._tasks) >= self.options.limits.max_inflight:
             self.stats["dropped"] += 1
             return
-        task = asyncio.ensure_future(self._answer_datagram(listener, data, addr))
+        task = asyncio.ensure_future(self._answer_datagram(listener, data, addr, fast))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _answer_datagram(self, listener: _UdpListener, data: bytes, addr: Address) -> None:
-        reply = await self.answer(data, udp=True)
+    async def _answer_datagram(
+        self, listener: _UdpListener, data: bytes, addr: Address, fast: FastQuery | None
+    ) -> None:
+        reply = await self.answer(data, udp=True, fast=fast)
         if reply is not None and listener.transport is not None:
             listener.transport.sendto(reply, addr)
 
@@ -356,8 +394,13 @@ class DnsServer:
 
     # -- one query ---------------------------------------------------------------------------
 
-    async def answer(self, wire: bytes, *, udp: bool) -> bytes | None:
-        """The reply bytes for one query, or None to send nothing. Never raises."""
+    async def answer(
+        self, wire: bytes, *, udp: bool, fast: FastQuery | None = None
+    ) -> bytes | None:
+        """The reply bytes for one query, or None to send nothing. Never raises.
+
+        `fast`: the query's fast-path key (UDP only); the reply becomes its template.
+        """
         self.stats["queries"] += 1
         try:
             query = parse_query(wire)
@@ -365,13 +408,22 @@ class DnsServer:
             rcode = dns.rcode.NOTIMP if str(exc) == "opcode" else dns.rcode.FORMERR
             return error_reply(wire, rcode)
         try:
-            return to_wire(await self._reply(query), query, udp=udp)
+            state = self.state
+            policy = (state.matcher, state.config)
+            reply, ttl, note = await self._reply(query)
+            out = to_wire(reply, query, udp=udp)
+            if fast is not None and ttl > 0 and not self.options.log_allowed:
+                self.fast.put(fast, out, now=self.clock(), ttl=ttl, policy=policy, note=note)
+            return out
         except Exception:
             logger.exception("DNS query failed")
             self.stats["servfail"] += 1
             return error_reply(wire, dns.rcode.SERVFAIL)
 
-    async def _reply(self, query: dns.message.Message) -> dns.message.Message:
+    async def _reply(
+        self, query: dns.message.Message
+    ) -> tuple[dns.message.Message, float, _Note | None]:
+        """The reply, how long it may be served again as is, and what to log when it is."""
         question = question_of(query)
         state = self.state
         config, matcher = state.config, state.matcher
@@ -382,33 +434,38 @@ class DnsServer:
         now = self.clock()
         entry = self.cache.get(key, now)
         if entry is not None:
-            answer, age = entry.answer, int(now - entry.stored)
+            answer, age, left = entry.answer, int(now - entry.stored), entry.expires - now
         else:
             fetched = await self._fetch(key)
             if fetched is None:
                 self.stats["servfail"] += 1
-                return status_reply(query, dns.rcode.SERVFAIL)
+                return status_reply(query, dns.rcode.SERVFAIL), 0.0, None
             answer, age = fetched, 0
+            left = float(cache_ttl(answer) or 0)
         chain = cname_chain(answer, question)
         if chain:
             verdict = uncloak(first, chain, config=config, matcher=matcher)
             if verdict.blocked:
                 self.stats["cloaked"] += 1
-                return self._blocked(query, question, verdict)
+                reply, _, note = self._blocked(query, question, verdict)
+                return reply, left, note  # valid while the chain that cloaked it is
         if self.options.log_allowed and self.log is not None:
             self._record(question, first, "allow")
-        return client_reply(query, answer, age=age)
+        return client_reply(query, answer, age=age), left, None
 
     def _blocked(
         self, query: dns.message.Message, question: Question, verdict: DnsVerdict
-    ) -> dns.message.Message:
+    ) -> tuple[dns.message.Message, float, _Note]:
         self.stats["blocked"] += 1
+        note = _Note(question, verdict, "block")
         if self.log is not None:
             self._record(question, verdict, "block")
-        return blocked_reply(query, question, self.options.block_answer, verdict.explain())
+        reply = blocked_reply(query, question, self.options.block_answer, verdict.explain())
+        return reply, BLOCKED_TEMPLATE_SECONDS, note
 
     def _record(self, question: Question, verdict: DnsVerdict, action: str) -> None:
-        assert self.log is not None
+        if self.log is None:
+            return
         v = verdict.verdict
         self.log.add_fields(
             self.clock(),
