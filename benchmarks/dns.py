@@ -173,7 +173,7 @@ def main() -> int:
         wait_dns(tg_port)
         points: list[Point] = []
         targets = {"dnsmasq": mq_port, "trackguard": tg_port}
-        for name, port in targets.items():  # warm both caches
+        for port in targets.values():  # warm both caches
             subprocess.run(
                 ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(cached_file), "-n", "1"],
                 capture_output=True,
@@ -209,9 +209,8 @@ def main() -> int:
                 proc.kill()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(
-        f"{'mode':<9} {'target':<11} {'qps':>9} {'vs dnsmasq':>10} {'p50 ms':>8} {'p99 ms':>8} {'lost':>6}"
-    )
+    head = ("mode", "target", "qps", "vs dnsmasq", "p50 ms", "p99 ms", "lost")
+    print("{:<9} {:<11} {:>9} {:>10} {:>8} {:>8} {:>6}".format(*head))
     for p in points:
         base = next(q for q in points if q.mode == p.mode and q.target == "dnsmasq")
         print(
