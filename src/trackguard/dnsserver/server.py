@@ -53,7 +53,7 @@ from trackguard.dnsserver.packets import (
     to_wire,
     upstream_query,
 )
-from trackguard.policy.decide import Matcher, PolicyConfig
+from trackguard.policy.decide import ListMatcher, PolicyConfig
 
 logger = logging.getLogger("trackguard.dns")
 
@@ -64,7 +64,7 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class PolicyState(Protocol):
     """What the server reads per query; the service swaps these references as things change."""
 
-    matcher: Matcher
+    matcher: ListMatcher
     config: PolicyConfig
 
 

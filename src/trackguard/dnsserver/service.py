@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trackguard.dnsserver.server import Address, DnsOptions, DnsServer
-from trackguard.policy.decide import Matcher, PolicyConfig
+from trackguard.policy.decide import ListMatcher, PolicyConfig
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 
@@ -28,7 +28,7 @@ logger = logging.getLogger("trackguard.dns")
 class DnsState:
     """The references the server reads per query; swapped whole, never mutated inside."""
 
-    matcher: Matcher
+    matcher: ListMatcher
     config: PolicyConfig
 
 
@@ -38,7 +38,7 @@ class DnsService:
         options: DnsOptions,
         *,
         home: Path,
-        engine_factory: Callable[[Settings], Matcher],
+        engine_factory: Callable[[Settings], ListMatcher],
         engine_key: Callable[[Settings], str] | None = None,
         log: bool = True,
         poll: float = 2.0,
