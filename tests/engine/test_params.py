@@ -82,8 +82,8 @@ def test_many_regex_rules_and_a_long_query() -> None:
 
 
 def test_oversized_regex_is_refused() -> None:
-    assert compile_regex("(a{100}){100}") is None  # RE2 alone would take it
-    assert re2.compile("(a{100}){100}").programsize > MAX_REGEX_PROGRAM
+    assert re2.compile(r"\w{1000}").programsize > MAX_REGEX_PROGRAM  # RE2 alone takes it
+    assert compile_regex(r"\w{1000}") is None
     assert compile_regex("^utm_") is not None
-    engine = Engine.from_text("/(a{100}){100}/\n||ok.example^\n", "abp")
+    engine = Engine.from_text("/\\w{1000}/\n||ok.example^\n", "abp")
     assert "engine.bad-regex" in {d.code for d in engine.diagnostics}
