@@ -55,6 +55,28 @@ from trackguard.engine.pieces import (
 from trackguard.model import DEFAULT_TYPES, Decision, RequestType, Rule
 
 _TOKEN_RE = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - fixed, our own pattern
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789%")
+_TOKEN_SPLIT = {i: " " for i in range(128) if chr(i) not in _TOKEN_CHARS}
+_LONG_URL = 1024
+
+
+def _url_tokens(lower: str) -> list[str]:
+    """The URL's tokens (runs of `[a-z0-9%]`), each once when there are many.
+
+    On long ASCII URLs a translate-and-split is 2-3x faster than the regex; on short
+    ones the regex is a little faster. A hostile URL repeating one token thousands of
+    times must not make us look at its bucket thousands of times; ordinary URLs
+    repeat few, so short lists are left as they are.
+    """
+    if len(lower) > _LONG_URL and lower.isascii():
+        tokens = lower.translate(_TOKEN_SPLIT).split()
+    else:
+        tokens = _TOKEN_RE.findall(lower)
+    if len(tokens) > _DEDUPE_TOKENS_AT:
+        return list(dict.fromkeys(tokens))
+    return tokens
+
+
 _DOCUMENT = int(RequestType.DOCUMENT)
 _OTHER = int(RequestType.OTHER)
 _DEFAULT = int(DEFAULT_TYPES)
@@ -484,12 +506,7 @@ class _Category:
         if token:
             tokens = ctx.tokens
             if tokens is None:
-                tokens = _TOKEN_RE.findall(ctx.lower)
-                if len(tokens) > _DEDUPE_TOKENS_AT:
-                    # A hostile URL repeating one token thousands of times must not make
-                    # us look at its bucket thousands of times; ordinary URLs repeat few.
-                    tokens = list(dict.fromkeys(tokens))
-                ctx.tokens = tokens
+                tokens = ctx.tokens = _url_tokens(ctx.lower)
             # Most URLs meet no bucket at all: one C-level test instead of a loop.
             if not token.keys().isdisjoint(tokens):
                 for t in tokens:
@@ -534,7 +551,9 @@ class _Category:
             buckets.extend(
                 self.labels.get(r, ()) for r in _label_runs(ctx.host, self.longest_label_run)
             )
-        for t in dict.fromkeys(_TOKEN_RE.findall(ctx.lower)):
+        if ctx.tokens is None:
+            ctx.tokens = _url_tokens(ctx.lower)
+        for t in ctx.tokens:
             bucket = self.token.get(t)
             if bucket is None:
                 continue
