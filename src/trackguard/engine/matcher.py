@@ -551,9 +551,9 @@ class _Category:
             buckets.extend(
                 self.labels.get(r, ()) for r in _label_runs(ctx.host, self.longest_label_run)
             )
-        if ctx.tokens is None:
+        if self.token and ctx.tokens is None:
             ctx.tokens = _url_tokens(ctx.lower)
-        for t in ctx.tokens:
+        for t in ctx.tokens if self.token and ctx.tokens else ():
             bucket = self.token.get(t)
             if bucket is None:
                 continue
