@@ -222,21 +222,38 @@ def _pieces(ctx: _Context, text: str, pieces: tuple[str, ...], pos: int, flags: 
     """Match wildcard-separated pieces in order from `pos`: greedy leftmost, linear.
 
     Leftmost matching of each piece is exact for fixed-length pieces, so there is no
-    search tree to explore and nothing to backtrack into: one search per piece.
+    search tree to explore and nothing to backtrack into: one search per piece. Plain
+    pieces are handled inline (the hot path); pieces with `^` go through `_find`.
     """
     last = len(pieces) - 1
     n = len(text)
     if last < 0:
         return not flags & FLAG_RIGHT or pos >= n
-    anchored = bool(flags & FLAG_LEFT)
-    right = bool(flags & FLAG_RIGHT)
+    separators = flags & FLAG_SEPARATOR
+    anchored = flags & FLAG_LEFT
+    right = flags & FLAG_RIGHT
     for i, piece in enumerate(pieces):
-        s = _find(ctx, text, piece, pos, anchored and i == 0, right and i == last, flags)
-        if s < 0:
-            return False
-        pos = s + len(piece)
-        if pos > n:
-            pos = n  # trailing `^` matched the end of the text
+        if separators and "^" in piece:
+            at_end = bool(right) and i == last
+            s = _find(ctx, text, piece, pos, bool(anchored) and i == 0, at_end, flags)
+            if s < 0:
+                return False
+            pos = s + len(piece)
+            if pos > n:
+                pos = n  # trailing `^` matched the end of the text
+        elif anchored and i == 0:
+            if right and i == last:
+                return n - len(piece) == pos and text.endswith(piece)
+            if not text.startswith(piece, pos):
+                return False
+            pos += len(piece)
+        elif right and i == last:
+            return n - len(piece) >= pos and text.endswith(piece)
+        else:
+            j = text.find(piece, pos)
+            if j < 0:
+                return False
+            pos = j + len(piece)
     return True
 
 
