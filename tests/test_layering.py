@@ -53,6 +53,7 @@ PROXY_ORDER = [
     "pac",
     "log",
     "exchange",
+    "resolve",
     "pool",
     "connection",
     "streamconn",

@@ -20,6 +20,7 @@ from typing import Protocol
 from trackguard.proxy.exchange import Planner
 from trackguard.proxy.http1 import Limits
 from trackguard.proxy.pool import IdlePool, Stream, Upstream, stream_abort, stream_usable
+from trackguard.proxy.resolve import UpstreamResolver, upstream_address
 
 COPY_SIZE = 64 * 1024
 
@@ -129,6 +130,8 @@ class Context:
         #: Host name -> address to connect to instead of resolving it (like curl's
         #: --connect-to). Tests and benchmarks use it for `*.test` names on loopback.
         self.connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
+        #: `--resolver`: resolve upstream hosts through that DNS server and uncloak them.
+        self.resolver: UpstreamResolver | None = None
         self.pac_fallback_direct = pac_fallback_direct
         self.listen: list[tuple[str, int]] = []
         self.allow = networks(allow_from)
@@ -143,6 +146,10 @@ class Context:
             per_host, idle, Upstream.usable, Upstream.abort
         )
         self.batch: WriteBatch | None = None  # set by the server's start(): needs the loop
+
+    async def upstream_address(self, host: str) -> str:
+        """Where to connect for `host`; raises `resolve.Cloaked` or `socket.gaierror`."""
+        return await upstream_address(host, self.resolver, self.connect_to)
 
     def spawn(self, coro: Coroutine[object, object, None]) -> None:
         """Run `coro` as a task the server waits for on shutdown."""

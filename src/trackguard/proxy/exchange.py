@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
+from trackguard.dnsserver.decide import DnsVerdict
 from trackguard.model import RequestType, SourceRef
 from trackguard.policy.attribution import NavigationRecord
 from trackguard.policy.decide import (
@@ -385,6 +386,31 @@ class Planner:
             return TunnelPlan(verdict, None, None)
         answer = tunnel_refused_parts(explain(verdict), verdict.host)
         return TunnelPlan(verdict, answer, build_response(*answer, close=True))
+
+    def cloaked(self, host: str, verdict: DnsVerdict, kind: str) -> bytes:
+        """Refuse a connection to `host`, an alias of a listed tracker (`resolve.py`).
+
+        Found only once the name was resolved, after the request or tunnel was allowed: the
+        log gets a second row for it, naming the tracker's rule and the alias chain.
+        """
+        decision = verdict.verdict.decision
+        matched = decision.matched if decision is not None else None
+        if self.log is not None:
+            source = matched.source if matched is not None else None
+            self.log.add_fields(
+                time.time(),
+                kind,
+                "block",
+                verdict.verdict.layer.value,
+                "tunnel" if kind == "tunnel" else "other",
+                "",
+                host,
+                source.text if source else None,
+                source.list_id if source else None,
+                source.line if source else None,
+                "cname:" + " > ".join(verdict.chain),
+            )
+        return build_response(*tunnel_refused_parts(verdict.explain(), host), close=True)
 
     # -- the log -----------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from trackguard.proxy.http1 import (
 )
 from trackguard.proxy.pac import local_response
 from trackguard.proxy.pool import Stream
+from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import CONTINUE, TUNNEL_ESTABLISHED, error_response
 
 logger = logging.getLogger("trackguard.proxy")
@@ -216,7 +217,7 @@ class StreamConn:
         if self.ctx.is_self(host, port):
             await self.send(error_response(508, "the proxy will not tunnel to itself"))
             return
-        upstream = await self.open("tcp", host, port)
+        upstream = await self.open("tcp", host, port, kind="tunnel")
         if upstream is None:
             return
         await self.send(TUNNEL_ESTABLISHED)
@@ -249,14 +250,14 @@ class StreamConn:
 
     # -- upstream connections ----------------------------------------------------------
 
-    async def open(self, scheme: str, host: str, port: int) -> Stream | None:
+    async def open(self, scheme: str, host: str, port: int, *, kind: str = "http") -> Stream | None:
         """Connect, answering 502/504/508 to the client itself on failure (then None)."""
         loop = asyncio.get_running_loop()
         self.stage = Stage.UPSTREAM
         self.deadline = loop.time() + self.ctx.limits.connect_timeout + 1
         tls = self.ctx.tls if scheme == "https" else None
-        address = self.ctx.connect_to.get(host.lower(), host)
         try:
+            address = await self.ctx.upstream_address(host)
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
                     address,
@@ -267,6 +268,9 @@ class StreamConn:
                 ),
                 self.ctx.limits.connect_timeout,
             )
+        except Cloaked as exc:
+            await self.send(self.ctx.planner.cloaked(host, exc.verdict, kind))
+            return None
         except TimeoutError:
             await self.send(error_response(504, f"timed out connecting to {host}:{port}"))
             return None
