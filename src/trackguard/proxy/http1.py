@@ -93,6 +93,12 @@ def get_header(headers: Iterable[Header], name: str) -> str | None:
     return None
 
 
+def ascii_digits(text: str | bytes) -> bool:
+    """Only the ASCII digits 0-9: `str.isdigit` also accepts `²` or `٣`, which `int()`
+    then refuses or reads (issue 9 defect 5)."""
+    return bool(text) and text.isascii() and text.isdigit()
+
+
 def _is_token(text: bytes) -> bool:
     # translate() deletes every token character in C; anything left is not a token.
     return bool(text) and not text.translate(None, _TOKEN_CHARS)
@@ -176,7 +182,7 @@ def parse_request_head(data: bytes, limits: Limits = Limits()) -> RequestHead:
     if not target or target.translate(None, _TARGET_CHARS):
         raise HttpError(400, "invalid request target")
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
-        if version.startswith(b"HTTP/") and version[5:6].isdigit():
+        if version.startswith(b"HTTP/") and ascii_digits(version[5:6]):
             raise HttpError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
         raise HttpError(400, "malformed request line")
     headers = _fields(block, limits)
@@ -187,12 +193,15 @@ def parse_request_head(data: bytes, limits: Limits = Limits()) -> RequestHead:
 
 def parse_response_head(data: bytes, limits: Limits = Limits()) -> ResponseHead:
     """Parse an upstream status line and fields. Upstreams are hostile too."""
+    if len(data) > limits.max_head + 4:
+        # The same cap as the stream reader's: a head either path refuses, both refuse.
+        raise HttpError(502, "upstream response head too large")
     status_line, block = _split_head(data)
     parts = status_line.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
         raise HttpError(502, "upstream sent a malformed status line")
     code = parts[1]
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or not ascii_digits(code):
         raise HttpError(502, "upstream sent a malformed status code")
     reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
     try:
@@ -211,7 +220,7 @@ def _content_length(headers: Iterable[Header], status: int) -> int | None:
     if len(members) != 1:
         raise HttpError(status, "conflicting Content-Length")
     value = members.pop()
-    if not value.isdigit() or len(value) > 18:
+    if not ascii_digits(value) or len(value) > 18:
         raise HttpError(status, "invalid Content-Length")
     return int(value)
 
@@ -350,7 +359,7 @@ def split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if not host or any(c in host for c in " /\\?#%"):
         raise HttpError(400, "invalid host")
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not ascii_digits(port_text) or not 0 < int(port_text) < 65536:
             raise HttpError(400, "invalid port")
         return host, int(port_text)
     return host, default_port
