@@ -10,6 +10,7 @@ lines) are rejected instead of guessed, as RFC 9112 §6.3 and §5.2 allow.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -363,6 +364,18 @@ def split_host_port(authority: str, default_port: int) -> tuple[str, int]:
             raise HttpError(400, "invalid port")
         return host, int(port_text)
     return host, default_port
+
+
+def plain_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal (brackets and zone allowed) with IPv4-mapped IPv6 (`::ffff:127.0.0.2`)
+    unwrapped, so address checks see the address a connection reaches; None for names."""
+    try:
+        ip = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def parse_absolute_target(target: str) -> Target:

@@ -63,6 +63,7 @@ from trackguard.proxy.http1 import (
     parse_chunk_size,
     parse_request_head,
     parse_response_head,
+    plain_ip,
     request_framing,
     response_framing,
     serialize_head,
@@ -1252,14 +1253,11 @@ class ProxyServer:
         host = host.lower().strip("[]")
         if host in ("localhost", self.host.lower()):
             return True
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        ip = plain_ip(host)  # `[::ffff:127.0.0.2]` reaches 127.0.0.2 (issue 9 defect 6)
+        if ip is None:
             return False
         return (
-            ip.is_loopback
-            or ip.is_unspecified
-            or any(ip == ipaddress.ip_address(a) for a, _ in self._listen)
+            ip.is_loopback or ip.is_unspecified or any(ip == plain_ip(a) for a, _ in self._listen)
         )
 
     # -- requests to the proxy itself --------------------------------------------------
@@ -1396,13 +1394,12 @@ class ProxyServer:
         local = transport.get_extra_info("sockname")
         if not isinstance(peer, tuple) or peer[1] != self.port:
             return False
-        try:
-            ip = ipaddress.ip_address(peer[0])
-        except ValueError:
+        ip = plain_ip(str(peer[0]))
+        if ip is None:
             return False
         # Our own port on a loopback address or on one of this machine's addresses (the
         # connection's local address equals its peer address only when talking to itself).
-        return ip.is_loopback or (isinstance(local, tuple) and local[0] == peer[0])
+        return ip.is_loopback or (isinstance(local, tuple) and plain_ip(str(local[0])) == ip)
 
     # -- plain HTTP forwarding ---------------------------------------------------------
 
