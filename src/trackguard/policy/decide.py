@@ -8,7 +8,10 @@ only moves bytes and calls it. No I/O, no list parsing (the engine does that).
 
 Evaluation order (§A.8, "Decision — evaluation order"):
 
-    0. not evaluated: top-level navigations, unattributed requests (§A.7 items 3-4)
+    0. not evaluated: top-level navigations, unattributed requests that may be
+       navigations (§A.7 items 3-4); other unattributed requests are judged as a
+       tunnel is, on the host alone (revised item 4 -> `decide_tunnel`); requests made
+       by a document the proxy blocked are blocked with it
     1. user overrides: allow / block for a domain                    -> that action
     2. protection off globally, or off for this first-party site     -> ALLOW
     3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
@@ -104,7 +107,8 @@ class Layer(enum.Enum):
     """Which step of the evaluation decided; logged with every verdict."""
 
     NAVIGATION = "navigation"  # top-level navigation: never blocked (§A.7 item 3)
-    UNATTRIBUTED = "unattributed"  # no page context: fail open (§A.7 item 4)
+    UNATTRIBUTED = "unattributed"  # no page context, may be a navigation (§A.7 item 4)
+    BLOCKED_DOCUMENT = "blocked-document"  # made by a frame document the proxy blocked
     USER_ALLOW = "user-allow"
     USER_BLOCK = "user-block"
     PROTECTION_OFF = "protection-off"
@@ -252,12 +256,15 @@ def request_type(info: RequestInfo, parts: UrlParts | None = None) -> RequestTyp
 
     Browsers send `Sec-Fetch-*` only to potentially trustworthy origins, so on plain HTTP
     the type comes from `Accept`, a few request headers and the path's extension: the same
-    cues older blockers used. `Sec-Fetch-Dest: empty` is fetch/XHR, or a beacon/ping.
+    cues older blockers used. `Sec-Fetch-Dest: empty` is fetch/XHR, or a beacon/ping:
+    `navigator.sendBeacon` sends a `POST` in mode `no-cors` with a `text/plain` body (or
+    `Ping-To` for `<a ping>`), which is typed `ping` so `$ping` rules apply (issue 9:
+    1,316 real beacons were typed xmlhttprequest and 36 trackers leaked).
     """
-    return _request_type(info.headers, parts or split_url(info.url))
+    return _request_type(info.headers, parts or split_url(info.url), info.method)
 
 
-def _request_type(h: Mapping[str, str], parts: UrlParts) -> RequestType:
+def _request_type(h: Mapping[str, str], parts: UrlParts, method: str = "GET") -> RequestType:
     """`request_type` on the header map itself (the proxy's hot path builds no RequestInfo)."""
     dest = h.get("sec-fetch-dest")
     upgrade = h.get("upgrade")
@@ -268,6 +275,12 @@ def _request_type(h: Mapping[str, str], parts: UrlParts) -> RequestType:
     if dest:
         dest = dest.lower()
         if dest == "empty":
+            if (
+                method == "POST"
+                and h.get("sec-fetch-mode", "").lower() == "no-cors"
+                and h.get("content-type", "").lower().startswith("text/plain")
+            ):
+                return RequestType.PING  # navigator.sendBeacon
             return RequestType.XMLHTTPREQUEST
         return _DEST_TYPES.get(dest, RequestType.OTHER)
     requested_with = h.get("x-requested-with")
@@ -312,7 +325,7 @@ def initiator_origin(headers: Mapping[str, str]) -> str:
     return origin_of(referer) if referer else ""
 
 
-def is_top_level_navigation(headers: Mapping[str, str]) -> bool:
+def is_top_level_navigation(headers: Mapping[str, str], method: str = "GET") -> bool:
     """True for requests that may be top-level navigations, which are never blocked.
 
     With `Sec-Fetch-*` (HTTPS, interception) this is exact: mode `navigate` and dest
@@ -320,12 +333,13 @@ def is_top_level_navigation(headers: Mapping[str, str]) -> bool:
     HTML-accepting GET could be a link the user followed or a frame; **Decision:** it
     counts as a possible navigation and is never blocked, so following a link never
     breaks. Such a document is then treated as a frame of the referring page for
-    attributing its own subresources (see `decide`).
+    attributing its own subresources (see `decide`). Only a `GET` (revised §A.7 item 4):
+    a program posting to a listed host is judged, not waved through.
     """
     mode = headers.get("sec-fetch-mode", "").lower()
     if mode:
         return mode == "navigate" and headers.get("sec-fetch-dest", "document") == "document"
-    return accepts_html(headers)
+    return method == "GET" and accepts_html(headers)
 
 
 def _matches_domain(host: str, domains: frozenset[str]) -> str | None:
@@ -350,11 +364,36 @@ def decide(
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     parts = _split_url(url)
     host = parts.host
-    rtype = _request_type(headers, parts)
+    rtype = _request_type(headers, parts, method)
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
 
-    if is_top_level_navigation(headers):
+    referer = headers.get("referer", "")
+    if referer:
+        parent_blocked, why = record.blocked_document(referer)
+        if parent_blocked and _matches_domain(host, config.user_allow) is None:
+            site = context.site if context is not None else ""
+            return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
+
+    verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
+    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        record.note_blocked(url, verdict.decision)
+    return verdict
+
+
+def _decide(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    parts: UrlParts,
+    rtype: RequestType,
+    initiator: str,
+    context: PageContext | None,
+    config: PolicyConfig,
+    matcher: Matcher,
+) -> Verdict:
+    host = parts.host
+    if is_top_level_navigation(headers, method):
         if "sec-fetch-mode" in headers:
             return Verdict(
                 False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
@@ -382,8 +421,14 @@ def decide(
     elif headers.get("sec-fetch-site", "").lower() == "cross-site":
         # §A.7 item 4: unattributed but the browser says cross-site -> third-party.
         site, source_url = "", (initiator + "/") if initiator else None
-    else:
+    elif headers.get("sec-fetch-mode", "").lower() == "navigate":
+        # A frame navigation we cannot attribute may be a navigation: never blocked.
         return Verdict(False, Layer.UNATTRIBUTED, rtype, host, "")
+    else:
+        # Revised §A.7 item 4: judged as a tunnel is (item 6), on the host alone, so a
+        # program that is not a browser gets the same protection over HTTP as over HTTPS.
+        tunnel = decide_tunnel(host, config=config, matcher=matcher)
+        return Verdict(tunnel.blocked, tunnel.layer, rtype, tunnel.host, "", tunnel.decision)
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
     third_party = not site or site_of(host) != site
