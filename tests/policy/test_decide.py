@@ -8,12 +8,14 @@ from proxy_helpers import FakeMatcher
 from trackguard.model import RequestType
 from trackguard.policy.attribution import NavigationRecord
 from trackguard.policy.decide import (
+    LAYER_REASONS,
     Layer,
     MemoMatcher,
     PolicyConfig,
     RequestInfo,
     decide,
     decide_tunnel,
+    describe_rule,
     is_top_level_navigation,
     request_type,
     strip_params,
@@ -370,15 +372,16 @@ def test_memo_is_bounded_and_skips_long_urls(matcher: FakeMatcher) -> None:
     assert all(key[0] != long_url for key in memo._checks)
 
 
-def test_a_new_engine_gets_a_new_memo(matcher: FakeMatcher) -> None:
-    from trackguard.proxy.server import ProxyState
-
-    state = ProxyState(matcher, PolicyConfig())
-    assert state.memo.check("http://tracker.test/t.js", SITE).blocked
-    replacement = FakeMatcher("-d other.test\n")
-    state.matcher = replacement
-    assert state.matcher is replacement and state.memo.inner is replacement
-    assert not state.memo.check("http://tracker.test/t.js", SITE).blocked
+def test_explanations_say_which_rule_from_which_list_or_which_layer() -> None:
+    assert describe_rule("-d t.test", "l.tpl", 3, "list-block") == "-d t.test (l.tpl:3)"
+    assert describe_rule("-d t.test", "l.tpl", None, "list-block") == "-d t.test (l.tpl)"
+    assert describe_rule(None, None, None, "user-block") == "(user-block)"
+    assert set(LAYER_REASONS) == {
+        Layer.USER_ALLOW.value,
+        Layer.USER_BLOCK.value,
+        Layer.PROTECTION_OFF.value,
+        Layer.SITE_OFF.value,
+    }
 
 
 # -- issue 9: beacons, blocked frames' resources, revised §A.7 item 4 ----------------------

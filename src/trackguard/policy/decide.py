@@ -539,3 +539,47 @@ def strip_params(
     if verdict.site and verdict.site in config.exempt_sites:
         return url, ()
     return matcher.removeparam(url, verdict.source_url, verdict.type)
+
+
+# -- explanations: the one place a verdict becomes words ----------------------------------
+
+#: Why a layer above the lists decided (TPL spec §A.8 layers 1-2), for people.
+LAYER_REASONS: dict[str, str] = {
+    Layer.USER_ALLOW.value: "your override always allows this domain (`trackguard allow`)",
+    Layer.USER_BLOCK.value: "your override always blocks this domain (`trackguard block`)",
+    Layer.PROTECTION_OFF.value: "tracking protection is off",
+    Layer.SITE_OFF.value: "protection is off on this site (`trackguard site on SITE` turns it on)",
+}
+
+
+def describe_rule(rule: str | None, list_id: str | None, line: int | None, layer: str) -> str:
+    """`<rule> (<list>:<line>)`, or `(<layer>)` when no list rule decided.
+
+    The short form blocked answers carry (`X-Trackguard-Blocked`, the frame page, the
+    refused tunnel's text).
+    """
+    if rule is None:
+        return f"({layer})"
+    where = f"{list_id}:{line}" if line else (list_id or "?")
+    return f"{rule} ({where})"
+
+
+def explain(verdict: Verdict) -> str:
+    """`describe_rule` of a verdict: the rule and where it came from, or its layer."""
+    return describe_rule(verdict.rule, verdict.list, verdict.line, verdict.layer.value)
+
+
+def explain_decision(decision: Decision) -> str:
+    """One line for people (`trackguard check`): the action, the rule, its list and line,
+    and the rule it overrode, or the reason when no rule matched."""
+    if decision.matched is None:
+        return f"{'BLOCKED' if decision.blocked else 'allowed'}: {decision.reason}"
+    where = f"{decision.list}:{decision.line}"
+    if decision.blocked:
+        return f"BLOCKED by `{decision.rule}` ({where}): {decision.reason}"
+    overridden = decision.overridden
+    text = f"allowed by `{decision.rule}` ({where})"
+    if overridden is not None:
+        src = overridden.source
+        text += f", overriding `{src.text}` ({src.list_id}:{src.line})"
+    return text
