@@ -11,6 +11,7 @@ from trackguard.proxy.framing import (
     ChunkedDecoder,
     request_fields,
     response_fields,
+    transfer_codings,
 )
 from trackguard.proxy.http1 import Framing, HttpError
 
@@ -166,4 +167,9 @@ def test_request_fields_canonical() -> None:
     ]
     assert request_fields([("Transfer-Encoding", "Chunked")], Framing.CHUNKED, 0) == [
         ("Transfer-Encoding", "chunked")
+    ]
+    gz = [("Transfer-Encoding", "gzip, chunked")]
+    assert request_fields([("A", "b")], Framing.CHUNKED, 0, transfer_codings(gz)) == [
+        ("A", "b"),
+        ("Transfer-Encoding", "gzip, chunked"),
     ]

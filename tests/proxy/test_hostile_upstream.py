@@ -350,3 +350,36 @@ def test_ipv4_mapped_address_of_the_proxy_is_refused(fast: bool) -> None:
     finally:
         loop.run(proxy.close())
         loop.stop()
+
+
+def test_request_transfer_codings_are_kept(rig: Rig) -> None:
+    @rig.script("/gzup")
+    async def gzup(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    before = len(rig.upstream.received)
+    request = (
+        f"POST {rig.url('/gzup')} HTTP/1.1\r\nHost: origin.test\r\n"
+        "Transfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n2\r\nxy\r\n0\r\n\r\n"
+    ).encode()
+    assert rig.exchange(request, wait=5).startswith(b"HTTP/1.1 200")
+    time.sleep(0.7)
+    sent = b"".join(rig.upstream.received[before:])
+    assert b"Transfer-Encoding: gzip, chunked\r\n" in sent, sent
+
+
+# -- defect 9: no credentialed CORS on blocked answers ------------------------------------
+
+
+def test_blocked_answers_never_grant_credentialed_cors(rig: Rig) -> None:
+    request = (
+        b"POST http://tracker.test/collect HTTP/1.1\r\nHost: tracker.test\r\n"
+        b"Origin: http://evil.example\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\n"
+        b"Sec-Fetch-Dest: empty\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    out = rig.exchange(request, wait=5)
+    head = out.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 204") and b"x-trackguard-blocked" in head
+    assert b"access-control-allow-credentials" not in head  # before: `true`, Origin echoed
+    assert b"evil.example" not in head

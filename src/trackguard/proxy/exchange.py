@@ -34,7 +34,7 @@ from trackguard.policy.decide import (
 )
 from trackguard.policy.signals import apply_signals
 from trackguard.proxy.fastpath import header_map
-from trackguard.proxy.framing import request_fields, response_fields
+from trackguard.proxy.framing import request_fields, response_fields, transfer_codings
 from trackguard.proxy.http1 import (
     HOP_BY_HOP,
     Framing,
@@ -313,7 +313,7 @@ class Planner:
         out += [h for h in req.headers if h[0].lower() not in drop]
         out = self.add_signals(out)
         if framing is not Framing.NONE:
-            out = request_fields(out, framing, length)
+            out = request_fields(out, framing, length, transfer_codings(req.headers))
         elif "content-length" in lower:
             out = request_fields(out, Framing.LENGTH, 0)  # `0, 0` leaves as `0`
         if is_upgrade:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from trackguard.proxy.http1 import (
@@ -244,13 +244,18 @@ def response_fields(
     return out
 
 
-def request_fields(headers: Iterable[Header], framing: Framing, length: int) -> list[Header]:
-    """A request's own framing fields, canonical: one `Content-Length`, or chunked."""
-    out = [h for h in headers if h[0].lower() not in ("content-length", "transfer-encoding")]
+def request_fields(
+    fields: Iterable[Header], framing: Framing, length: int, codings: Sequence[str] = ()
+) -> list[Header]:
+    """A request's own framing fields, canonical: one `Content-Length`, or the transfer
+    `codings` (`transfer_codings` of the request as received) with `chunked` last, so
+    `gzip, chunked` stays `gzip, chunked`. Framing fields in `fields` are replaced."""
+    out = [h for h in fields if h[0].lower() not in ("content-length", "transfer-encoding")]
     if framing is Framing.LENGTH:
         out.append(("Content-Length", str(length)))
     elif framing is Framing.CHUNKED:
-        out.append(("Transfer-Encoding", "chunked"))
+        inner = [c for c in codings if c != "chunked"]
+        out.append(("Transfer-Encoding", ", ".join([*inner, "chunked"])))
     return out
 
 
