@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,28 @@ def test_failed_write_keeps_the_old_content_and_no_temp_file(tmp_path: Path) -> 
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
+def test_a_failed_rename_keeps_the_old_content_and_no_temp_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "f.json"
+    save_atomic(target, b"old")
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
 def test_sync_folder_tolerates_missing_folders(tmp_path: Path) -> None:
-    sync_folder(tmp_path / "missing")  # must not raise
+    sync_folder(tmp_path / "missing")  # must not raise, nor create the folder
+    assert not (tmp_path / "missing").exists()
+    save_atomic(tmp_path / "kept.json", b"x")
     sync_folder(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.json"]
 
 
 def test_state_is_private_whatever_the_umask(tmp_path: Path) -> None:

@@ -12,18 +12,16 @@ from trackguard.policy.decide import (
     Layer,
     MemoMatcher,
     PolicyConfig,
-    RequestInfo,
     decide,
     decide_tunnel,
     describe_rule,
-    is_top_level_navigation,
-    request_type,
     strip_params,
 )
 from trackguard.settings import Settings
 
 LIST = """-d tracker.test
 -d ads.test /banner/
+-d partner.test /track/
 +d partner.test
 $removeparam=utm_source
 """
@@ -68,7 +66,14 @@ CASES = [
     ),
     ("neutral third party", "http://cdn.test/lib.js", {"referer": SITE}, False, Layer.NO_MATCH),
     (
-        "allow rule beats block",
+        "allow rule beats block",  # `-d partner.test /track/` matches, `+d partner.test` lifts it
+        "http://ads.partner.test/track/x",
+        {"referer": SITE},
+        False,
+        Layer.LIST_ALLOW,
+    ),
+    (
+        "allow rule without a block is no match",
         "http://ads.partner.test/x",
         {"referer": SITE},
         False,
@@ -169,6 +174,12 @@ def test_decide(
     assert (v.blocked, v.layer) == (blocked, layer)
     if v.blocked and v.layer is Layer.LIST_BLOCK:
         assert v.rule is not None and v.list == "test.tpl" and v.line is not None
+    if v.layer is Layer.LIST_ALLOW:
+        assert v.decision is not None and v.decision.overridden is not None
+        assert (v.rule, v.decision.overridden.source.text) == (
+            "+d partner.test",
+            "-d partner.test /track/",
+        )
 
 
 def test_navigation_never_consults_the_lists(
@@ -197,12 +208,19 @@ def test_user_overrides_come_first(matcher: FakeMatcher, record: NavigationRecor
     own = PolicyConfig(user_block=frozenset({"site.test"}))
     v = decide("GET", "http://img.site.test/x", h, config=own, matcher=matcher, record=record)
     assert not v.blocked
-    # The more specific override wins; on a tie, allow wins.
+    # The more specific override wins...
     both = PolicyConfig(
         user_allow=frozenset({"tracker.test"}), user_block=frozenset({"evil.tracker.test"})
     )
     v = decide("GET", "http://evil.tracker.test/", h, config=both, matcher=matcher, record=record)
-    assert v.layer is Layer.USER_BLOCK
+    assert (v.blocked, v.layer) == (True, Layer.USER_BLOCK)
+    v = decide("GET", "http://x.tracker.test/", h, config=both, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    # ...and on a tie (the same domain allowed and blocked), allow wins.
+    tie = PolicyConfig(user_allow=frozenset({"cdn.test"}), user_block=frozenset({"cdn.test"}))
+    v = decide("GET", "http://img.cdn.test/x", h, config=tie, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    assert decide_tunnel("img.cdn.test", config=tie, matcher=matcher).layer is Layer.USER_ALLOW
 
 
 def test_protection_off_and_site_switch(matcher: FakeMatcher, record: NavigationRecord) -> None:
@@ -274,36 +292,6 @@ def test_decide_tunnel(
 ) -> None:
     v = decide_tunnel(host, config=config, matcher=matcher)
     assert (v.blocked, v.layer) == (blocked, layer)
-
-
-TYPES = [
-    ({"sec-fetch-dest": "script"}, "http://a.test/x", RequestType.SCRIPT),
-    ({"sec-fetch-dest": "empty"}, "http://a.test/x", RequestType.XMLHTTPREQUEST),
-    ({"sec-fetch-dest": "iframe"}, "http://a.test/x", RequestType.SUBDOCUMENT),
-    ({"sec-fetch-dest": "image"}, "http://a.test/x", RequestType.IMAGE),
-    ({"sec-fetch-dest": "font"}, "http://a.test/x", RequestType.FONT),
-    ({"upgrade": "websocket"}, "http://a.test/ws", RequestType.WEBSOCKET),
-    ({"ping-from": "http://a.test/"}, "http://b.test/p", RequestType.PING),
-    ({"accept": "image/avif,image/webp,*/*"}, "http://a.test/p", RequestType.IMAGE),
-    ({"accept": "text/css,*/*;q=0.1"}, "http://a.test/s", RequestType.STYLESHEET),
-    ({"accept": "*/*"}, "http://a.test/lib.min.js?v=2", RequestType.SCRIPT),
-    ({}, "http://a.test/font.woff2", RequestType.FONT),
-    ({"x-requested-with": "XMLHttpRequest"}, "http://a.test/api", RequestType.XMLHTTPREQUEST),
-    ({}, "http://a.test/dir.js/file", RequestType.OTHER),
-]
-
-
-@pytest.mark.parametrize(("headers", "url", "expected"), TYPES)
-def test_request_type(headers: dict[str, str], url: str, expected: RequestType) -> None:
-    assert request_type(RequestInfo("GET", url, headers)) is expected
-
-
-def test_is_top_level_navigation() -> None:
-    assert is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "no-cors", "accept": HTML})
-    assert is_top_level_navigation({"accept": HTML})
-    assert not is_top_level_navigation({"accept": "*/*"})
 
 
 def test_strip_params_respects_overrides(matcher: FakeMatcher, record: NavigationRecord) -> None:
@@ -395,18 +383,7 @@ BEACON = {
 }
 
 
-def test_send_beacon_is_typed_ping(matcher: FakeMatcher, record: NavigationRecord) -> None:
-    info = RequestInfo("POST", "http://tracker.test/collect", BEACON)
-    assert request_type(info) is RequestType.PING
-    # fetch() in cors mode, or a GET, stays xmlhttprequest
-    cors = {**BEACON, "sec-fetch-mode": "cors"}
-    assert request_type(RequestInfo("POST", "http://t.test/c", cors)) is RequestType.XMLHTTPREQUEST
-    assert request_type(RequestInfo("GET", "http://t.test/c", BEACON)) is RequestType.XMLHTTPREQUEST
-    json_post = {**BEACON, "content-type": "application/json"}
-    assert (
-        request_type(RequestInfo("POST", "http://t.test/c", json_post))
-        is RequestType.XMLHTTPREQUEST
-    )
+def test_send_beacon_is_blocked_as_ping(matcher: FakeMatcher, record: NavigationRecord) -> None:
     v = decide(
         "POST",
         "http://tracker.test/c",

@@ -95,9 +95,9 @@ class Rig:
                 pass
             return out
 
-    def get(self, path: str, **kw: float) -> bytes:
+    def get(self, path: str, *, wait: float = 8.0, quiet: float = 1.0) -> bytes:
         request = f"GET {self.url(path)} HTTP/1.1\r\nHost: origin.test\r\n\r\n".encode()
-        return self.exchange(request, **kw)
+        return self.exchange(request, wait=wait, quiet=quiet)
 
 
 LIMITS = ServerLimits(response_timeout=5.0, idle_timeout=3.0, shutdown_grace=0.5)

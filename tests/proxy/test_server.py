@@ -250,6 +250,9 @@ SIGNAL_VECTORS = [
     ([("Sec-GPC", "1"), ("Sec-GPC", "0")], SignalPlan(gpc=True), [("Sec-GPC", "1")]),
     ([], SignalPlan(dnt=True), [("DNT", "1")]),  # IE9-compatible + protection on (§C.3)
     ([], SignalPlan(), []),  # IE9-compatible + protection off: nothing added
+    # Field names are case-insensitive: a client's lower-case field is the one that leaves.
+    ([("sec-gpc", "1")], SignalPlan(dnt=True, gpc=True), [("sec-gpc", "1"), ("DNT", "1")]),
+    ([("dnt", "0")], SignalPlan(dnt=True, gpc=True), [("dnt", "0"), ("Sec-GPC", "1")]),
 ]
 
 

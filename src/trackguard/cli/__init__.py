@@ -23,9 +23,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import ca, check, lists, proxy
+    from trackguard.cli import ca, check, dns, lists, proxy
 
-    for module in (check, lists, proxy, ca):
+    for module in (check, dns, lists, proxy, ca):
         module.register(main)
 
 

@@ -23,7 +23,7 @@ from trackguard.model import RequestType, SourceRef
 from trackguard.policy.attribution import NavigationRecord
 from trackguard.policy.decide import (
     Layer,
-    Matcher,
+    ListMatcher,
     MemoMatcher,
     PolicyConfig,
     Verdict,
@@ -68,19 +68,19 @@ class ProxyState:
     """
 
     def __init__(
-        self, matcher: Matcher, config: PolicyConfig, record: NavigationRecord | None = None
+        self, matcher: ListMatcher, config: PolicyConfig, record: NavigationRecord | None = None
     ) -> None:
         self.matcher = matcher
         self.config = config
         self.record = record if record is not None else NavigationRecord()
 
     @property
-    def matcher(self) -> Matcher:
+    def matcher(self) -> ListMatcher:
         """The engine as given (tests and the service compare identities)."""
         return self._matcher
 
     @matcher.setter
-    def matcher(self, matcher: Matcher) -> None:
+    def matcher(self, matcher: ListMatcher) -> None:
         # The memo and its engine are replaced together, in one assignment: a request
         # reads `memo` once, so it never mixes answers of two engines.
         self._matcher = matcher
@@ -311,7 +311,9 @@ class Planner:
         drop = _DROP_FOR_TOKENS.get(tokens) or _FORWARD_DROP | tokens
         out = [("Host", req.authority)]
         out += [h for h in req.headers if h[0].lower() not in drop]
-        out = self.add_signals(out)
+        signals = self.state.config.signals
+        if signals.active:  # `add_signals`, inlined: this runs for every request
+            out = apply_signals(out, signals)
         if framing is not Framing.NONE:
             out = request_fields(out, framing, length, transfer_codings(req.headers))
         elif "content-length" in lower:

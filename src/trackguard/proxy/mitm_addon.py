@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.domain import host_suffixes
-from trackguard.policy.decide import Matcher, PolicyConfig, Verdict
+from trackguard.policy.decide import ListMatcher, PolicyConfig, Verdict
 from trackguard.proxy.exchange import Planner, ProxyState
 from trackguard.proxy.intercept import (
     ENV_DNT,
@@ -36,10 +36,10 @@ def _tristate(name: str) -> bool | None:
     return None if value == "" else value == "1"
 
 
-def _build_engine(home: Path, extra: tuple[Path, ...], settings: Settings) -> Matcher:
+def _build_engine(home: Path, extra: tuple[Path, ...], settings: Settings) -> ListMatcher:
     from trackguard.subscriptions import engine_for
 
-    built: Matcher = engine_for(home, extra, settings=settings)
+    built: ListMatcher = engine_for(home, extra, settings=settings)
     return built
 
 
