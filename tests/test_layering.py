@@ -49,6 +49,7 @@ PEERS: set[tuple[str, str]] = set()
 PROXY_ORDER = [
     "http1",
     "fastpath",
+    "framing",
     "responses",
     "pac",
     "log",

@@ -3,6 +3,8 @@
 Read in this order (each module says what it must not do):
 
 - `http1.py`, `fastpath.py`: parse and serialize heads. No I/O.
+- `framing.py`: the strict chunked parser that re-frames bodies, and the framing fields
+  of forwarded heads (one framing, canonical). No I/O, no buffering of output.
 - `responses.py`, `pac.py`: the answers the proxy makes up itself. No I/O.
 - `log.py`: the decision log (SQLite through `trackguard.sqlite`, written off the loop).
 - `exchange.py`: the `Planner`. Decides (through `trackguard.policy`), explains and

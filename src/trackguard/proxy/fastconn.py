@@ -448,5 +448,10 @@ class FastConn(asyncio.Protocol):
         conn = StreamConn(self.ctx, reader, writer)
         conn.first = False
         conn.upstream = up_writer
+        # Still waiting for the upstream (a 1xx may come first): without this the new
+        # connection sat in stage HEAD with deadline 0, and the sweeper closed it within
+        # 0.25 s (issue 9 defect 3: `103` then `200` 0.5 s later was never answered).
+        conn.stage = Stage.UPSTREAM
+        conn.deadline = self.loop.time() + self.ctx.limits.response_timeout
         relay = conn.relay_response(self.request.head(), self.plan, (up_reader, up_writer), data)
         self.ctx.spawn(conn.run(relay))
