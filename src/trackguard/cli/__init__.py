@@ -18,9 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import check, lists, proxy
+    from trackguard.cli import check, dns, lists, proxy
 
-    for module in (check, lists, proxy):
+    for module in (check, dns, lists, proxy):
         module.register(main)
 
 
