@@ -2,7 +2,9 @@
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
 save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`,
-matching in `matcher`, the file format in `store`. The engine never imports the proxy.
+matching in `matcher` (linear piece search and the work budget in `pieces`),
+`$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file format in
+`store` and its shape check in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations
