@@ -18,9 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import check, lists, proxy
+    from trackguard.cli import check, export, lists, proxy
 
-    for module in (check, lists, proxy):
+    for module in (check, lists, proxy, export):
         module.register(main)
 
 
