@@ -19,8 +19,9 @@ from typing import Any
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def chromium_args(extension: Path, resolver: str) -> list[str]:
+def chromium_args(extension: Path, resolver: str, extra: tuple[str, ...] = ()) -> list[str]:
     return [
+        *extra,
         "--headless=new",
         "--no-sandbox",
         "--disable-gpu",
@@ -33,7 +34,10 @@ def chromium_args(extension: Path, resolver: str) -> list[str]:
 
 @contextmanager
 def extension_browser(
-    extension: Path, profile: Path, resolver: str = "MAP * 127.0.0.1"
+    extension: Path,
+    profile: Path,
+    resolver: str = "MAP * 127.0.0.1",
+    extra: tuple[str, ...] = (),
 ) -> Iterator[tuple[Any, Any]]:
     """(context, service worker) of Chromium running `extension`."""
     from playwright.sync_api import sync_playwright
@@ -43,18 +47,31 @@ def extension_browser(
             str(profile),
             executable_path=str(CHROMIUM),
             headless=False,
-            args=chromium_args(extension, resolver),
+            args=chromium_args(extension, resolver, extra),
             timeout=120_000,
         )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 20
             while not context.service_workers and time.monotonic() < deadline:
                 time.sleep(0.1)
             if not context.service_workers:
-                raise AssertionError("the extension's service worker never started")
+                # The worker may have started (and idled out) before Playwright attached:
+                # a page of the extension that messages it starts it again.
+                page = context.new_page()
+                with context.expect_event("serviceworker", timeout=90_000):
+                    page.goto(f"chrome-extension://{extension_id(extension)}/popup.html")
+                page.close()
             yield context, context.service_workers[0]
         finally:
             context.close()
+
+
+def extension_id(folder: Path) -> str:
+    """Chromium's id for an unpacked extension: its absolute path's SHA-256, in a-p."""
+    import hashlib
+
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
 
 
 class Recorder(http.server.ThreadingHTTPServer):
@@ -97,3 +114,58 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for the replay origin (Chromium ignores its errors)."""
+    import shutil
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        import pytest
+
+        pytest.skip("openssl not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=replay.test",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+class TlsRecorder(Recorder):
+    """`Recorder` over TLS; the handshake runs in the connection's own thread, so a
+    plain-HTTP client (an `http://` URL mapped onto this port) only fails itself."""
+
+    def __init__(self, respond: Callable[[str, str], tuple[str, bytes]], cert: Path, key: Path):
+        import ssl
+
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert, key)
+        super().__init__(respond)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request.settimeout(10)
+            wrapped = self.tls.wrap_socket(request, server_side=True)
+        except OSError:
+            return
+        super().finish_request(wrapped, client_address)
