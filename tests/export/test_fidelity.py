@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compare import exact_rules, rules_for
-from conftest import load_real_requests
+from compare import exact_rules, load_real_requests, rules_for
 from extension_browser import CHROMIUM, TlsRecorder, extension_browser, self_signed_cert
 
 from trackguard.engine import Engine
