@@ -94,6 +94,7 @@ def export_dns(rules: Sequence[Rule], fmt: str, *, title: str = "trackguard") ->
         if not lifted:
             block_lines.append(host)
     allow_lines: list[str] = []
+    written = set(block_lines)
     for host, idx in allows.items():
         under_important = covered(host, important)
         for i in idx:
@@ -104,7 +105,7 @@ def export_dns(rules: Sequence[Rule], fmt: str, *, title: str = "trackguard") ->
             else:
                 outcomes[i] = exact(rules[i])
         # An exception only matters where some block would otherwise apply.
-        if fmt != "hosts" and not under_important and covered(host, set(blocks)):
+        if fmt != "hosts" and not under_important and covered(host, written):
             allow_lines.append(host)
     text = _render(fmt, block_lines, allow_lines, title)
     name = {"hosts": "hosts", "dnsmasq": "dnsmasq.conf", "unbound": "unbound.conf"}.get(
