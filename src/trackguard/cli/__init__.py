@@ -18,9 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import check, lists, proxy
+    from trackguard.cli import audit, check, lists, proxy
 
-    for module in (check, lists, proxy):
+    for module in (audit, check, lists, proxy):
         module.register(main)
 
 
