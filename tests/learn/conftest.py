@@ -1,0 +1,8 @@
+"""Learner tests import the trace generators (`learn_traces.py`) from this folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
