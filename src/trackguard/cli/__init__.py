@@ -18,9 +18,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import check, lists, proxy
+    from trackguard.cli import check, learn, lists, proxy
 
-    for module in (check, lists, proxy):
+    for module in (check, lists, proxy, learn):
         module.register(main)
 
 

@@ -374,12 +374,28 @@ class LearnedRules:
 
 
 def enforced(state: LearnState, ctx: LearnContext, today: int) -> LearnedRules:
-    """What `auto` mode enforces today; empty in `off` and `suggest` (§B9.1)."""
-    if ctx.config.mode is not Mode.AUTO:
-        return LearnedRules()
+    """What the learned layer enforces today (§B7 step 5).
+
+    In `off` and `suggest` only suggestions the user accepted (user rules, §B7 step 1);
+    learned state alone changes nothing there (§B9.1).
+    """
     block: set[str] = set()
     strip: set[str] = set()
     paths: set[tuple[str, str]] = set()
+    for tracker, verdict in ctx.verdicts.items():
+        if verdict != "accepted":
+            continue
+        row = state.trackers.get(tracker)
+        action = row.decision if row is not None else Remedy.NONE
+        if "/" in tracker:
+            host, _, path = tracker.partition("/")
+            paths.add((host, "/" + path))
+        elif action is Remedy.STRIP:
+            strip.add(tracker)
+        else:
+            block.add(tracker)
+    if ctx.config.mode is not Mode.AUTO:
+        return LearnedRules(frozenset(block), frozenset(strip), frozenset(paths))
     for tracker in state.trackers:
         summary = state.summary(tracker)
         if not gate(summary, ctx, today).enforced:
