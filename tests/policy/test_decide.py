@@ -8,14 +8,13 @@ from proxy_helpers import FakeMatcher
 from trackguard.model import RequestType
 from trackguard.policy.attribution import NavigationRecord
 from trackguard.policy.decide import (
+    LAYER_REASONS,
     Layer,
     MemoMatcher,
     PolicyConfig,
-    RequestInfo,
     decide,
     decide_tunnel,
-    is_top_level_navigation,
-    request_type,
+    describe_rule,
     strip_params,
 )
 from trackguard.settings import Settings
@@ -259,36 +258,6 @@ def test_decide_tunnel(
     assert (v.blocked, v.layer) == (blocked, layer)
 
 
-TYPES = [
-    ({"sec-fetch-dest": "script"}, "http://a.test/x", RequestType.SCRIPT),
-    ({"sec-fetch-dest": "empty"}, "http://a.test/x", RequestType.XMLHTTPREQUEST),
-    ({"sec-fetch-dest": "iframe"}, "http://a.test/x", RequestType.SUBDOCUMENT),
-    ({"sec-fetch-dest": "image"}, "http://a.test/x", RequestType.IMAGE),
-    ({"sec-fetch-dest": "font"}, "http://a.test/x", RequestType.FONT),
-    ({"upgrade": "websocket"}, "http://a.test/ws", RequestType.WEBSOCKET),
-    ({"ping-from": "http://a.test/"}, "http://b.test/p", RequestType.PING),
-    ({"accept": "image/avif,image/webp,*/*"}, "http://a.test/p", RequestType.IMAGE),
-    ({"accept": "text/css,*/*;q=0.1"}, "http://a.test/s", RequestType.STYLESHEET),
-    ({"accept": "*/*"}, "http://a.test/lib.min.js?v=2", RequestType.SCRIPT),
-    ({}, "http://a.test/font.woff2", RequestType.FONT),
-    ({"x-requested-with": "XMLHttpRequest"}, "http://a.test/api", RequestType.XMLHTTPREQUEST),
-    ({}, "http://a.test/dir.js/file", RequestType.OTHER),
-]
-
-
-@pytest.mark.parametrize(("headers", "url", "expected"), TYPES)
-def test_request_type(headers: dict[str, str], url: str, expected: RequestType) -> None:
-    assert request_type(RequestInfo("GET", url, headers)) is expected
-
-
-def test_is_top_level_navigation() -> None:
-    assert is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "document"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe"})
-    assert not is_top_level_navigation({"sec-fetch-mode": "no-cors", "accept": HTML})
-    assert is_top_level_navigation({"accept": HTML})
-    assert not is_top_level_navigation({"accept": "*/*"})
-
-
 def test_strip_params_respects_overrides(matcher: FakeMatcher, record: NavigationRecord) -> None:
     h = {"referer": SITE}
     url = "http://cdn.test/a?utm_source=x&id=1"
@@ -355,12 +324,13 @@ def test_memo_is_bounded_and_skips_long_urls(matcher: FakeMatcher) -> None:
     assert all(key[0] != long_url for key in memo._checks)
 
 
-def test_a_new_engine_gets_a_new_memo(matcher: FakeMatcher) -> None:
-    from trackguard.proxy.server import ProxyState
-
-    state = ProxyState(matcher, PolicyConfig())
-    assert state.memo.check("http://tracker.test/t.js", SITE).blocked
-    replacement = FakeMatcher("-d other.test\n")
-    state.matcher = replacement
-    assert state.matcher is replacement and state.memo.inner is replacement
-    assert not state.memo.check("http://tracker.test/t.js", SITE).blocked
+def test_explanations_say_which_rule_from_which_list_or_which_layer() -> None:
+    assert describe_rule("-d t.test", "l.tpl", 3, "list-block") == "-d t.test (l.tpl:3)"
+    assert describe_rule("-d t.test", "l.tpl", None, "list-block") == "-d t.test (l.tpl)"
+    assert describe_rule(None, None, None, "user-block") == "(user-block)"
+    assert set(LAYER_REASONS) == {
+        Layer.USER_ALLOW.value,
+        Layer.USER_BLOCK.value,
+        Layer.PROTECTION_OFF.value,
+        Layer.SITE_OFF.value,
+    }

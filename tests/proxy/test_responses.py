@@ -9,10 +9,9 @@ from trackguard.proxy.responses import (
     TRANSPARENT_GIF,
     blocked_parts,
     blocked_response,
-    describe_rule,
     error_response,
     header_safe,
-    tunnel_refused,
+    tunnel_refused_parts,
 )
 
 CASES = [
@@ -80,15 +79,14 @@ def test_header_safe_blocks_injection() -> None:
     assert len(header_safe("x" * 1000)) == 300
 
 
-def test_describe_rule() -> None:
-    assert describe_rule("-d t.test", "l.tpl", 3, "list-block") == "-d t.test (l.tpl:3)"
-    assert describe_rule(None, None, None, "user-block") == "(user-block)"
-
-
 def test_tunnel_refused_and_errors() -> None:
-    data = tunnel_refused("-d t.test (l.tpl:3)", "t.test")
-    assert data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
-    assert b"Connection: close" in data and b"blocked the connection to t.test" in data
+    status, fields, body = tunnel_refused_parts("-d t.test (l.tpl:3)", "t.test")
+    assert status == 403 and ("Cache-Control", "no-store") in fields
+    assert ("X-Trackguard-Blocked", "-d t.test (l.tpl:3)") in fields
+    assert body == (
+        b"trackguard blocked the connection to t.test: -d t.test (l.tpl:3)\n"
+        b"To allow it: trackguard allow t.test\n"
+    )
     err = error_response(502, "cannot resolve host x")
     assert err.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
     assert err.endswith(b"trackguard: 502 Bad Gateway: cannot resolve host x\n")

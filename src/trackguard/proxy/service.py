@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trackguard.policy.decide import Matcher, PolicyConfig
+from trackguard.policy.decide import ListMatcher, PolicyConfig
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
@@ -36,7 +36,7 @@ from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 logger = logging.getLogger("trackguard.proxy")
 
 #: Builds the engine for the given settings (blocking; runs in a worker thread).
-EngineFactory = Callable[[Settings], Matcher]
+EngineFactory = Callable[[Settings], ListMatcher]
 #: Fingerprint of what the factory would build from (blocking, cheap; runs in a thread).
 EngineKey = Callable[[Settings], str]
 #: Checks due lists; returns one result per list checked (blocking; runs in a thread).
@@ -114,7 +114,7 @@ class ProxyService:
         engine_factory: EngineFactory,
         updater: Updater | None = None,
         engine_key: EngineKey | None = None,
-        matcher: Matcher | None = None,
+        matcher: ListMatcher | None = None,
         sock: socket.socket | None = None,
         peers: Sequence[socket.socket] = (),
     ) -> None:
