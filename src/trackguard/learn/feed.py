@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from trackguard.domain import site_of, split_url
 from trackguard.learn.model import Observation, ResponseShape, SetCookieInfo
 from trackguard.model import RequestType
-from trackguard.policy.decide import RequestInfo, request_type
+from trackguard.policy.classify import request_type
 
 #: Cap on one header value read by the feed (a 1 MB cookie is cut, never parsed whole).
 MAX_HEADER = 16384
@@ -190,7 +190,7 @@ class Feed:
         if part_names:
             sent = tuple((n, v) for n, v in sent if n not in part_names)
         headers = dict(ex.request_headers[:MAX_ITEMS])
-        rtype = ex.resource_type or request_type(RequestInfo(ex.method, ex.url, headers))
+        rtype = ex.resource_type or request_type(headers, parts)
         if "ping-to" in headers or "ping-from" in headers:
             rtype = RequestType.PING
         path, _, query_text = parts.text[len(parts.scheme) + 3 + len(host) :].partition("?")

@@ -9,14 +9,16 @@ Must not: parse HTTP beyond what `feed` does, or decide anything itself.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from trackguard.domain import site_of, split_url
 from trackguard.learn import store
 from trackguard.learn.core import (
     LearnContext,
@@ -24,10 +26,14 @@ from trackguard.learn.core import (
     Learner,
     LearnState,
     enforced,
+    match_learned,
 )
 from trackguard.learn.feed import DAY, Exchange, Feed
 from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
-from trackguard.learn.model import LearnConfig, Mode
+from trackguard.learn.listing import iso_day
+from trackguard.learn.model import LearnConfig, Mode, Remedy
+from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
+from trackguard.policy.decide import LearnedMatch, PolicyConfig
 from trackguard.settings import Settings, load_settings, save_settings
 
 #: Save the state at most this often from a long-running adapter (seconds).
@@ -212,3 +218,173 @@ class LearnerService:
             store.save_state(self.home, self.state)
             self.dirty = False
         self._last_flush = self.clock()
+
+
+# -- the proxy's view: the learned layer and the observation hook ---------------------------
+
+PERSONALIZED = "personalized"
+
+
+class LearnedPolicy:
+    """`policy.decide.LearnedLayer` over a live service: explains like a list rule.
+
+    The rules are recomputed at most once a day (§B9.4); a blocked request counts as a
+    sighting so a rule in use does not expire (§B10).
+    """
+
+    def __init__(self, service: LearnerService) -> None:
+        self.service = service
+        self._rules: dict[tuple[str, bool], Rule] = {}
+
+    def match(self, host: str, path: str) -> LearnedMatch | None:
+        service = self.service
+        found = match_learned(service.rules(), host, path)
+        if found is None:
+            return None
+        remedy, key = found
+        block = remedy is not Remedy.STRIP
+        if block:
+            service.sighting(key, today(service.clock()))
+        rule = self._rule(key, block)
+        state = service.state
+        reason = "learned"
+        if key in state.trackers:
+            s = state.summary(key)
+            reason = (
+                f"personalized list: {'+'.join(s.kinds.names) or 'no'} evidence on {s.sites}"
+                f" sites, {iso_day(s.first_day)}..{iso_day(s.last_day)} ({s.source.value})"
+            )
+        if service.ctx.verdicts.get(key) == "accepted":
+            reason += "; you accepted this suggestion"
+        return LearnedMatch(block, Decision(block, rule, None, reason))
+
+    def _rule(self, key: str, block: bool) -> Rule:
+        rule = self._rules.get((key, block))
+        if rule is None:
+            host, slash, path = key.partition("/")
+            text = f"-d {host}" + (f" /{path}" if slash else "")
+            if not block:
+                text = f"# strip cookies: {host}"
+            rule = Rule(
+                action=Action.BLOCK,
+                source=SourceRef(PERSONALIZED, 0, text),
+                syntax=Format.TPL,
+                pattern=("/" + path) if slash else "",
+                host=host,
+                host_mode=HostMode.SUFFIX,
+            )
+            self._rules[(key, block)] = rule
+        return rule
+
+
+class ProxyLearner:
+    """What the proxy's planner calls with each answered exchange (§B2: it attributed it).
+
+    `record=False` (one of several `--workers`) enforces without recording, so sibling
+    processes never overwrite each other's state.
+    """
+
+    def __init__(self, service: LearnerService, *, record: bool = True) -> None:
+        self.service = service
+        self.record = record
+
+    def wants(self, site: str, engage: bool, host: str) -> bool:
+        """Navigations (their cookies feed `url_id`) and attributed third-party requests;
+        first-party subresources keep the proxy's fast path."""
+        if not (self.record and self.service.active):
+            return False
+        return engage or (bool(site) and site_of(host) != site)
+
+    def observe(
+        self,
+        site: str,
+        engage: bool,
+        rtype: RequestType,
+        method: str,
+        url: str,
+        request_headers: Mapping[str, str],
+        status: int,
+        response_headers: Iterable[tuple[str, str]],
+    ) -> None:
+        if not (self.record and self.service.active):
+            return
+        response = tuple((n.lower(), v) for n, v in response_headers)
+        size = -1
+        for name, value in response:
+            if name == "content-length" and value.strip().isdigit():
+                size = int(value.strip()[:18])
+        ex = Exchange(
+            time=self.service.clock(),
+            method=method,
+            url=url,
+            request_headers=tuple(request_headers.items()),
+            status=status,
+            response_headers=response,
+            size=size,
+            resource_type=None if engage else rtype,
+        )
+        host = split_url(url).host
+        self.service.exchange(ex, host if engage else site)
+        self.service.maybe_flush()
+
+
+class HostMatcher(Protocol):
+    def check_host(self, host: str) -> Decision: ...
+
+
+class ProxyLearning:
+    """The learner as one proxy process uses it: the hook, the layer, reloads, flushes.
+
+    The enabled lists tell the learner which domains are known (not novel, §B9.3) and
+    which are allowed (no auto-enforcement, §B7.3), through `check_host`.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        matcher: HostMatcher,
+        *,
+        record: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.matcher = matcher
+        self.clock = clock
+        self.service = self._service(settings)
+        self.hook = ProxyLearner(self.service, record=record)
+        self.policy = LearnedPolicy(self.service)
+
+    def _listed(self, domain: str) -> bool:
+        return self.matcher.check_host(domain).matched is not None
+
+    def _allows(self, domain: str) -> bool:
+        decision = self.matcher.check_host(domain)
+        if decision.matched is not None:
+            return not decision.blocked
+        rules = getattr(self.matcher, "matching_rules", None)  # TPL `+d` alone
+        return rules is not None and any(r.is_exception for r in rules(f"http://{domain}/"))
+
+    def _service(self, settings: Settings) -> LearnerService:
+        return LearnerService(
+            self.home,
+            learn_settings(settings),
+            is_listed=self._listed,
+            list_allows=self._allows,
+            clock=self.clock,
+        )
+
+    def reload(self, settings: Settings) -> None:
+        """Settings changed (mode, verdicts, overrides): save, then start from the store."""
+        if self.hook.record:
+            self.service.flush()
+        self.service = self._service(settings)
+        self.hook.service = self.service
+        self.policy.service = self.service
+
+    def with_learned(self, config: PolicyConfig) -> PolicyConfig:
+        return dataclasses.replace(config, learned=self.policy)
+
+    def close(self) -> None:
+        if self.hook.record:
+            self.service.flush()
