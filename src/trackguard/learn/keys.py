@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from trackguard.domain import host_suffixes, is_ip_literal, registrable_domain, to_ascii_host
 
@@ -80,11 +80,6 @@ def is_private_host(host: str) -> bool:
         return True
     if host.strip("[]").replace(".", "").isdigit():
         return True
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return True
-    except ValueError:
-        pass
     return any(host == s or host.endswith("." + s) for s in _PRIVATE_SUFFIXES)
 
 
@@ -102,6 +97,7 @@ def is_shared_cdn(host: str) -> bool:
     return _suffix_in(host, SHARED_CDNS) is not None
 
 
+@lru_cache(maxsize=65536)
 def tracker_key(host: str) -> str | None:
     """eTLD+1 by the PSL with its private section; None for hosts that cannot be keyed."""
     host = to_ascii_host(host)
@@ -172,5 +168,10 @@ class SiteTagger:
     key: bytes
 
     def __call__(self, site: str) -> int:
-        digest = hmac.new(self.key, site.encode("utf-8", "surrogatepass"), hashlib.sha256)
-        return int.from_bytes(digest.digest()[:2], "big")
+        return _tag(self.key, site)
+
+
+@lru_cache(maxsize=65536)
+def _tag(key: bytes, site: str) -> int:
+    digest = hmac.new(key, site.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return int.from_bytes(digest.digest()[:2], "big")
