@@ -191,3 +191,27 @@ def test_planner_feeds_the_learner_and_flushes(tmp_path: Path) -> None:
     learning.close()
     state = store.load_state(home)
     assert state.summary("newtracker.example").sites == 3
+
+
+def test_connect_tunnels_feed_nothing(tmp_path: Path) -> None:
+    planner, learning = _planner(tmp_path / "home")
+    calls: list[str] = []
+    original = learning.hook.observe
+
+    def spy(*args: Any, **kwargs: Any) -> None:
+        calls.append(args[4])
+        original(*args, **kwargs)
+
+    learning.hook.observe = spy  # type: ignore[method-assign]
+    for host in ("px.tracker-a.example", "px.tracker-b.example", "px.tracker-c.example"):
+        assert planner.tunnel(host).answer is None
+    assert calls == [] and learning.service.state.trackers == {}
+    nav, head = _request(planner, "http://www.a.example/", {"Accept": "text/html"})
+    planner.response_head(
+        parse_response_head(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 0\r\n\r\n"
+        ),
+        head,
+        nav,
+    )
+    assert calls == ["http://www.a.example/"]  # the spy works: plain HTTP is fed
