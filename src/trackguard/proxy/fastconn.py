@@ -318,6 +318,7 @@ class FastConn(asyncio.Protocol):
         if (
             plan.client_keep
             and not plan.verdict.engage  # a page context may open: the general path
+            and not plan.inspect  # the learner observes, or a learned strip edits, the head
             and request.method == "GET"
             and request.version == "HTTP/1.1"
         ):
