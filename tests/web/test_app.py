@@ -24,6 +24,9 @@ from trackguard.settings import load_settings
 from trackguard.web.app import WebApp
 
 
+Reply = tuple[int, dict[str, str], bytes]
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     home = tmp_path_factory.mktemp("home")
