@@ -23,7 +23,6 @@ from trackguard.proxy.server import ProxyServer
 from trackguard.settings import load_settings
 from trackguard.web.app import WebApp
 
-
 Reply = tuple[int, dict[str, str], bytes]
 
 

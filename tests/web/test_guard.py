@@ -42,6 +42,10 @@ def test_foreign_host_is_refused_even_for_reads(guard: Guard, host: str) -> None
     assert refusal is not None and refusal.status == 421
 
 
+def _other(digit: str) -> str:
+    return "1" if digit == "0" else "0"
+
+
 def test_changes_need_own_origin_and_token(guard: Guard) -> None:
     origin = f"http://127.0.0.1:{PORT}"
     good = {**GOOD, "origin": origin, "x-trackguard-csrf": guard.token}
@@ -52,7 +56,7 @@ def test_changes_need_own_origin_and_token(guard: Guard) -> None:
         {**GOOD, "origin": "http://evil.example", "x-trackguard-csrf": guard.token},
         {**GOOD, "origin": f"http://localhost:{PORT}", "x-trackguard-csrf": guard.token},
         {**GOOD, "origin": origin},  # no token
-        {**GOOD, "origin": origin, "x-trackguard-csrf": guard.token[:-1] + "0"},
+        {**GOOD, "origin": origin, "x-trackguard-csrf": guard.token[:-1] + _other(guard.token[-1])},
     ):
         refusal = guard.check("POST", "/api/action/allow", bad)
         assert refusal is not None and refusal.status == 403, bad
