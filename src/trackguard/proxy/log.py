@@ -9,7 +9,7 @@ erases everything. Deleted entries are zeroed in the file and the WAL is truncat
 each purge and wipe, and the files are private (0600 in a 0700 folder): `trackguard.sqlite`.
 
 Writes never touch the event loop: the server adds to an in-memory batch and a single
-writer thread flushes it once a second. Identical decisions within one flush are
+writer thread flushes it twice a second. Identical decisions within one flush are
 coalesced into one row with a `count` as they are added (a dictionary update on the
 proxy's hot path, no list of every request), so a busy page costs a few rows, not
 thousands. If the disk stalls, the batch is capped and the overflow is counted, never
@@ -31,7 +31,7 @@ from trackguard import sqlite
 
 LOG_FILE = "proxy-log.sqlite3"
 SCHEMA_VERSION = 1
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 0.5  # the dashboard's live log shows a decision within about 0.75 s
 MAX_PENDING = 200_000
 PURGE_EVERY = 3600.0
 

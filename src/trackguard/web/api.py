@@ -39,6 +39,7 @@ from trackguard.proxy.log import (
 from trackguard.settings import Settings, load_settings, save_settings
 
 DAY = 86400.0
+SERIES_BUCKET = 6 * 3600.0  # the overview chart: 28 bars for 7 days
 MAX_TEXT = 2048
 
 
@@ -84,7 +85,9 @@ def overview(home: Path, now: float | None = None) -> dict[str, Any]:
         "top_trackers": week.top_blocked_hosts,
         "top_sites": week.top_sites,
         "top_lists": week.top_lists,
-        "series": read_series(path, since=now - 7 * DAY, bucket=6 * 3600.0),
+        "series": read_series(path, since=now - 7 * DAY, bucket=SERIES_BUCKET),
+        "series_since": now - 7 * DAY,
+        "series_bucket": SERIES_BUCKET,
         "learn_mode": learn.mode.value,
     }
 

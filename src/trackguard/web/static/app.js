@@ -33,9 +33,10 @@ async function act(name, payload) {
   return data;
 }
 
-function cell(row, text) {
+function cell(row, text, label) {
   const td = document.createElement("td");
   td.textContent = text;
+  if (label) td.dataset.label = label;
   row.appendChild(td);
   return td;
 }
@@ -63,16 +64,15 @@ function fillList(id, pairs) {
   }
 }
 
-function drawChart(series) {
+function drawChart(series, since, bucket) {
   const width = 600, height = 120, svgNS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNS, "svg");
   svg.setAttribute("viewBox", `0 0 ${width} ${height + 20}`);
   svg.setAttribute("aria-hidden", "true");
   const max = Math.max(1, ...series.map((p) => p[1]));
   const barWidth = width / 28;
-  const start = series.length ? series[0][0] : 0;
   series.forEach(([at, count]) => {
-    const index = Math.round((at - start) / (6 * 3600));
+    const index = Math.min(27, Math.round((at - since) / bucket));
     const bar = document.createElementNS(svgNS, "rect");
     const h = Math.max(1, (count / max) * height);
     bar.setAttribute("x", String(index * barWidth + 1));
@@ -101,7 +101,7 @@ async function loadOverview() {
   fillList("top-trackers", data.top_trackers);
   fillList("top-sites", data.top_sites);
   fillList("top-lists", data.top_lists);
-  drawChart(data.series);
+  drawChart(data.series, data.series_since, data.series_bucket);
 }
 
 function matchesFilter(row) {
@@ -123,12 +123,12 @@ function renderLog() {
   for (const row of logRows.filter(matchesFilter).slice(-300).reverse()) {
     const tr = document.createElement("tr");
     tr.className = row.action;
-    cell(tr, new Date(row.time * 1000).toLocaleTimeString());
-    cell(tr, row.action);
-    cell(tr, row.host);
-    cell(tr, row.site || "–");
-    cell(tr, why(row));
-    const change = cell(tr, "");
+    cell(tr, new Date(row.time * 1000).toLocaleTimeString(), "Time");
+    cell(tr, row.action, "Action");
+    cell(tr, row.host, "Host");
+    cell(tr, row.site || "–", "Site");
+    cell(tr, why(row), "Why");
+    const change = cell(tr, "", "Change");
     if (row.action === "block") {
       change.appendChild(button(`Allow ${row.host}`, () => act("allow", { domain: row.host })));
     }
@@ -159,11 +159,11 @@ async function loadSites() {
   body.replaceChildren();
   for (const site of data.sites) {
     const tr = document.createElement("tr");
-    cell(tr, site.site);
-    cell(tr, site.requests);
-    cell(tr, site.blocked);
-    cell(tr, site.trackers);
-    const change = cell(tr, site.protection ? "on " : "off ");
+    cell(tr, site.site, "Site");
+    cell(tr, site.requests, "Requests");
+    cell(tr, site.blocked, "Blocked");
+    cell(tr, site.trackers, "Trackers");
+    const change = cell(tr, site.protection ? "on " : "off ", "Protection");
     change.appendChild(button(site.protection ? `Switch off on ${site.site}` : `Switch on on ${site.site}`,
       async () => { if (await act("site", { site: site.site, protection: !site.protection })) loadSites(); }));
     body.appendChild(tr);
@@ -183,11 +183,11 @@ async function loadLists() {
   body.replaceChildren();
   for (const list of data.lists) {
     const tr = document.createElement("tr");
-    cell(tr, list.name);
-    cell(tr, list.rules_applied ?? list.rules ?? "–");
-    cell(tr, `${list.status}${list.last_error ? ": " + list.last_error : ""}`);
-    cell(tr, list.last_updated || list.updated || "–");
-    const change = cell(tr, "");
+    cell(tr, list.name, "Name");
+    cell(tr, `${list.rules}${list.skipped ? ` (${list.skipped} not applied)` : ""}`, "Rules");
+    cell(tr, `${list.enabled ? "" : "disabled, "}${list.status}${list.last_error ? ": " + list.last_error : ""}`, "Health");
+    cell(tr, list.builtin ? "built in" : (list.last_update || "never").replace("T", " ").slice(0, 16), "Updated");
+    const change = cell(tr, "", "Change");
     change.appendChild(button(list.enabled ? `Disable ${list.name}` : `Enable ${list.name}`,
       async () => { if (await act("list-enable", { name: list.id, enabled: !list.enabled })) loadLists(); }));
     change.appendChild(button(`Update ${list.name}`,
@@ -204,12 +204,12 @@ async function loadLearn() {
   body.replaceChildren();
   for (const item of data.items) {
     const tr = document.createElement("tr");
-    cell(tr, item.domain);
-    cell(tr, item.sites);
-    cell(tr, item.days);
-    cell(tr, (item.kinds || []).join(", ") || "–");
-    cell(tr, item.action || "not yet");
-    const decide = cell(tr, "");
+    cell(tr, item.domain, "Domain");
+    cell(tr, item.sites, "Sites");
+    cell(tr, item.days, "Days");
+    cell(tr, (item.kinds || []).join(", ") || "–", "Evidence");
+    cell(tr, item.action || "not yet", "Suggested");
+    const decide = cell(tr, "", "Decide");
     decide.appendChild(button(`Accept ${item.domain}`,
       async () => { if (await act("learn-accept", { domain: item.domain })) loadLearn(); }));
     decide.appendChild(button(`Reject ${item.domain}`,
