@@ -229,6 +229,16 @@ class Engine:
         """Decide one request. `source_url=None` means no page: judged as third-party."""
         return self._matcher.decide(url, source_url, _type_bit(type))
 
+    def check_many(
+        self, requests: Iterable[tuple[str, str | None, str | RequestType]]
+    ) -> list[Decision]:
+        """Decide a batch of `(url, source_url, type)` questions (the auditor's partitions).
+
+        Same answers as `check` one by one; a batch saves the per-call lookups.
+        """
+        decide = self._matcher.decide
+        return [decide(url, source, _type_bit(type)) for url, source, type in requests]
+
     def check_request(self, request: Request) -> Decision:
         return self._matcher.decide(request.url, request.source_url, int(request.type))
 

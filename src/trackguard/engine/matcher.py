@@ -614,6 +614,23 @@ class _Category:
                     return int(f[0])
         return None
 
+    def first_path_exception(self, host: str) -> int | None:
+        """An exception for every site that names exactly `host` with a path
+        (`@@||imasdk.googleapis.com/js/sdkloader/`): §A.7 item 6, as added."""
+        for bucket in (self.suffix.get(host, ()), self.exact.get(host, ())):
+            for f in bucket:
+                _, _, party, include, exclude, denyallow, pattern = f
+                if (
+                    pattern is not None
+                    and pattern[0] == KIND_TAIL
+                    and party == 0
+                    and include is None
+                    and exclude is None
+                    and denyallow is None
+                ):
+                    return int(f[0])
+        return None
+
 
 def _host_only(f: Compiled) -> bool:
     """A rule that needs nothing but the host: no pattern, no page or type context."""
@@ -713,6 +730,10 @@ class Matcher:
             return Decision(False, None, None, "no host rule matched")
         if block not in self._important_ids:
             exception = self._allow.first_host_only(ctx)
+            if exception is None:
+                # A tunnel cannot see which URL it carries: an every-site exception for a
+                # path on this very host (a loader pages need) keeps the host reachable.
+                exception = self._allow.first_path_exception(ctx.host)
             if exception is not None:
                 return Decision(
                     False,

@@ -8,13 +8,16 @@ only moves bytes and calls it. No I/O, no list parsing (the engine does that).
 
 Evaluation order (§A.8, "Decision — evaluation order"):
 
-    0. not evaluated: top-level navigations, unattributed requests (§A.7 items 3-4)
+    0. not evaluated: top-level navigations, unattributed requests that may be
+       navigations (§A.7 items 3-4); other unattributed requests are judged as a
+       tunnel is, on the host alone (revised item 4 -> `decide_tunnel`); requests made
+       by a document the proxy blocked are blocked with it
     1. user overrides: allow / block for a domain                    -> that action
     2. protection off globally, or off for this first-party site     -> ALLOW
     3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
+    5. learned decisions (`auto`, or accepted suggestions), third-party only
+                                                                     -> BLOCK / strip
     6. otherwise                                                     -> ALLOW
-
-Layer 5 (learned decisions) belongs to the learner and is not wired into the proxy yet.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
-from trackguard.domain import host_suffixes, site_of, split_url, to_ascii_host
+from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
 from trackguard.policy.attribution import NavigationRecord, PageContext, site_of_url
 from trackguard.policy.classify import initiator_origin, is_top_level_navigation, request_type
@@ -105,14 +108,32 @@ class Layer(enum.Enum):
     """Which step of the evaluation decided; logged with every verdict."""
 
     NAVIGATION = "navigation"  # top-level navigation: never blocked (§A.7 item 3)
-    UNATTRIBUTED = "unattributed"  # no page context: fail open (§A.7 item 4)
+    UNATTRIBUTED = "unattributed"  # no page context, may be a navigation (§A.7 item 4)
+    BLOCKED_DOCUMENT = "blocked-document"  # made by a frame document the proxy blocked
     USER_ALLOW = "user-allow"
     USER_BLOCK = "user-block"
     PROTECTION_OFF = "protection-off"
     SITE_OFF = "site-off"  # the per-site switch (§A.7 item 5)
     LIST_ALLOW = "list-allow"
     LIST_BLOCK = "list-block"
+    LEARNED_BLOCK = "learned-block"  # the personalized list, `auto` (learning.md §B7 step 5)
+    LEARNED_STRIP = "learned-strip"  # ... its `strip` remedy: cookies removed, not blocked
     NO_MATCH = "no-match"
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedMatch:
+    """A learned decision for one request; `decision` names a rule of the list
+    "personalized" so it is explained and logged like any list decision."""
+
+    block: bool  # False: strip cookies both ways and cut the Referer (§B6 `strip`)
+    decision: Decision
+
+
+class LearnedLayer(Protocol):
+    """The learner's layer as the policy sees it (`learn.service.LearnedPolicy`)."""
+
+    def match(self, host: str, path: str) -> LearnedMatch | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +145,8 @@ class PolicyConfig:
     user_allow: frozenset[str] = frozenset()
     user_block: frozenset[str] = frozenset()
     signals: SignalPlan = field(default_factory=SignalPlan)
+    #: Learned decisions (§B7 step 5), below every list; None: no learner wired in.
+    learned: LearnedLayer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:
@@ -213,11 +236,36 @@ def decide(
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     parts = _split_url(url)
     host = parts.host
-    rtype = request_type(headers, parts)
+    rtype = request_type(headers, parts, method)
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
 
-    if is_top_level_navigation(headers):
+    referer = headers.get("referer", "")
+    if referer:
+        parent_blocked, why = record.blocked_document(referer)
+        if parent_blocked and _matches_domain(host, config.user_allow) is None:
+            site = context.site if context is not None else ""
+            return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
+
+    verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
+    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        record.note_blocked(url, verdict.decision)
+    return verdict
+
+
+def _decide(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    parts: UrlParts,
+    rtype: RequestType,
+    initiator: str,
+    context: PageContext | None,
+    config: PolicyConfig,
+    matcher: ListMatcher,
+) -> Verdict:
+    host = parts.host
+    if is_top_level_navigation(headers, method):
         if "sec-fetch-mode" in headers:
             return Verdict(
                 False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
@@ -245,8 +293,14 @@ def decide(
     elif headers.get("sec-fetch-site", "").lower() == "cross-site":
         # §A.7 item 4: unattributed but the browser says cross-site -> third-party.
         site, source_url = "", (initiator + "/") if initiator else None
-    else:
+    elif headers.get("sec-fetch-mode", "").lower() == "navigate":
+        # A frame navigation we cannot attribute may be a navigation: never blocked.
         return Verdict(False, Layer.UNATTRIBUTED, rtype, host, "")
+    else:
+        # Revised §A.7 item 4: judged as a tunnel is (item 6), on the host alone, so a
+        # program that is not a browser gets the same protection over HTTP as over HTTPS.
+        tunnel = decide_tunnel(host, config=config, matcher=matcher)
+        return Verdict(tunnel.blocked, tunnel.layer, rtype, tunnel.host, "", tunnel.decision)
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
     third_party = not site or site_of(host) != site
@@ -283,8 +337,39 @@ def _layers(
     if decision.blocked:
         return True, Layer.LIST_BLOCK, decision
     if decision.matched is not None:
-        return False, Layer.LIST_ALLOW, decision
+        return False, Layer.LIST_ALLOW, decision  # a list allow also beats learning (§B7.3)
+    learned = config.learned
+    if learned is not None and third_party:
+        found = learned.match(host, _path_of(url))
+        if found is not None:
+            allowed = _list_allow(matcher, url, source_url, rtype)
+            if allowed is not None:
+                return False, Layer.LIST_ALLOW, allowed
+            layer = Layer.LEARNED_BLOCK if found.block else Layer.LEARNED_STRIP
+            return found.block, layer, found.decision
     return False, Layer.NO_MATCH, decision
+
+
+def _list_allow(
+    matcher: ListMatcher, url: str, source_url: str | None, rtype: RequestType
+) -> Decision | None:
+    """A list allow rule for a request no list blocks (TPL `+d` alone decides nothing in
+    the engine), which still beats a learned decision (§B7.3). Asked only when a learned
+    rule matched, so the full rule walk stays off the hot path."""
+    inner = getattr(matcher, "inner", matcher)
+    rules = getattr(inner, "matching_rules", None)
+    if rules is None:
+        return None
+    for rule in rules(url, source_url, rtype):
+        if rule.is_exception:
+            return Decision(False, rule, None, "a list allows this: it beats the personalized list")
+    return None
+
+
+def _path_of(url: str) -> str:
+    text = _split_url(url).text
+    start = text.find("/", text.find("://") + 3)
+    return text[start:] if start >= 0 else "/"
 
 
 def decide_for_page(
