@@ -154,6 +154,10 @@ class _Context(Budget):
         "type",
     )
 
+    tokens: list[str] | None
+    data: bytes | None
+    over: OverBudget | None
+
     def __init__(self, url: str, page_host: str, type_bit: int, has_page: bool) -> None:
         scheme, host, text = split_url_fast(url)
         self.text = text
@@ -167,14 +171,11 @@ class _Context(Budget):
         # Known at once without a page (third-party: corpus README, issue 2); otherwise
         # worked out by `is_third` when a filter first asks (most requests never do).
         self.third: bool | None = True if not has_page or not page_host else None
-        self.tokens: list[str] | None = None
-        self.data: bytes | None = None
-        self.reduced_lower = ""
-        self.reduced_case = ""
+        self.tokens = self.data = self.over = None  # made when first asked for
+        self.reduced_lower = self.reduced_case = ""
         self.left = BUDGET
-        self.over: OverBudget | None = None
         # Looking at a filter costs a Python step (`STEP`); scanning the URL for its
-        # pattern costs `scan` more, charged in `_match` (most never get that far).
+        # pattern costs `scan` more (charged per bucket, before it is walked).
         self.scan = len(text)
 
     def reduced(self, text: str, pad: int) -> str:
@@ -316,9 +317,6 @@ def _match(f: Compiled, ctx: _Context) -> bool:
                 return False
     if pattern is None:
         return True
-    ctx.left -= ctx.scan
-    if ctx.left < 0:
-        raise OverBudget(int(f[0]))  # no local name: a frame holding it would be a cycle
     kind = pattern[0]
     if kind == KIND_LITERAL:
         return pattern[1] in ctx.lower
@@ -411,7 +409,9 @@ _DEDUPE_TOKENS_AT = 32
 
 def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Context) -> int | None:
     screen, screened, direct = screened_bucket
-    ctx.charge(len(direct) * STEP + ctx.scan)
+    ctx.left -= len(direct) * (STEP + ctx.scan) + ctx.scan  # `ctx.charge`, inlined
+    if ctx.left < 0:
+        raise OverBudget
     for f in direct:
         if _match(f, ctx):
             return int(f[0])
@@ -420,7 +420,9 @@ def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Cont
         data = ctx.data = ctx.text.encode("utf-8", "surrogatepass")
     hits = screen.Match(data)
     if hits:
-        ctx.charge(len(hits) * STEP)
+        ctx.left -= len(hits) * (STEP + ctx.scan)
+        if ctx.left < 0:
+            raise OverBudget
         for i in sorted(hits):
             if _match(screened[i], ctx):
                 return int(screened[i][0])
@@ -460,7 +462,7 @@ class _Category:
         # Screens are compiled on first use: most buckets are never hit by a given set
         # of requests, and compiling thousands of RE2 sets up front costs seconds.
         self.token: dict[str, Any] = dict(index["token"])
-        self._host_cache: dict[str, tuple[Compiled, ...]] = {}
+        self._host_cache: dict[str, tuple[tuple[Compiled, ...], int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         fallback: list[Compiled] = index["fallback"]
         screened = _screen(fallback) if fallback else None
@@ -482,8 +484,9 @@ class _Category:
         self.token[token] = result
         return result
 
-    def _host_filters(self, host: str) -> tuple[Compiled, ...]:
-        """All filters indexed under the host's parent domains, exact host or label runs.
+    def _host_filters(self, host: str) -> tuple[tuple[Compiled, ...], int]:
+        """All filters indexed under the host's parent domains, exact host or label runs,
+        and how many of them have a pattern to scan the URL for (for the work budget).
 
         Memoised per host: a page's requests go to few hosts, again and again.
         """
@@ -496,7 +499,7 @@ class _Category:
             if self.labels and host:
                 for run in _label_runs(host, self.longest_label_run):
                     out.extend(self.labels.get(run, ()))
-            found = tuple(out)
+            found = (tuple(out), sum(1 for f in out if f[6] is not None))
             if len(self._host_cache) >= _HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
@@ -505,15 +508,17 @@ class _Category:
     def first(self, ctx: _Context) -> int | None:
         """The id of the first filter that matches, or None.
 
-        Each bucket is charged to the request's budget before it is walked (a step per
-        filter), and each pattern scan in `_match` (the URL's length), so no list can
-        make one request look at an unbounded number of filters.
+        Each bucket is charged to the request's budget before it is walked: a step per
+        filter plus a scan of the URL per filter with a pattern, so no list can make
+        one request look at an unbounded number of filters.
         """
         match = _match
         type_bit = ctx.type
-        filters = self._host_filters(ctx.host)
+        filters, patterned = self._host_filters(ctx.host)
+        scan = STEP + ctx.scan  # looking at a filter with a pattern: a step and a scan
         if filters:
-            ctx.left -= len(filters) * STEP  # `ctx.charge`, inlined on the hot path
+            # `ctx.charge`, inlined on the hot path; most host rules have no pattern.
+            ctx.left -= len(filters) * STEP + patterned * ctx.scan
             if ctx.left < 0:
                 raise OverBudget
             for f in filters:
@@ -523,7 +528,14 @@ class _Category:
         if token:
             tokens = ctx.tokens
             if tokens is None:
-                tokens = ctx.tokens = _url_tokens(ctx.lower)
+                lower = ctx.lower
+                if len(lower) > _LONG_URL:
+                    tokens = ctx.tokens = _url_tokens(lower)
+                else:  # `_url_tokens` inlined for the common case
+                    tokens = _TOKEN_RE.findall(lower)
+                    if len(tokens) > _DEDUPE_TOKENS_AT:
+                        tokens = list(dict.fromkeys(tokens))
+                    ctx.tokens = tokens
             # Most URLs meet no bucket at all: one C-level test instead of a loop.
             if not token.keys().isdisjoint(tokens):
                 for t in tokens:
@@ -532,7 +544,7 @@ class _Category:
                         if type(bucket) is list and len(bucket) >= _SCREEN_AT:
                             bucket = self._screen_bucket(t, bucket)
                         if type(bucket) is not tuple:
-                            ctx.left -= len(bucket) * STEP
+                            ctx.left -= len(bucket) * scan
                             if ctx.left < 0:
                                 raise OverBudget
                             for f in bucket:
@@ -547,12 +559,12 @@ class _Category:
             for key in ctx.page_keys:
                 bucket = page.get(key)
                 if bucket:
-                    ctx.charge(len(bucket) * STEP)
+                    ctx.charge(len(bucket) * scan)
                     for f in bucket:
                         if match(f, ctx):
                             return int(f[0])
         if self.direct:
-            ctx.charge(len(self.direct) * STEP)
+            ctx.charge(len(self.direct) * scan)
             for f in self.direct:
                 if f[1] & type_bit and match(f, ctx):
                     return int(f[0])
@@ -591,7 +603,8 @@ class _Category:
         try:
             ctx.charge(ctx.scan)
             for bucket in buckets:
-                ctx.charge(len(bucket) * STEP)
+                patterned = sum(1 for f in bucket if f[6] is not None)
+                ctx.charge(len(bucket) * STEP + patterned * ctx.scan)
                 for f in bucket:
                     if f[0] not in seen and _match(f, ctx):
                         seen.add(f[0])
