@@ -146,6 +146,8 @@ class DecisionLog:
         self._flushed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
+        #: Called with every decision as it is added (`trackguard proxy -v`), or None.
+        self.echo: Callable[[LogEntry], None] | None = None
         with closing(connect(path)) as conn:
             self._purge(conn)
 
@@ -186,6 +188,8 @@ class DecisionLog:
         count: int = 1,
     ) -> None:
         """`add` without building a LogEntry: the proxy calls this once per request."""
+        if self.echo is not None:
+            self.echo(LogEntry(time, kind, action, layer, type, site, host, rule, list, line))
         key = (kind, action, layer, type, site, host, rule, list, line, url)
         with self._lock:
             row = self._pending.get(key)
@@ -248,6 +252,41 @@ class DecisionLog:
             self.dropped += int(sum(row[2] for row in batch.values()))
 
 
+class EchoOnly(DecisionLog):
+    """`proxy -v --no-log`: every decision goes to `echo`, none to disk."""
+
+    def __init__(self, echo: Callable[[LogEntry], None]) -> None:  # no database at all
+        self.echo = echo
+        self.dropped = 0
+
+    def start(self) -> None:
+        pass
+
+    def add_fields(
+        self,
+        time: float,
+        kind: str,
+        action: str,
+        layer: str,
+        type: str,
+        site: str,
+        host: str,
+        rule: str | None = None,
+        list: str | None = None,
+        line: int | None = None,
+        url: str | None = None,
+        count: int = 1,
+    ) -> None:
+        assert self.echo is not None
+        self.echo(LogEntry(time, kind, action, layer, type, site, host, rule, list, line))
+
+    def close(self) -> None:
+        pass
+
+    def flush_now(self) -> None:
+        pass
+
+
 # -- reading ------------------------------------------------------------------------------
 
 
@@ -284,6 +323,23 @@ def read_log(
     )
     with _reader(path) as conn:
         return [LogEntry(*row) for row in conn.execute(sql, (*args, limit))]
+
+
+def read_new(path: Path, after: int | None = None) -> tuple[int, list[LogEntry]]:
+    """Rows added after row id `after`, oldest first, and the last id (`log --follow`).
+
+    `after=None` returns no rows, only the current last id: where following starts.
+    """
+    with _reader(path) as conn:
+        last = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM decisions").fetchone()[0])
+        if after is None or last <= after:
+            return last, []
+        rows = conn.execute(
+            "SELECT id, last_time, kind, action, layer, type, site, host, rule, list, line,"
+            " url, count FROM decisions WHERE id > ? ORDER BY id LIMIT 10000",
+            (after,),
+        ).fetchall()
+        return (int(rows[-1][0]) if rows else last), [LogEntry(*row[1:]) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)

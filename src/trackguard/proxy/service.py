@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from trackguard.policy.decide import Matcher, PolicyConfig
-from trackguard.proxy.log import DecisionLog, log_path
+from trackguard.proxy.log import DecisionLog, EchoOnly, LogEntry, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
-from trackguard.settings import SETTINGS_FILE, Settings, load_settings
+from trackguard.settings import SETTINGS_FILE, Settings, SettingsError, load_settings
 
 logger = logging.getLogger("trackguard.proxy")
 
@@ -61,6 +61,8 @@ class ProxyOptions:
     #: Seconds between checks of the enabled lists' fingerprint (`engine_key`).
     lists_poll: float = 2.0
     limits: ServerLimits = field(default_factory=ServerLimits)
+    #: Shown every decision as it is made (`trackguard proxy -v`), log or no log.
+    echo: Callable[[LogEntry], None] | None = None
 
 
 def effective_settings(saved: Settings, options: ProxyOptions) -> Settings:
@@ -165,7 +167,10 @@ class ProxyService:
             self.sync.start()
         if self.options.log:
             self.log = DecisionLog(log_path(self.home), retention_days=settings.log_retention_days)
+            self.log.echo = self.options.echo
             self.log.start()
+        elif self.options.echo is not None:
+            self.log = EchoOnly(self.options.echo)
         opts = self.options
         self.server = ProxyServer(
             state,
@@ -270,6 +275,9 @@ class ProxyService:
                 self._settings_mtime = mtime
                 try:
                     await self.reload_settings()
+                except SettingsError as exc:
+                    # A typo in a hand-edited file must not drop the user's choices.
+                    logger.warning("%s; keeping the last good settings", exc)
                 except Exception:
                     logger.exception("could not apply new settings; keeping the old ones")
 
