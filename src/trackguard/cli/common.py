@@ -23,7 +23,17 @@ EXIT_FAILED = 1
 #: Usage errors (click's convention); `check` also uses it for every error (docs/cli.md).
 EXIT_USAGE = 2
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+JSON_META = "trackguard.json"
+
+
+def _inherit_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """`lists --json update` means `lists update --json`: a group's flag reaches down."""
+    return value or bool(ctx.meta.get(JSON_META))
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, callback=_inherit_json, help="Print JSON on stdout."
+)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

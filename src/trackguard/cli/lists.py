@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from trackguard.cli.common import add_row, narrow, table
+from trackguard.cli.common import JSON_META, add_row, json_option, narrow, table
 from trackguard.model import Format, TrackguardError
 from trackguard.subscriptions import (
     CATALOGUE,
@@ -51,15 +51,6 @@ _OUTCOME_STYLE = {
     "failed": "red",
     "held-back": "yellow",
 }
-
-
-def _inherit_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
-    return value or bool(ctx.meta.get("trackguard.json"))
-
-
-json_option = click.option(
-    "--json", "as_json", is_flag=True, callback=_inherit_json, help="Print JSON on stdout."
-)
 
 
 def _out() -> Console:
@@ -264,7 +255,7 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
 
     Without a subcommand: a table of the lists with their status.
     """
-    ctx.meta["trackguard.json"] = as_json  # `lists --json update` means `update --json`
+    ctx.meta[JSON_META] = as_json
     if ctx.invoked_subcommand is None:
         _show_table(as_json)
 

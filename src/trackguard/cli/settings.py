@@ -12,7 +12,16 @@ from typing import Any
 
 import click
 
-from trackguard.cli.common import add_row, json_option, load, out, print_json, save, table
+from trackguard.cli.common import (
+    JSON_META,
+    add_row,
+    json_option,
+    load,
+    out,
+    print_json,
+    save,
+    table,
+)
 from trackguard.settings import (
     DESCRIPTIONS,
     default_of,
@@ -49,6 +58,7 @@ def settings_group(ctx: click.Context, as_json: bool) -> None:
 
     Without a subcommand: the same as `settings show`.
     """
+    ctx.meta[JSON_META] = as_json
     if ctx.invoked_subcommand is None:
         _show(None, as_json)
 
