@@ -257,152 +257,156 @@ def _run_batch(checker: Checker, infile: IO[str], out: IO[str]) -> tuple[int, in
     return seen, blocked, errors
 
 
+@click.command("check")
+@click.argument("url", required=False, metavar="URL_OR_DOMAIN")
+@click.option("--source", "source_url", help="Page (URL or domain) that made the request.")
+@click.option(
+    "--type",
+    "request_type",
+    default="other",
+    show_default=True,
+    type=click.Choice(_TYPES, case_sensitive=False),
+    help="Request type (Adblock Plus names).",
+)
+@click.option(
+    "--list",
+    "lists",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="List file to decide with (repeatable). Default: the enabled subscriptions.",
+)
+@click.option(
+    "--requests",
+    "requests_file",
+    type=click.File("r", encoding="utf-8"),
+    help='JSON Lines of {"url", "source_url", "type"}: one output line per input line.',
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--strict-ie", is_flag=True, help="TPL: no http:// ↔ https:// equivalence.")
+def check_command(
+    url: str | None,
+    source_url: str | None,
+    request_type: str,
+    lists: tuple[str, ...],
+    requests_file: IO[str] | None,
+    as_json: bool,
+    strict_ie: bool,
+) -> None:
+    """Decide whether tracking protection blocks a request, and say why.
+
+    Without --list: your enabled lists, behind your overrides and switches (as the
+    proxy decides). With --list: those lists alone. A request without --source has
+    no page and counts as third-party. A bare domain is checked as https://DOMAIN/.
+
+    Exit status, like grep: 0 blocked, 1 allowed, 2 error. With --requests: 0 when
+    every line was decided, 2 when any line was an error (it still gets its line).
+    """
+    if (url is None) == (requests_file is None):
+        raise click.UsageError("give either a URL or --requests FILE")
+    notes: list[str] = []
+    try:
+        if url is not None:
+            url, note = request_url(url)
+            notes += [note] if note else []
+        if source_url is not None:
+            source_url, note = request_url(source_url, "--source")
+            notes += [note] if note else []
+    except ValueError as exc:
+        raise CheckError(str(exc)) from None
+    try:
+        checker = Checker(lists, strict_ie)
+    except (TrackguardError, OSError) as exc:
+        raise CheckError(str(exc)) from exc
+    if requests_file is not None:
+        out = sys.stdout
+        seen, blocked, errors = _run_batch(checker, requests_file, out)
+        out.flush()
+        if not as_json:
+            click.echo(f"{seen} lines, {blocked} blocked, {errors} errors", err=True)
+        sys.exit(EXIT_ERROR if errors else 0)
+    assert url is not None
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    answer = checker.check(url, source_url, request_type.lower())
+    if as_json:
+        click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        click.echo(answer.explain())
+    sys.exit(EXIT_BLOCKED if answer.decision.blocked else EXIT_ALLOWED)
+
+
+@click.command("lint")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tpl", "abp", "hosts"]),
+    help="List syntax (default: detected from the content).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="Only errors and warnings, not notices.")
+def lint_command(file: str, fmt: str | None, as_json: bool, quiet: bool) -> None:
+    """Report every problem in a list and what the engine will and will not apply.
+
+    Exits 1 when the list is unusable as a whole, 0 otherwise.
+    """
+    from trackguard.engine import Engine
+    from trackguard.lists import detect_format, parse_list
+    from trackguard.lists.detect import decode_list_bytes
+
+    path = Path(file)
+    try:
+        text = decode_list_bytes(path.read_bytes())
+        format_ = detect_format(text) if fmt is None else fmt
+        parsed = parse_list(text, path.name, format_)
+    except ListRejected as exc:
+        if as_json:
+            click.echo(json.dumps({"list": path.name, "rejected": str(exc)}))
+        else:
+            click.echo(f"{path.name}: rejected: {exc}", err=True)
+        sys.exit(1)
+    engine = Engine.from_parsed([parsed])
+    diagnostics = [*engine.diagnostics]
+    summary = engine.lists[path.name]
+    counts = {s.value: 0 for s in Severity}
+    for d in diagnostics:
+        counts[d.severity.value] += 1
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "list": path.name,
+                    "format": parsed.format.value,
+                    "rules_applied": summary["rules"],
+                    "not_applied": summary["skipped"],
+                    "metadata": summary["metadata"],
+                    "counts": counts,
+                    "diagnostics": [
+                        {
+                            "line": d.line,
+                            "severity": d.severity.value,
+                            "code": d.code,
+                            "message": d.message,
+                        }
+                        for d in diagnostics
+                    ],
+                }
+            )
+        )
+        return
+    for d in diagnostics:
+        if quiet and d.severity is Severity.NOTICE:
+            continue
+        click.echo(f"{file}:{d.line}: {d.severity.value}: {d.message} [{d.code}]")
+    skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
+    click.echo(
+        f"{path.name}: {parsed.format.value} list, {summary['rules']} rules applied; "
+        f"not applied: {skipped}; {counts['error']} errors, {counts['warning']} warnings, "
+        f"{counts['notice']} notices"
+    )
+
+
 def register(main: click.Group) -> None:
     """Add `check` and `lint` to the main group."""
-
-    @main.command()
-    @click.argument("url", required=False, metavar="URL_OR_DOMAIN")
-    @click.option("--source", "source_url", help="Page (URL or domain) that made the request.")
-    @click.option(
-        "--type",
-        "request_type",
-        default="other",
-        show_default=True,
-        type=click.Choice(_TYPES, case_sensitive=False),
-        help="Request type (Adblock Plus names).",
-    )
-    @click.option(
-        "--list",
-        "lists",
-        multiple=True,
-        type=click.Path(exists=True, dir_okay=False),
-        help="List file to decide with (repeatable). Default: the enabled subscriptions.",
-    )
-    @click.option(
-        "--requests",
-        "requests_file",
-        type=click.File("r", encoding="utf-8"),
-        help='JSON Lines of {"url", "source_url", "type"}: one output line per input line.',
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--strict-ie", is_flag=True, help="TPL: no http:// ↔ https:// equivalence.")
-    def check(
-        url: str | None,
-        source_url: str | None,
-        request_type: str,
-        lists: tuple[str, ...],
-        requests_file: IO[str] | None,
-        as_json: bool,
-        strict_ie: bool,
-    ) -> None:
-        """Decide whether tracking protection blocks a request, and say why.
-
-        Without --list: your enabled lists, behind your overrides and switches (as the
-        proxy decides). With --list: those lists alone. A request without --source has
-        no page and counts as third-party. A bare domain is checked as https://DOMAIN/.
-
-        Exit status, like grep: 0 blocked, 1 allowed, 2 error. With --requests: 0 when
-        every line was decided, 2 when any line was an error (it still gets its line).
-        """
-        if (url is None) == (requests_file is None):
-            raise click.UsageError("give either a URL or --requests FILE")
-        notes: list[str] = []
-        try:
-            if url is not None:
-                url, note = request_url(url)
-                notes += [note] if note else []
-            if source_url is not None:
-                source_url, note = request_url(source_url, "--source")
-                notes += [note] if note else []
-        except ValueError as exc:
-            raise CheckError(str(exc)) from None
-        try:
-            checker = Checker(lists, strict_ie)
-        except (TrackguardError, OSError) as exc:
-            raise CheckError(str(exc)) from exc
-        if requests_file is not None:
-            out = sys.stdout
-            seen, blocked, errors = _run_batch(checker, requests_file, out)
-            out.flush()
-            if not as_json:
-                click.echo(f"{seen} lines, {blocked} blocked, {errors} errors", err=True)
-            sys.exit(EXIT_ERROR if errors else 0)
-        assert url is not None
-        for note in notes:
-            click.echo(f"note: {note}", err=True)
-        answer = checker.check(url, source_url, request_type.lower())
-        if as_json:
-            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
-        else:
-            click.echo(answer.explain())
-        sys.exit(EXIT_BLOCKED if answer.decision.blocked else EXIT_ALLOWED)
-
-    @main.command()
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-    @click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["tpl", "abp", "hosts"]),
-        help="List syntax (default: detected from the content).",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-    @click.option("--quiet", "-q", is_flag=True, help="Only errors and warnings, not notices.")
-    def lint(file: str, fmt: str | None, as_json: bool, quiet: bool) -> None:
-        """Report every problem in a list and what the engine will and will not apply.
-
-        Exits 1 when the list is unusable as a whole, 0 otherwise.
-        """
-        from trackguard.engine import Engine
-        from trackguard.lists import detect_format, parse_list
-        from trackguard.lists.detect import decode_list_bytes
-
-        path = Path(file)
-        try:
-            text = decode_list_bytes(path.read_bytes())
-            format_ = detect_format(text) if fmt is None else fmt
-            parsed = parse_list(text, path.name, format_)
-        except ListRejected as exc:
-            if as_json:
-                click.echo(json.dumps({"list": path.name, "rejected": str(exc)}))
-            else:
-                click.echo(f"{path.name}: rejected: {exc}", err=True)
-            sys.exit(1)
-        engine = Engine.from_parsed([parsed])
-        diagnostics = [*engine.diagnostics]
-        summary = engine.lists[path.name]
-        counts = {s.value: 0 for s in Severity}
-        for d in diagnostics:
-            counts[d.severity.value] += 1
-        if as_json:
-            click.echo(
-                json.dumps(
-                    {
-                        "list": path.name,
-                        "format": parsed.format.value,
-                        "rules_applied": summary["rules"],
-                        "not_applied": summary["skipped"],
-                        "metadata": summary["metadata"],
-                        "counts": counts,
-                        "diagnostics": [
-                            {
-                                "line": d.line,
-                                "severity": d.severity.value,
-                                "code": d.code,
-                                "message": d.message,
-                            }
-                            for d in diagnostics
-                        ],
-                    }
-                )
-            )
-            return
-        for d in diagnostics:
-            if quiet and d.severity is Severity.NOTICE:
-                continue
-            click.echo(f"{file}:{d.line}: {d.severity.value}: {d.message} [{d.code}]")
-        skipped = ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())) or "none"
-        click.echo(
-            f"{path.name}: {parsed.format.value} list, {summary['rules']} rules applied; "
-            f"not applied: {skipped}; {counts['error']} errors, {counts['warning']} warnings, "
-            f"{counts['notice']} notices"
-        )
+    main.add_command(check_command)
+    main.add_command(lint_command)
