@@ -109,3 +109,26 @@ def test_an_override_decision_names_the_entry_that_matched(tmp_path: Path) -> No
         tg(tmp_path, "check", "https://a.b.tracker.example/", "--source", PAGE, "--json").stdout
     )
     assert blocked["override"] == {"setting": "user_block", "entry": "tracker.example"}
+
+
+def test_state_folder_is_private_from_the_first_command(tmp_path: Path) -> None:
+    """Issue 9 defect 7: `allow` as the first command created the folder 0755; files
+    left readable by an older version are narrowed on the next start."""
+    import os
+    import stat
+
+    home = tmp_path / "fresh" / "home"
+    old = os.umask(0o022)  # inherited by the subprocesses
+    try:
+        assert tg(home, "allow", "example.com").returncode == 0
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE((home / "settings.json").stat().st_mode) == 0o600
+        leftover = home / "subscriptions.json"
+        leftover.write_text("{}")
+        leftover.chmod(0o644)
+        home.chmod(0o755)
+        assert tg(home, "site", "list").returncode == 0
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE(leftover.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -14,7 +14,20 @@ import click
 from trackguard import __version__
 
 #: Command modules of `trackguard.cli`, each with `register(main)`.
-MODULES = ("check", "query", "lists", "proxy", "log", "overrides", "settings")
+MODULES = (
+    "check",
+    "query",
+    "lists",
+    "proxy",
+    "log",
+    "overrides",
+    "settings",
+    "learn",
+    "export",
+    "audit",
+    "dns",
+    "ca",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +38,11 @@ def main() -> None:
     Exit status: 0 success, 1 failure, 2 usage error; `check` and `query` answer
     like grep (docs/cli.md).
     """
+    from trackguard.files import tighten
+    from trackguard.settings import state_dir
+
+    # State an older version left readable by others is narrowed on every start (issue 9).
+    tighten(state_dir())
 
 
 def _register() -> None:

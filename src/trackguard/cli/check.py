@@ -110,20 +110,13 @@ class Answer:
             }[setting]
             verdict = "BLOCKED" if d.blocked else "allowed"
             return f"{verdict} by your override `{command}`: {d.reason}"
-        if d.matched is None:
-            text = f"{'BLOCKED' if d.blocked else 'allowed'}: {d.reason}"
-            if self.would_match is not None:
-                rule, when = self.would_match
-                src = rule.source
-                text += f"\n  `{src.text}` ({src.list_id}:{src.line}) {when}"
-            return text
-        where = f"{d.list}:{d.line}"
-        if d.blocked:
-            return f"BLOCKED by `{d.rule}` ({where}): {d.reason}"
-        text = f"allowed by `{d.rule}` ({where})"
-        if d.overridden is not None:
-            src = d.overridden.source
-            text += f", overriding `{src.text}` ({src.list_id}:{src.line})"
+        from trackguard.policy.decide import explain_decision
+
+        text = explain_decision(d)
+        if self.would_match is not None:
+            rule, when = self.would_match
+            src = rule.source
+            text += f"\n  `{src.text}` ({src.list_id}:{src.line}) {when}"
         return text
 
 
@@ -366,7 +359,7 @@ def lint_command(file: str, fmt: str | None, as_json: bool, quiet: bool) -> None
             click.echo(f"{path.name}: rejected: {exc}", err=True)
         sys.exit(1)
     engine = Engine.from_parsed([parsed])
-    diagnostics = [*engine.diagnostics]
+    diagnostics = [*engine.diagnostics, *engine.lint()]
     summary = engine.lists[path.name]
     counts = {s.value: 0 for s in Severity}
     for d in diagnostics:

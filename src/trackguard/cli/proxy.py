@@ -63,6 +63,19 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         runner.run(main())
 
 
+def _resolver_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from trackguard.dnsserver.server import parse_address
+
+    try:
+        return parse_address(value, 53)
+    except ValueError:
+        raise click.BadParameter(
+            f"not an IP address with optional port: {value!r}", param_hint="--resolver"
+        ) from None
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -105,6 +118,11 @@ def _echo(entry: Any) -> None:
 )
 @click.option("--max-connections", type=click.IntRange(1), default=1024, show_default=True)
 @click.option(
+    "--resolver",
+    help="Resolve upstream hosts through this DNS server (IP[:PORT], e.g. trackguard dns)"
+    " and refuse names whose CNAME chain reaches a listed tracker.",
+)
+@click.option(
     "--intercept",
     is_flag=True,
     help="Decrypt HTTPS with mitmproxy for URL-level matching (needs trackguard[intercept]).",
@@ -142,6 +160,7 @@ def proxy_command(
     no_log: bool,
     pac_fallback_direct: bool,
     max_connections: int,
+    resolver: str | None,
     intercept: bool,
     passthrough: tuple[str, ...],
     mitm_option: tuple[str, ...],
@@ -180,6 +199,7 @@ def proxy_command(
         gpc=gpc,
         log=not no_log,
         pac_fallback_direct=pac_fallback_direct,
+        resolver=_resolver_address(resolver),
         limits=ServerLimits(max_connections=max_connections),
         echo=_echo if verbose else None,
     )
