@@ -31,6 +31,8 @@ def test_a_typo_is_refused_with_file_line_and_reason_and_the_file_kept(tmp_path:
         (["site", "off", "news.example"], 1),
         (["settings", "set", "gpc", "on"], 1),
         (["settings"], 1),
+        (["lists"], 1),
+        (["learn", "status"], 1),
         (["check", "https://tracker.example/"], 2),  # check: 2 is its error status
         (["proxy", "--port", "0", "--workers", "1"], 1),  # refuses to start on defaults
     ]:

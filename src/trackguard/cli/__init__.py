@@ -30,7 +30,22 @@ MODULES = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The main group: a refused settings.json stops any command with its file, line and
+    reason (exit 1), whichever module read it, never with a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from trackguard.settings import SettingsError
+
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            from trackguard.cli.common import settings_refused
+
+            raise settings_refused(exc) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trackguard")
 def main() -> None:
     """Tracking protection: TPL and EasyList engine, protection proxy, DNT and GPC.

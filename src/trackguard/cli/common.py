@@ -86,6 +86,13 @@ def parse_duration(text: str) -> float:
         raise click.BadParameter(f"not a duration: {text!r} (try 30m, 24h, 7d)") from None
 
 
+def settings_refused(exc: Exception) -> click.ClickException:
+    return click.ClickException(
+        f"{exc}\nThe file was left untouched: fix it, or move it away to start from "
+        "the defaults."
+    )
+
+
 def load() -> Settings:
     """The saved settings; a broken settings.json stops the command (and is kept as is)."""
     from trackguard.settings import SettingsError
@@ -93,10 +100,7 @@ def load() -> Settings:
     try:
         return load_settings(home())
     except SettingsError as exc:
-        raise click.ClickException(
-            f"{exc}\nThe file was left untouched: fix it, or move it away to start from "
-            "the defaults."
-        ) from None
+        raise settings_refused(exc) from None
 
 
 def save(settings: Settings) -> None:
