@@ -165,7 +165,8 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "no-token-dedupe",
-        "a URL repeating one token thousands of times makes as many bucket lookups",
+        "a URL repeating one token thousands of times makes as many bucket lookups: the "
+        "work budget runs out and a padded tracker URL passes (fail open)",
         ("tests/engine/test_matcher.py::test_long_paths_cost_little",),
         "src/trackguard/engine/matcher.py",
         "                if len(tokens) > _DEDUPE_TOKENS_AT:\n",
