@@ -119,8 +119,9 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        host, port = self.run(server.start())
-        self.address = f"{host}:{port}"
+        address = self.run(server.start())
+        assert isinstance(address, tuple)
+        self.address = f"{address[0]}:{address[1]}"
 
     def run(self, coro: object) -> object:
         import asyncio

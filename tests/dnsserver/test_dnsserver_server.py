@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import dns.message
 import dns.rcode
 import pytest
+from dns.rdataclass import IN
+from dns.rdatatype import AAAA, A
 from dns_helpers import LIST_TEXT, Dnsmasq, ServerThread, dig, free_port
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -271,11 +273,11 @@ class HostileUpstream:
         if kind == "id":
             reply.id = (query.id + 1) % 65536
         if kind == "name":
-            reply.question[0] = dns.rrset.RRset(dns.name.from_text("evil.test"), 1, 1)
+            reply.question[0] = dns.rrset.RRset(dns.name.from_text("evil.test"), IN, A)
             name = dns.name.from_text("evil.test")
         rtype = "AAAA" if kind == "type" else "A"
         if kind == "type":
-            reply.question[0] = dns.rrset.RRset(query.question[0].name, 1, 28)
+            reply.question[0] = dns.rrset.RRset(query.question[0].name, IN, AAAA)
         reply.answer.append(
             dns.rrset.from_text(name, 300, "IN", rtype, "::66" if rtype == "AAAA" else "192.0.2.66")
         )

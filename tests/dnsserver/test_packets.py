@@ -62,7 +62,8 @@ def test_answer_must_match_question() -> None:
 
 def test_upstream_query_drops_client_edns_options() -> None:
     client = _query(
-        use_edns=0, options=[dns.edns.GenericOption(8, b"\x00\x01\x18\x00\x0a\x00\x00")]
+        use_edns=0,
+        options=[dns.edns.GenericOption(dns.edns.OptionType.ECS, b"\x00\x01\x18\x00\x0a\x00\x00")],
     )
     sent = upstream_query(question_of(client), dnssec=False)
     assert not sent.options and sent.payload == 1232

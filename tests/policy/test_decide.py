@@ -81,11 +81,26 @@ CASES = [
     ),
     ("pattern rule", "http://ads.test/banner/1.png", {"referer": SITE}, True, Layer.LIST_BLOCK),
     ("pattern miss", "http://ads.test/img/1.png", {"referer": SITE}, False, Layer.NO_MATCH),
-    ("no referer: unattributed", "http://tracker.test/t.js", {}, False, Layer.UNATTRIBUTED),
+    # Revised §A.7 item 4: unattributed and not a possible navigation -> host-only rules.
+    ("no referer: judged as a tunnel", "http://tracker.test/t.js", {}, True, Layer.LIST_BLOCK),
     (
-        "unknown page: unattributed",
+        "unknown page: judged as a tunnel",
         "http://tracker.test/t.js",
         {"referer": "http://elsewhere.test/"},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "unattributed: pattern rules need the page",
+        "http://ads.test/banner/1.png",
+        {},
+        False,
+        Layer.NO_MATCH,
+    ),
+    (
+        "unattributed frame navigation may be a navigation",
+        "http://tracker.test/frame.html",
+        {"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe", "sec-fetch-site": "same-site"},
         False,
         Layer.UNATTRIBUTED,
     ),
@@ -102,11 +117,11 @@ CASES = [
         Layer.LIST_BLOCK,
     ),
     (
-        "same-site metadata stays open",
+        "same-site metadata, unattributed: judged as a tunnel",
         "http://tracker.test/t.js",
         {"sec-fetch-site": "same-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty"},
-        False,
-        Layer.UNATTRIBUTED,
+        True,
+        Layer.LIST_BLOCK,
     ),
     (
         "top-level navigation with metadata",
@@ -355,3 +370,104 @@ def test_explanations_say_which_rule_from_which_list_or_which_layer() -> None:
         Layer.PROTECTION_OFF.value,
         Layer.SITE_OFF.value,
     }
+
+
+# -- issue 9: beacons, blocked frames' resources, revised §A.7 item 4 ----------------------
+
+BEACON = {
+    "sec-fetch-mode": "no-cors",
+    "sec-fetch-dest": "empty",
+    "sec-fetch-site": "cross-site",
+    "content-type": "text/plain;charset=UTF-8",
+    "origin": "http://www.site.test",
+}
+
+
+def test_send_beacon_is_blocked_as_ping(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    v = decide(
+        "POST",
+        "http://tracker.test/c",
+        BEACON,
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert v.blocked and v.type is RequestType.PING
+
+
+def test_resources_of_a_blocked_frame_are_blocked_with_it(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    frame = "http://tracker.test/frame.html?x=1"
+    frame_headers = {
+        "sec-fetch-mode": "navigate",
+        "sec-fetch-dest": "iframe",
+        "sec-fetch-site": "cross-site",
+        "referer": SITE,
+    }
+    config = PolicyConfig()
+    v = decide("GET", frame, frame_headers, config=config, matcher=matcher, record=record)
+    assert v.blocked and v.type is RequestType.SUBDOCUMENT
+    # A resource on a neutral host, requested by the blocked frame document.
+    child = {"referer": frame + "#top", "sec-fetch-dest": "image", "sec-fetch-mode": "no-cors"}
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=config, matcher=matcher, record=record
+    )
+    assert v.blocked and v.layer is Layer.BLOCKED_DOCUMENT
+    assert v.rule == "-d tracker.test"  # explained by the frame's rule
+    # The user's allow still wins; another document of the host is not affected.
+    allow = PolicyConfig(user_allow=frozenset({"cdn.test"}))
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=allow, matcher=matcher, record=record
+    )
+    assert not v.blocked
+    other = {**child, "referer": "http://www.site.test/other.html"}
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", other, config=config, matcher=matcher, record=record
+    )
+    assert not v.blocked
+
+
+def test_blocked_documents_expire_and_are_bounded() -> None:
+    now = [0.0]
+    r = NavigationRecord(clock=lambda: now[0], frame_ttl=10, max_entries=3)
+    for i in range(5):
+        r.note_blocked(f"http://t.test/{i}", None)
+    assert not r.blocked_document("http://t.test/0")[0]
+    assert r.blocked_document("http://t.test/4")[0]
+    now[0] = 11
+    assert not r.blocked_document("http://t.test/4")[0]
+
+
+def test_unattributed_http_is_judged_like_https(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    """`curl -x proxy http://tracker/collect` is refused as the HTTPS tunnel is."""
+    config = PolicyConfig()
+    tunnel = decide_tunnel("tracker.test", config=config, matcher=matcher)
+    plain = decide(
+        "GET",
+        "http://tracker.test/collect",
+        {"accept": "*/*"},
+        config=config,
+        matcher=matcher,
+        record=record,
+    )
+    assert tunnel.blocked and plain.blocked and plain.rule == tunnel.rule
+    # A GET for HTML may be a navigation (never blocked); a POST for HTML is judged.
+    html = {"accept": HTML}
+    assert not decide(
+        "GET", "http://tracker.test/", html, config=config, matcher=matcher, record=record
+    ).blocked
+    assert decide(
+        "POST", "http://tracker.test/", html, config=config, matcher=matcher, record=record
+    ).blocked
+    # User overrides and the switches still apply.
+    allowed = PolicyConfig(user_allow=frozenset({"tracker.test"}))
+    assert not decide(
+        "GET", "http://tracker.test/collect", {}, config=allowed, matcher=matcher, record=record
+    ).blocked
+    off = PolicyConfig(protection=False)
+    assert not decide(
+        "GET", "http://tracker.test/collect", {}, config=off, matcher=matcher, record=record
+    ).blocked

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from trackguard.policy.decide import Layer, Matcher, PolicyConfig, Verdict, decide_tunnel
+from trackguard.policy.decide import Layer, ListMatcher, PolicyConfig, Verdict, decide_tunnel
 
 #: Verdict layers that mean "leave this name alone": the chain is not followed.
 _EXEMPT = frozenset({Layer.USER_ALLOW, Layer.PROTECTION_OFF, Layer.SITE_OFF, Layer.LIST_ALLOW})
@@ -53,13 +53,13 @@ class DnsVerdict:
         return f"{self.name}: {'blocked' if v.blocked else 'allowed'} by {where}"
 
 
-def decide_name(name: str, *, config: PolicyConfig, matcher: Matcher) -> DnsVerdict:
+def decide_name(name: str, *, config: PolicyConfig, matcher: ListMatcher) -> DnsVerdict:
     """Judge a queried name before asking upstream (a blocked name never leaves the machine)."""
     return DnsVerdict(name, decide_tunnel(name, config=config, matcher=matcher))
 
 
 def uncloak(
-    first: DnsVerdict, chain: Sequence[str], *, config: PolicyConfig, matcher: Matcher
+    first: DnsVerdict, chain: Sequence[str], *, config: PolicyConfig, matcher: ListMatcher
 ) -> DnsVerdict:
     """Re-judge an allowed name with the aliases the upstream answered.
 

@@ -53,7 +53,7 @@ from trackguard.dnsserver.packets import (
     to_wire,
     upstream_query,
 )
-from trackguard.policy.decide import Matcher, PolicyConfig
+from trackguard.policy.decide import ListMatcher, PolicyConfig
 
 logger = logging.getLogger("trackguard.dns")
 
@@ -64,7 +64,7 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 class PolicyState(Protocol):
     """What the server reads per query; the service swaps these references as things change."""
 
-    matcher: Matcher
+    matcher: ListMatcher
     config: PolicyConfig
 
 
@@ -288,14 +288,22 @@ class DnsServer:
     async def start(self) -> Address:
         loop = asyncio.get_running_loop()
         host, port = self.options.listen
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _UdpListener(self), local_addr=(host, port)
-        )
+        for attempt in range(20):
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _UdpListener(self), local_addr=(host, port)
+            )
+            bound = transport.get_extra_info("sockname")
+            try:
+                # TCP on the same port as UDP (resolvers fall back to it on TC).
+                self._tcp = await asyncio.start_server(self._serve_tcp, host, int(bound[1]))
+            except OSError:
+                transport.close()
+                if port != 0 or attempt == 19:
+                    raise
+                continue  # port 0: the kernel's UDP choice is taken for TCP; pick again
+            break
         self._udp = protocol
-        bound = transport.get_extra_info("sockname")
         self.address = (str(bound[0]), int(bound[1]))
-        # TCP on the same port as UDP (resolvers fall back to it on TC).
-        self._tcp = await asyncio.start_server(self._serve_tcp, host, self.address[1])
         for address in self.options.upstreams:
             if address == self.address:
                 raise ValueError("an upstream is this server's own address: queries would loop")

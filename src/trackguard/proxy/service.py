@@ -54,6 +54,8 @@ class ProxyOptions:
     gpc: bool | None = None
     log: bool = True
     pac_fallback_direct: bool = False
+    #: `--resolver`: resolve upstream hosts through this DNS server, uncloaking CNAMEs.
+    resolver: tuple[str, int] | None = None
     #: Seconds between checks for due list updates.
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
@@ -175,6 +177,7 @@ class ProxyService:
             limits=opts.limits,
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
+            resolver=opts.resolver,
             sock=self._sock,
         )
         await self.server.start()
