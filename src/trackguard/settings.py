@@ -56,6 +56,9 @@ class Settings:
     #: or always blocked as third parties, whatever the lists say.
     user_allow: tuple[str, ...] = ()
     user_block: tuple[str, ...] = ()
+    #: Allows that hold on one first-party site only, as "SITE HOST" (the dashboard's
+    #: "allow it on this site"): HOST and its subdomains are allowed on pages of SITE.
+    site_allow: tuple[str, ...] = ()
     #: Rules the user switched off, by their exact text (`trackguard rule off`): no list
     #: applies them, wherever they come from (the brief: "allow ... a rule").
     disabled_rules: tuple[str, ...] = ()
@@ -82,6 +85,7 @@ DESCRIPTIONS: dict[str, str] = {
     "exempt_sites": "sites where protection is off (`trackguard site off`)",
     "user_allow": "hosts always allowed (`trackguard allow`)",
     "user_block": "hosts always blocked as third parties (`trackguard block`)",
+    "site_allow": "hosts allowed on one site only, as SITE HOST (the dashboard)",
     "disabled_rules": "list rules switched off (`trackguard rule off`)",
     "log_retention_days": "days the decision log keeps entries (0: keep none)",
     "proxy_host": "address the proxy listens on",
@@ -151,6 +155,10 @@ def check_value(name: str, value: Any) -> Any:
         raise ValueError(f"proxy_port must be 0-65535, not {value}")
     if name == "log_retention_days" and value < 0:
         raise ValueError(f"log_retention_days cannot be negative ({value})")
+    if name == "site_allow":
+        for entry in value:
+            if len(entry.split()) != 2:
+                raise ValueError(f"site_allow: {entry!r} is not 'SITE HOST'")
     if name == "allow_from":
         for entry in value:
             try:

@@ -107,6 +107,7 @@ class Answer:
                 "user_allow": f"trackguard allow {entry}",
                 "user_block": f"trackguard block {entry}",
                 "exempt_sites": f"trackguard site off {entry}",
+                "site_allow": "allow on this site",
             }[setting]
             verdict = "BLOCKED" if d.blocked else "allowed"
             return f"{verdict} by your override `{command}`: {d.reason}"
@@ -176,11 +177,23 @@ class Checker:
                 elif setting != "protection":
                     entries = set(getattr(self.settings, setting))
                     entry = next((h for h in host_suffixes(verdict.host) if h in entries), "")
-                reason = _REASONS[layer].format(entry=entry)
+                if setting == "user_allow" and not entry:  # allowed on this site only
+                    pairs = {p.strip() for p in self.settings.site_allow}
+                    hosts = host_suffixes(verdict.host)
+                    entry = next((h for h in hosts if f"{verdict.site} {h}" in pairs), "")
+                    setting = "site_allow"
+                    layer_reason = f"you allow {entry} on {verdict.site} (the dashboard)"
+                reason = (
+                    layer_reason if setting == "site_allow" else _REASONS[layer].format(entry=entry)
+                )
                 decision = Decision(verdict.blocked, None, None, reason)
                 override = (setting, entry) if setting != "protection" else None
                 return Answer(url, source_url, type_name, decision, layer, override)
-            decision = verdict.decision or Decision(False, None, None, "no rule matched")
+            if verdict.decision is not None:
+                decision = verdict.decision
+            else:  # a layer without a list rule (the learner's, ...): name the layer
+                why = "no rule matched" if layer == "no-match" else layer.replace("-", " ")
+                decision = Decision(verdict.blocked, None, None, why)
         would: tuple[Rule, str] | None = None
         if decision.matched is None and not decision.blocked and split_url(url).host:
             if rtype is RequestType.DOCUMENT:

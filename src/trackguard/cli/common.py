@@ -88,8 +88,7 @@ def parse_duration(text: str) -> float:
 
 def settings_refused(exc: Exception) -> click.ClickException:
     return click.ClickException(
-        f"{exc}\nThe file was left untouched: fix it, or move it away to start from "
-        "the defaults."
+        f"{exc}\nThe file was left untouched: fix it, or move it away to start from the defaults."
     )
 
 
