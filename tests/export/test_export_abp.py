@@ -80,6 +80,7 @@ def test_hosts_as_abp() -> None:
     assert report.counts()["exact"] == len(parsed.rules)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["easyprivacy_nointernational.tpl", "fanboy-social.tpl"])
 def test_corpus_tpl_as_abp_decides_like_the_tpl(
     name: str, corpus_dir: Path, real_requests: list[dict[str, Any]]
