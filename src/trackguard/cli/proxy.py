@@ -122,7 +122,8 @@ def register(main: click.Group) -> None:
     @click.option(
         "--intercept",
         is_flag=True,
-        help="Decrypt HTTPS with mitmproxy for URL-level matching (needs trackguard[intercept]).",
+        help="Decrypt HTTPS with mitmproxy for URL-level matching (scripts/setup builds it; "
+        "`trackguard ca` shows the CA to trust).",
     )
     @click.option(
         "--passthrough",
