@@ -471,3 +471,17 @@ def test_unattributed_http_is_judged_like_https(
     assert not decide(
         "GET", "http://tracker.test/collect", {}, config=off, matcher=matcher, record=record
     ).blocked
+
+
+def test_blocked_documents_reach_sibling_workers() -> None:
+    """A blocked frame seen by one worker blocks its resources at another (RecordSync)."""
+    events: list[tuple[str, ...]] = []
+    first, second = NavigationRecord(), NavigationRecord()
+    first.publish = events.append
+    first.note_blocked("http://tracker.test/frame.html#x", None)
+    assert events == [("blocked", "http://tracker.test/frame.html")]
+    for event in events:
+        second.apply(event)
+    assert second.blocked_document("http://tracker.test/frame.html")[0]
+    second.apply(("blocked", ""))  # malformed: ignored
+    assert len(second) == 1

@@ -132,16 +132,25 @@ class NavigationRecord:
         """Apply a change published by a sibling worker's record; malformed ones are ignored.
 
         `("page", site, page origin)`: a page context opened (or was used: the sliding
-        expiry is shared too); `("frame", frame origin, top site, page origin)`.
+        expiry is shared too); `("frame", frame origin, top site, page origin)`;
+        `("blocked", document URL)`: a frame document was blocked.
         """
         if len(event) == 3 and event[0] == "page" and event[1] and event[2]:
             self._open_page(event[1], event[2])
         elif len(event) == 4 and event[0] == "frame" and all(event[1:]):
             self._add_frame(event[1], event[2], event[3])
+        elif len(event) == 2 and event[0] == "blocked" and event[1]:
+            self._add_blocked(event[1], None)
 
     def note_blocked(self, document_url: str, why: Decision | None) -> None:
         """A document (frame) was blocked: requests it makes are blocked with it."""
         url = document_url.split("#", 1)[0]
+        self._add_blocked(url, why)
+        if self.publish is not None:
+            # Siblings learn the URL, not the rule (their verdict names the layer only).
+            self.publish(("blocked", url))
+
+    def _add_blocked(self, url: str, why: Decision | None) -> None:
         self._blocked[url] = (why, self._clock() + self._frame_ttl)
         self._blocked.move_to_end(url)
         while len(self._blocked) > self._max:
