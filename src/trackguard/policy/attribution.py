@@ -91,8 +91,8 @@ class NavigationRecord:
         self._pages: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # frame origin -> {top site: (page origin, expiry)}
         self._frames: OrderedDict[str, dict[str, tuple[str, float]]] = OrderedDict()
-        # blocked document URL (no fragment) -> (what blocked it, expiry)
-        self._blocked: OrderedDict[str, tuple[Decision | None, float]] = OrderedDict()
+        # blocked document URL (no fragment) -> (what blocked it, expiry); read-only outside
+        self.blocked_documents: OrderedDict[str, tuple[Decision | None, float]] = OrderedDict()
 
     def engage(self, url: str) -> None:
         """A top-level navigation answered 2xx HTML: open a page context (§B2 rule 1)."""
@@ -151,16 +151,16 @@ class NavigationRecord:
             self.publish(("blocked", url))
 
     def _add_blocked(self, url: str, why: Decision | None) -> None:
-        self._blocked[url] = (why, self._clock() + self._frame_ttl)
-        self._blocked.move_to_end(url)
-        while len(self._blocked) > self._max:
-            self._blocked.popitem(last=False)
+        self.blocked_documents[url] = (why, self._clock() + self._frame_ttl)
+        self.blocked_documents.move_to_end(url)
+        while len(self.blocked_documents) > self._max:
+            self.blocked_documents.popitem(last=False)
 
     def blocked_document(self, referer: str) -> tuple[bool, Decision | None]:
         """(True, what blocked it) when `referer` is a document blocked a moment ago."""
-        if not self._blocked:
+        if not self.blocked_documents:
             return False, None
-        entry = self._blocked.get(referer.split("#", 1)[0])
+        entry = self.blocked_documents.get(referer.split("#", 1)[0])
         if entry is None or entry[1] <= self._clock():
             return False, None
         return True, entry[0]
@@ -203,4 +203,4 @@ class NavigationRecord:
         return None
 
     def __len__(self) -> int:
-        return len(self._pages) + len(self._frames) + len(self._blocked)
+        return len(self._pages) + len(self._frames) + len(self.blocked_documents)

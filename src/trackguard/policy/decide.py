@@ -222,7 +222,7 @@ def decide(
     context = record.context_for(initiator) if initiator else None
 
     referer = headers.get("referer", "")
-    if referer:
+    if referer and record.blocked_documents:  # an attribute, not a call: the hot path
         parent_blocked, why = record.blocked_document(referer)
         if parent_blocked and _matches_domain(host, config.user_allow) is None:
             site = context.site if context is not None else ""
