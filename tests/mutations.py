@@ -6,8 +6,8 @@ Usage (from the repository root):
     .venv/bin/python tests/mutations.py --list     # ids and what they break
     .venv/bin/python tests/mutations.py ID [ID...]  # some of them
 
-Each mutation replaces one exact snippet of one file (it must occur exactly once, else the
-mutation is reported STALE: the code moved and the entry needs updating), runs the named
+Each mutation replaces one exact snippet of a file, or a few (each must occur exactly once,
+else the mutation is reported STALE: the code moved and the entry needs updating), runs the named
 tests one by one, and restores the file whatever happens. A mutation is CAUGHT when every
 named test fails (pytest exit code 1, or 2 for a collection error); SURVIVED means one of
 them still passes: a gap, or a test listed that does not really guard the behaviour.
@@ -41,7 +41,7 @@ class Mutation:
     old: str = ""
     new: str = ""
     env: dict[str, str] = field(default_factory=dict)
-    more: tuple[tuple[str, str], ...] = ()  # further (old, new) pairs in the same file
+    more: tuple[tuple[str, str, str], ...] = ()  # further (file, old, new) edits
 
 
 MUTATIONS: list[Mutation] = [
@@ -63,6 +63,20 @@ MUTATIONS: list[Mutation] = [
         "    blocked, layer, decision = _layers(\n        url, source_url, rtype,",
         "context is not None else None\n    third_party = not site or site_of(host) != site\n"
         "    blocked, layer, decision = _layers(\n        url, None, rtype,",
+    ),
+    Mutation(
+        "decide-for-page-drops-the-page",
+        "`trackguard check --source PAGE` judges without the page: a listed site's own "
+        "resources are reported blocked and `$domain=` rules ignored",
+        (
+            "tests/policy/test_decide_engine.py",
+            "tests/cli/test_check_page.py",
+        ),
+        "src/trackguard/policy/decide.py",
+        "        url, source_url, rtype, host, site, third_party, config, matcher\n    )\n"
+        "    return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)",
+        "        url, None, rtype, host, site, third_party, config, matcher\n    )\n"
+        "    return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)",
     ),
     Mutation(
         "engine-key-without-list-digest",
@@ -165,7 +179,8 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "no-token-dedupe",
-        "a URL repeating one token thousands of times makes as many bucket lookups",
+        "a URL repeating one token thousands of times makes as many bucket lookups: the "
+        "work budget runs out and a padded tracker URL passes (fail open)",
         ("tests/engine/test_matcher.py::test_long_paths_cost_little",),
         "src/trackguard/engine/matcher.py",
         "                if len(tokens) > _DEDUPE_TOKENS_AT:\n",
@@ -175,13 +190,14 @@ MUTATIONS: list[Mutation] = [
         "one-client-at-a-time",
         "a client holding a half-sent head locks every other client out",
         ("tests/proxy/test_hostile.py::test_held_connections_do_not_hold_up_others",),
-        "src/trackguard/proxy/server.py",
-        "            or len(server._conns) >= server.limits.max_connections\n",
-        "            or len(server._conns) >= 1\n",
+        "src/trackguard/proxy/fastconn.py",
+        "            or len(ctx.conns) >= ctx.limits.max_connections\n",
+        "            or len(ctx.conns) >= 1\n",
         more=(
             (
-                "if len(self._conns) >= self.limits.max_connections or self._closing:",
-                "if len(self._conns) >= 1 or self._closing:",
+                "src/trackguard/proxy/streamconn.py",
+                "if len(ctx.conns) >= ctx.limits.max_connections or ctx.closing:",
+                "if len(ctx.conns) >= 1 or ctx.closing:",
             ),
         ),
     ),
@@ -191,11 +207,10 @@ MUTATIONS: list[Mutation] = [
         "(`||a.test^` + `||a.test/x$important` + `@@||a.test^`, issue 17.4)",
         ("tests/engine/test_interactions.py::test_hand_case",),
         "src/trackguard/engine/matcher.py",
-        "        important = self._important.first(ctx) if self._important_ids else None\n"
         "        if important is not None:\n"
         "            return Decision(True, self.rule(important), None, "
-        '"blocked by an $important rule")\n',
-        "",
+        '"blocked by an $important rule")\n        return Decision(\n            False,',
+        "        return Decision(\n            False,",
     ),
     Mutation(
         "badfilter-ignored",
@@ -266,18 +281,21 @@ MUTATIONS: list[Mutation] = [
 
 
 def run(m: Mutation, verbose: bool) -> str:
-    """Apply `m`, run each named test on its own (each must fail), restore the file."""
-    path = REPO / m.file if m.file else None
-    original = path.read_text(encoding="utf-8") if path else ""
-    if path is not None:
-        mutated = original
-        for old, new in ((m.old, m.new), *m.more):
-            if mutated.count(old) != 1:
-                return f"STALE ({mutated.count(old)} matches of a snippet in {m.file})"
-            mutated = mutated.replace(old, new)
-        path.write_text(mutated, encoding="utf-8")
+    """Apply `m`, run each named test on its own (each must fail), restore the files."""
+    edits = [(m.file, m.old, m.new), *m.more] if m.file else []
+    originals: dict[Path, str] = {}
+    mutated: dict[Path, str] = {}
+    for file, old, new in edits:
+        path = REPO / file
+        if path not in originals:
+            originals[path] = mutated[path] = path.read_text(encoding="utf-8")
+        if mutated[path].count(old) != 1:
+            return f"STALE ({mutated[path].count(old)} matches of a snippet in {file})"
+        mutated[path] = mutated[path].replace(old, new)
     passed: list[str] = []
     try:
+        for path, text in mutated.items():
+            path.write_text(text, encoding="utf-8")
         for test in m.tests:
             done = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:randomly", "-p",
@@ -294,8 +312,8 @@ def run(m: Mutation, verbose: bool) -> str:
             elif done.returncode not in (1, 2):
                 return f"ERROR (pytest exit {done.returncode} on {test})"
     finally:
-        if path is not None:
-            path.write_text(original, encoding="utf-8")
+        for path, text in originals.items():
+            path.write_text(text, encoding="utf-8")
     if passed:
         return f"SURVIVED ({', '.join(passed)} still pass)"
     return "CAUGHT"

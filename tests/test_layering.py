@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "learn": 4,
     "export": 4,
     "audit": 4,
+    "dnsserver": 4,  # the DNS forwarder: policy below it; the proxy's --resolver above it
     "proxy": 5,
     "cli": 6,
     "web": 6,
@@ -53,6 +54,7 @@ PROXY_ORDER = [
     "pac",
     "log",
     "exchange",
+    "resolve",
     "pool",
     "connection",
     "streamconn",

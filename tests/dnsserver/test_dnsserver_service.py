@@ -25,7 +25,7 @@ def test_refresh_applies_settings_and_list_changes(tmp_path: Path) -> None:
         home=tmp_path,
         engine_factory=factory,
         engine_key=lambda settings: lists["text"],
-        log=False,
+        log=None,
         poll=3600,
     )
 

@@ -23,9 +23,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from trackguard.cli import ca, check, dns, lists, proxy
+    from trackguard.cli import audit, ca, check, dns, export, learn, lists, proxy
 
-    for module in (check, dns, lists, proxy, ca):
+    for module in (audit, check, dns, export, learn, lists, proxy, ca):
         module.register(main)
 
 

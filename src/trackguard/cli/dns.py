@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from trackguard.settings import state_dir
+from trackguard.settings import Settings, state_dir
 
 
 def _address(value: str, default_port: int, hint: str) -> tuple[str, int]:
@@ -84,6 +84,7 @@ def dns_command(
     from trackguard.dnsserver.packets import BlockAnswer
     from trackguard.dnsserver.server import DnsOptions
     from trackguard.dnsserver.service import DnsService
+    from trackguard.proxy.log import DecisionLog, log_path
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -106,12 +107,16 @@ def dns_command(
             "an upstream is this server's own address", param_hint="--upstream"
         )
     home = state_dir()
+
+    def decision_log(settings: Settings) -> DecisionLog:
+        return DecisionLog(log_path(home), retention_days=settings.log_retention_days)
+
     service = DnsService(
         options,
         home=home,
         engine_factory=_engine_factory(lists, home),
         engine_key=_engine_key(lists, home),
-        log=not no_log,
+        log=None if no_log else decision_log,
     )
 
     async def run() -> None:

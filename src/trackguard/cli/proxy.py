@@ -88,6 +88,25 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         runner.run(main())
 
 
+def _resolver_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from trackguard.dnsserver.server import parse_address
+
+    try:
+        return parse_address(value, 53)
+    except ValueError:
+        raise click.BadParameter(
+            f"not an IP address with optional port: {value!r}", param_hint="--resolver"
+        ) from None
+
+
+def _dashboard(home: Path) -> Any:
+    from trackguard.web.app import WebApp
+
+    return WebApp(home)
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -114,11 +133,21 @@ def register(main: click.Group) -> None:
     )
     @click.option("--no-log", is_flag=True, help="Do not write the decision log.")
     @click.option(
+        "--no-dashboard",
+        is_flag=True,
+        help="Do not serve the dashboard at the proxy's own address.",
+    )
+    @click.option(
         "--pac-fallback-direct",
         is_flag=True,
         help="Let /proxy.pac fall back to DIRECT when the proxy is down.",
     )
     @click.option("--max-connections", type=click.IntRange(1), default=1024, show_default=True)
+    @click.option(
+        "--resolver",
+        help="Resolve upstream hosts through this DNS server (IP[:PORT], e.g. trackguard dns)"
+        " and refuse names whose CNAME chain reaches a listed tracker.",
+    )
     @click.option(
         "--intercept",
         is_flag=True,
@@ -151,8 +180,10 @@ def register(main: click.Group) -> None:
         gpc: bool | None,
         allow_from: tuple[str, ...],
         no_log: bool,
+        no_dashboard: bool,
         pac_fallback_direct: bool,
         max_connections: int,
+        resolver: str | None,
         intercept: bool,
         passthrough: tuple[str, ...],
         mitm_option: tuple[str, ...],
@@ -192,6 +223,8 @@ def register(main: click.Group) -> None:
             gpc=gpc,
             log=not no_log,
             pac_fallback_direct=pac_fallback_direct,
+            resolver=_resolver_address(resolver),
+            local_app=None if no_dashboard else _dashboard(home),
             limits=ServerLimits(max_connections=max_connections),
         )
         settings = effective_settings(saved, options)
@@ -234,7 +267,7 @@ def register(main: click.Group) -> None:
             shown = f"[{host}]" if ":" in host else host
             click.echo(
                 f"trackguard proxy on http://{shown}:{port}/ "
-                f"(PAC: http://{shown}:{port}/proxy.pac) - "
+                f"(dashboard: http://{shown}:{port}/, PAC: /proxy.pac) - "
                 f"protection {_onoff(settings.protection)}, DNT {_onoff(settings.dnt)}, "
                 f"GPC {_onoff(settings.gpc)}{extra}. Ctrl-C to stop.",
                 err=True,

@@ -4,7 +4,7 @@ The same rules as the proxy service, for the same reasons: `settings.json` is re
 it changes (`trackguard allow`, `site off`, `protection`) and the enabled lists'
 fingerprint is polled (`trackguard lists enable/disable/update`, `rule off`); a new engine
 is built in a thread and swapped in with one assignment. Building engines is injected by
-the CLI: this module does not know where lists come from.
+the CLI: this module does not know where lists come from, nor where the log lives.
 """
 
 from __future__ import annotations
@@ -15,13 +15,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from trackguard.dnsserver.server import Address, DnsOptions, DnsServer
+from trackguard.dnsserver.server import Address, DecisionSink, DnsOptions, DnsServer
 from trackguard.policy.decide import ListMatcher, PolicyConfig
-from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 
 logger = logging.getLogger("trackguard.dns")
+
+
+class DecisionStore(DecisionSink, Protocol):
+    """The decision log as the service runs it (`proxy.log.DecisionLog`, injected by the
+    CLI so this package stays below the proxy)."""
+
+    retention_days: int
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -40,7 +51,7 @@ class DnsService:
         home: Path,
         engine_factory: Callable[[Settings], ListMatcher],
         engine_key: Callable[[Settings], str] | None = None,
-        log: bool = True,
+        log: Callable[[Settings], DecisionStore] | None = None,
         poll: float = 2.0,
     ) -> None:
         self.options = options
@@ -50,8 +61,8 @@ class DnsService:
         self.poll = poll
         self.settings = load_settings(home)
         self.server: DnsServer | None = None
-        self.log: DecisionLog | None = None
-        self._want_log = log
+        self.log: DecisionStore | None = None
+        self._log_factory = log
         self._key: str | None = None
         self._mtime = self._settings_mtime()
         self._task: asyncio.Task[None] | None = None
@@ -68,8 +79,8 @@ class DnsService:
             self._key = await asyncio.to_thread(self.engine_key, settings)
         matcher = await asyncio.to_thread(self.engine_factory, settings)
         state = DnsState(matcher, PolicyConfig.from_settings(settings))
-        if self._want_log:
-            self.log = DecisionLog(log_path(self.home), retention_days=settings.log_retention_days)
+        if self._log_factory is not None:
+            self.log = self._log_factory(settings)
             self.log.start()
         self.server = DnsServer(state, self.options, log=self.log)
         address = await self.server.start()

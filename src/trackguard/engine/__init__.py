@@ -2,7 +2,9 @@
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
 save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`,
-matching in `matcher`, the file format in `store`. The engine never imports the proxy.
+matching in `matcher` (linear piece search and the work budget in `pieces`),
+`$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file format in
+`store` and its shape check in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations
@@ -226,6 +228,16 @@ class Engine:
     ) -> Decision:
         """Decide one request. `source_url=None` means no page: judged as third-party."""
         return self._matcher.decide(url, source_url, _type_bit(type))
+
+    def check_many(
+        self, requests: Iterable[tuple[str, str | None, str | RequestType]]
+    ) -> list[Decision]:
+        """Decide a batch of `(url, source_url, type)` questions (the auditor's partitions).
+
+        Same answers as `check` one by one; a batch saves the per-call lookups.
+        """
+        decide = self._matcher.decide
+        return [decide(url, source, _type_bit(type)) for url, source, type in requests]
 
     def check_request(self, request: Request) -> Decision:
         return self._matcher.decide(request.url, request.source_url, int(request.type))

@@ -15,9 +15,9 @@ Evaluation order (§A.8, "Decision — evaluation order"):
     1. user overrides: allow / block for a domain                    -> that action
     2. protection off globally, or off for this first-party site     -> ALLOW
     3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
+    5. learned decisions (`auto`, or accepted suggestions), third-party only
+                                                                     -> BLOCK / strip
     6. otherwise                                                     -> ALLOW
-
-Layer 5 (learned decisions) belongs to the learner and is not wired into the proxy yet.
 """
 
 from __future__ import annotations
@@ -116,7 +116,24 @@ class Layer(enum.Enum):
     SITE_OFF = "site-off"  # the per-site switch (§A.7 item 5)
     LIST_ALLOW = "list-allow"
     LIST_BLOCK = "list-block"
+    LEARNED_BLOCK = "learned-block"  # the personalized list, `auto` (learning.md §B7 step 5)
+    LEARNED_STRIP = "learned-strip"  # ... its `strip` remedy: cookies removed, not blocked
     NO_MATCH = "no-match"
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedMatch:
+    """A learned decision for one request; `decision` names a rule of the list
+    "personalized" so it is explained and logged like any list decision."""
+
+    block: bool  # False: strip cookies both ways and cut the Referer (§B6 `strip`)
+    decision: Decision
+
+
+class LearnedLayer(Protocol):
+    """The learner's layer as the policy sees it (`learn.service.LearnedPolicy`)."""
+
+    def match(self, host: str, path: str) -> LearnedMatch | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +145,8 @@ class PolicyConfig:
     user_allow: frozenset[str] = frozenset()
     user_block: frozenset[str] = frozenset()
     signals: SignalPlan = field(default_factory=SignalPlan)
+    #: Learned decisions (§B7 step 5), below every list; None: no learner wired in.
+    learned: LearnedLayer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:
@@ -318,8 +337,39 @@ def _layers(
     if decision.blocked:
         return True, Layer.LIST_BLOCK, decision
     if decision.matched is not None:
-        return False, Layer.LIST_ALLOW, decision
+        return False, Layer.LIST_ALLOW, decision  # a list allow also beats learning (§B7.3)
+    learned = config.learned
+    if learned is not None and third_party:
+        found = learned.match(host, _path_of(url))
+        if found is not None:
+            allowed = _list_allow(matcher, url, source_url, rtype)
+            if allowed is not None:
+                return False, Layer.LIST_ALLOW, allowed
+            layer = Layer.LEARNED_BLOCK if found.block else Layer.LEARNED_STRIP
+            return found.block, layer, found.decision
     return False, Layer.NO_MATCH, decision
+
+
+def _list_allow(
+    matcher: ListMatcher, url: str, source_url: str | None, rtype: RequestType
+) -> Decision | None:
+    """A list allow rule for a request no list blocks (TPL `+d` alone decides nothing in
+    the engine), which still beats a learned decision (§B7.3). Asked only when a learned
+    rule matched, so the full rule walk stays off the hot path."""
+    inner = getattr(matcher, "inner", matcher)
+    rules = getattr(inner, "matching_rules", None)
+    if rules is None:
+        return None
+    for rule in rules(url, source_url, rtype):
+        if rule.is_exception:
+            return Decision(False, rule, None, "a list allows this: it beats the personalized list")
+    return None
+
+
+def _path_of(url: str) -> str:
+    text = _split_url(url).text
+    start = text.find("/", text.find("://") + 3)
+    return text[start:] if start >= 0 else "/"
 
 
 def decide_for_page(

@@ -10,6 +10,8 @@ Read in this order (each module says what it must not do):
 - `exchange.py`: the `Planner`. Decides (through `trackguard.policy`), explains and
   records one request, builds the head that goes upstream, answers a response head. No
   awaits, no transports. Every way in calls it; nothing else decides.
+- `resolve.py`: `--resolver`: upstream hosts resolved through a chosen DNS server, CNAME
+  chains uncloaked with `dnsserver`'s rule. Judges names; never touches a connection.
 - `pool.py`: idle keep-alive upstreams.
 - `connection.py`: what connections share: limits, stages, the narrow `Context`.
 - `streamconn.py`: the stream path (StreamReader/Writer coroutines: CONNECT, bodies,

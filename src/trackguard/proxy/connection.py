@@ -13,13 +13,14 @@ import asyncio
 import enum
 import ipaddress
 import ssl
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from trackguard.proxy.exchange import Planner
 from trackguard.proxy.http1 import Limits, plain_ip
 from trackguard.proxy.pool import IdlePool, Stream, Upstream, stream_abort, stream_usable
+from trackguard.proxy.resolve import UpstreamResolver, upstream_address
 
 COPY_SIZE = 64 * 1024
 
@@ -58,6 +59,26 @@ class ClientGone(Exception):
 
 class UpstreamGone(Exception):
     """The upstream closed early; the response cannot be completed."""
+
+
+class LocalApp(Protocol):
+    """Pages the proxy serves itself besides `/proxy.pac`: the dashboard (`trackguard.web`),
+    built by the CLI and handed in, so the proxy never imports it."""
+
+    def wants(self, path: str) -> bool: ...
+
+    def listen_on(self, ports: Iterable[int]) -> None: ...  # the proxy's ports, once bound
+
+    async def serve(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        keep: bool,
+    ) -> bool: ...
 
 
 class Connection(Protocol):
@@ -129,7 +150,11 @@ class Context:
         #: Host name -> address to connect to instead of resolving it (like curl's
         #: --connect-to). Tests and benchmarks use it for `*.test` names on loopback.
         self.connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
+        #: `--resolver`: resolve upstream hosts through that DNS server and uncloak them.
+        self.resolver: UpstreamResolver | None = None
         self.pac_fallback_direct = pac_fallback_direct
+        #: The dashboard, when the CLI gives one (`LocalApp`).
+        self.local_app: LocalApp | None = None
         self.listen: list[tuple[str, int]] = []
         self.allow = networks(allow_from)
         self.conns: set[Connection] = set()
@@ -143,6 +168,10 @@ class Context:
             per_host, idle, Upstream.usable, Upstream.abort
         )
         self.batch: WriteBatch | None = None  # set by the server's start(): needs the loop
+
+    async def upstream_address(self, host: str) -> str:
+        """Where to connect for `host`; raises `resolve.Cloaked` or `socket.gaierror`."""
+        return await upstream_address(host, self.resolver, self.connect_to)
 
     def spawn(self, coro: Coroutine[object, object, None]) -> None:
         """Run `coro` as a task the server waits for on shutdown."""

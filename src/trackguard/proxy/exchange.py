@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from trackguard.dnsserver.decide import DnsVerdict
 from trackguard.model import RequestType, SourceRef
-from trackguard.policy.attribution import NavigationRecord
+from trackguard.policy.attribution import NavigationRecord, origin_of
 from trackguard.policy.decide import (
     Layer,
     ListMatcher,
@@ -160,6 +161,40 @@ class Judged:
         self.answer = answer  # blocked: status, fields and body of the local answer
 
 
+class LearnerHook(Protocol):
+    """The learner service as the planner sees it (`learn.service.ProxyLearner`)."""
+
+    def wants(self, site: str, engage: bool, host: str) -> bool: ...
+
+    def observe(
+        self,
+        site: str,
+        engage: bool,
+        rtype: RequestType,
+        method: str,
+        url: str,
+        request_headers: Mapping[str, str],
+        status: int,
+        response_headers: Iterable[tuple[str, str]],
+    ) -> None: ...
+
+
+def strip_request_fields(fields: list[Header], method: str) -> list[Header]:
+    """Learned `strip` (learning.md §B6): no Cookie; Referer cut to its origin on GET and
+    dropped on other methods."""
+    out: list[Header] = []
+    for name, value in fields:
+        lower = name.lower()
+        if lower == "cookie":
+            continue
+        if lower == "referer":
+            if method != "GET":
+                continue
+            value = origin_of(value) + "/"
+        out.append((name, value))
+    return out
+
+
 class Plan:
     """A decided plain-HTTP request: either a local answer or the head to send upstream."""
 
@@ -167,6 +202,7 @@ class Plan:
         "client_keep",
         "close",
         "expect",
+        "inspect",
         "is_upgrade",
         "key",
         "request",
@@ -187,6 +223,7 @@ class Plan:
         is_upgrade: bool = False,
         expect: bool = False,
         key: tuple[str, str, int] = ("", "", 0),
+        inspect: bool = False,
     ) -> None:
         self.verdict = verdict
         self.url = url
@@ -197,6 +234,9 @@ class Plan:
         self.is_upgrade = is_upgrade
         self.expect = expect
         self.key = key
+        #: the response head must go through `response_head` (the learner observes it,
+        #: or a learned strip removes its Set-Cookie): no byte-level fast relay
+        self.inspect = inspect
 
 
 class ResponsePlan:
@@ -235,9 +275,12 @@ class TunnelPlan:
 class Planner:
     """Plans exchanges against a `ProxyState` and records them in the decision log."""
 
-    def __init__(self, state: ProxyState, log: DecisionLog | None = None) -> None:
+    def __init__(
+        self, state: ProxyState, log: DecisionLog | None = None, learner: LearnerHook | None = None
+    ) -> None:
         self.state = state
         self.log = log
+        self.learner = learner
 
     # -- requests ----------------------------------------------------------------------
 
@@ -314,6 +357,13 @@ class Planner:
         signals = self.state.config.signals
         if signals.active:  # `add_signals`, inlined: this runs for every request
             out = apply_signals(out, signals)
+        strip = verdict.layer is Layer.LEARNED_STRIP
+        if strip:
+            out = strip_request_fields(out, method)
+        learner = self.learner
+        inspect = strip or (
+            learner is not None and learner.wants(verdict.site, verdict.engage, verdict.host)
+        )
         if framing is not Framing.NONE:
             out = request_fields(out, framing, length, transfer_codings(req.headers))
         elif "content-length" in lower:
@@ -331,6 +381,7 @@ class Planner:
             is_upgrade=is_upgrade,
             expect=expect,
             key=key,
+            inspect=inspect,
         )
 
     def add_signals(self, fields: list[Header]) -> list[Header]:
@@ -346,7 +397,12 @@ class Planner:
         Raises HttpError (502) for a response whose framing cannot be trusted. Opens the
         page context when a possible navigation answered 2xx HTML (§B2 rule 1).
         """
-        self.engage(plan.verdict, plan.url, response.status, response.get("content-type"))
+        verdict = plan.verdict
+        self.engage(verdict, plan.url, response.status, response.get("content-type"))
+        if plan.inspect:
+            self.learn(
+                verdict, head.method, plan.url, head.headers, response.status, response.headers
+            )
         framing, length = response_framing(response, head.method)
         upstream_keep = (
             keep_alive(response.version, response.headers) and framing is not Framing.CLOSE
@@ -356,6 +412,8 @@ class Planner:
         # One framing, canonical: Content-Length goes when Transfer-Encoding came, codings
         # such as gzip stay (framing.response_fields, RFC 9112 §6.3).
         headers = response_fields(response.headers, framing, length, dechunk=dechunk)
+        if verdict.layer is Layer.LEARNED_STRIP:
+            headers = [h for h in headers if h[0].lower() != "set-cookie"]
         if not keep:
             headers.append(("Connection", "close"))
         elif head.version == "HTTP/1.0":
@@ -364,6 +422,36 @@ class Planner:
         return ResponsePlan(
             serialize_head(status_line, headers), framing, length, keep, upstream_keep, dechunk
         )
+
+    def learn(
+        self,
+        verdict: Verdict,
+        method: str,
+        url: str,
+        request_headers: Iterable[Header],
+        status: int,
+        response_headers: Iterable[Header],
+    ) -> None:
+        """Hand one answered exchange to the learner (never fails the exchange)."""
+        learner = self.learner
+        if learner is None:
+            return
+        try:
+            lower: dict[str, str] = {}
+            for name, value in request_headers:
+                lower.setdefault(name.lower(), value)
+            learner.observe(
+                verdict.site,
+                verdict.engage,
+                verdict.type,
+                method,
+                url,
+                lower,
+                status,
+                response_headers,
+            )
+        except Exception:
+            logger.exception("learner failed for %s; exchange unaffected", verdict.host)
 
     def engage(self, verdict: Verdict, url: str, status: int, content_type: str | None) -> None:
         """A possible navigation answered 2xx HTML: its site becomes a page context."""
@@ -389,6 +477,31 @@ class Planner:
             return TunnelPlan(verdict, None, None)
         answer = tunnel_refused_parts(explain(verdict), verdict.host)
         return TunnelPlan(verdict, answer, build_response(*answer, close=True))
+
+    def cloaked(self, host: str, verdict: DnsVerdict, kind: str) -> bytes:
+        """Refuse a connection to `host`, an alias of a listed tracker (`resolve.py`).
+
+        Found only once the name was resolved, after the request or tunnel was allowed: the
+        log gets a second row for it, naming the tracker's rule and the alias chain.
+        """
+        decision = verdict.verdict.decision
+        matched = decision.matched if decision is not None else None
+        if self.log is not None:
+            source = matched.source if matched is not None else None
+            self.log.add_fields(
+                time.time(),
+                kind,
+                "block",
+                verdict.verdict.layer.value,
+                "tunnel" if kind == "tunnel" else "other",
+                "",
+                host,
+                source.text if source else None,
+                source.list_id if source else None,
+                source.line if source else None,
+                "cname:" + " > ".join(verdict.chain),
+            )
+        return build_response(*tunnel_refused_parts(verdict.explain(), host), close=True)
 
     # -- the log -----------------------------------------------------------------------
 

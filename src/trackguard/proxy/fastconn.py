@@ -26,6 +26,7 @@ from trackguard.proxy.exchange import Plan
 from trackguard.proxy.fastpath import FastRequest, parse_simple_request, plain_response
 from trackguard.proxy.http1 import Framing, HttpError, parse_response_head, response_framing
 from trackguard.proxy.pool import Upstream
+from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import error_response
 from trackguard.proxy.streamconn import StreamConn, accept
 
@@ -250,12 +251,15 @@ class FastConn(asyncio.Protocol):
         ctx = self.ctx
         _, host, port = plan.key
         shown = self.host
-        address = ctx.connect_to.get(host, host)
         loop = self.loop
         try:
+            address = await ctx.upstream_address(host)
             transport, upstream = await asyncio.wait_for(
                 loop.create_connection(Upstream, address, port), ctx.limits.connect_timeout
             )
+        except Cloaked as exc:
+            self._fail(ctx.planner.cloaked(shown, exc.verdict, "http"))
+            return
         except TimeoutError:
             self._fail(error_response(504, f"timed out connecting to {shown}:{port}"))
             return
@@ -327,6 +331,7 @@ class FastConn(asyncio.Protocol):
         if (
             plan.client_keep
             and not plan.verdict.engage  # a page context may open: the general path
+            and not plan.inspect  # the learner observes, or a learned strip edits, the head
             and request.method == "GET"
             and request.version == "HTTP/1.1"
         ):

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.domain import host_suffixes
-from trackguard.policy.decide import ListMatcher, PolicyConfig, Verdict
-from trackguard.proxy.exchange import Planner, ProxyState
+from trackguard.learn.service import ProxyLearning
+from trackguard.policy.decide import Layer, ListMatcher, PolicyConfig, Verdict
+from trackguard.proxy.exchange import Planner, ProxyState, strip_request_fields
 from trackguard.proxy.intercept import (
     ENV_DNT,
     ENV_GPC,
@@ -58,6 +59,16 @@ def _response(answer: Answer) -> Any:
     return http.Response.make(status, body, _headers(fields))
 
 
+def _fields(headers: Any) -> list[tuple[str, str]]:
+    """All fields of mitmproxy `Headers` (repeated ones too), or of a plain mapping."""
+    if headers is None:
+        return []
+    try:
+        return list(headers.items(multi=True))
+    except TypeError:
+        return list(headers.items())
+
+
 class TrackguardAddon:
     """mitmproxy hooks: `http_connect`, `request`, `response`, `done`."""
 
@@ -74,7 +85,9 @@ class TrackguardAddon:
             log = DecisionLog(log_path(self.home), retention_days=self.settings.log_retention_days)
             log.start()
         matcher = _build_engine(self.home, self.extra, self.settings)
-        self.planner = Planner(ProxyState(matcher, PolicyConfig.from_settings(self.settings)), log)
+        self.learning = ProxyLearning(self.home, self.settings, matcher)
+        config = self.learning.with_learned(PolicyConfig.from_settings(self.settings))
+        self.planner = Planner(ProxyState(matcher, config), log, self.learning.hook)
         self._mtime = self._settings_mtime()
         self._checked = time.monotonic()
 
@@ -102,7 +115,9 @@ class TrackguardAddon:
         if mtime != self._mtime:
             self._mtime = mtime
             self.settings = self._load()
-            self.planner.state.config = PolicyConfig.from_settings(self.settings)
+            self.learning.reload(self.settings)
+            config = PolicyConfig.from_settings(self.settings)
+            self.planner.state.config = self.learning.with_learned(config)
 
     def _is_passthrough(self, host: str) -> bool:
         return any(s in self.passthrough for s in host_suffixes(host.lower()))
@@ -134,6 +149,8 @@ class TrackguardAddon:
         if judged.url != url:
             req.url = judged.url
         fields = self.planner.add_signals(list(req.headers.items(multi=True)))
+        if judged.verdict.layer is Layer.LEARNED_STRIP:
+            fields = strip_request_fields(fields, req.method)
         req.headers = _headers(fields)
 
     def response(self, flow: Any) -> None:
@@ -146,10 +163,21 @@ class TrackguardAddon:
             flow.response.status_code,
             flow.response.headers.get("content-type", ""),
         )
+        self.planner.learn(
+            verdict,
+            getattr(flow.request, "method", "GET"),
+            flow.request.pretty_url,
+            _fields(getattr(flow.request, "headers", None)),
+            flow.response.status_code,
+            _fields(flow.response.headers),
+        )
+        if verdict.layer is Layer.LEARNED_STRIP:
+            del flow.response.headers["set-cookie"]
 
     def done(self) -> None:
         if self.planner.log is not None:
             self.planner.log.close()
+        self.learning.close()
 
 
 addons = [TrackguardAddon()] if os.environ.get(ENV_HOME) is not None else []

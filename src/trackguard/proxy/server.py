@@ -21,11 +21,12 @@ import contextlib
 import socket
 from collections.abc import Iterable, Mapping
 
-from trackguard.proxy.connection import Context, ServerLimits, WriteBatch
+from trackguard.proxy.connection import Context, LocalApp, ServerLimits, WriteBatch
 from trackguard.proxy.exchange import Planner, ProxyState
 from trackguard.proxy.fastconn import FastConn
 from trackguard.proxy.listen import Acceptor, listening_sockets
 from trackguard.proxy.log import DecisionLog
+from trackguard.proxy.resolve import UpstreamResolver
 from trackguard.proxy.streamconn import accept
 
 __all__ = ["ProxyServer", "ProxyState", "ServerLimits"]
@@ -45,6 +46,8 @@ class ProxyServer:
         log: DecisionLog | None = None,
         pac_fallback_direct: bool = False,
         connect_to: Mapping[str, str] | None = None,
+        resolver: tuple[str, int] | None = None,
+        local_app: LocalApp | None = None,
         fast_path: bool = True,
         reuse_port: bool = False,
         sock: socket.socket | None = None,
@@ -60,6 +63,9 @@ class ProxyServer:
             connect_to=connect_to,
             pac_fallback_direct=pac_fallback_direct,
         )
+        self.ctx.local_app = local_app
+        if resolver is not None:
+            self.ctx.resolver = UpstreamResolver(resolver, state)
         self.host = host
         self.fast_path = fast_path
         self.reuse_port = reuse_port
@@ -118,6 +124,8 @@ class ProxyServer:
             self._acceptor.start(loop)
         ctx.listen = [s.getsockname()[:2] for s in sockets]
         ctx.port = ctx.listen[0][1]
+        if ctx.local_app is not None:
+            ctx.local_app.listen_on(sorted({port for _, port in ctx.listen}))
         self._sweeper = asyncio.create_task(self._sweep())
 
     def _adopt(self, conn: socket.socket) -> None:

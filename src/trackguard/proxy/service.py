@@ -27,7 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trackguard.learn.service import ProxyLearning
 from trackguard.policy.decide import ListMatcher, PolicyConfig
+from trackguard.proxy.connection import LocalApp
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
@@ -54,6 +56,10 @@ class ProxyOptions:
     gpc: bool | None = None
     log: bool = True
     pac_fallback_direct: bool = False
+    #: `--resolver`: resolve upstream hosts through this DNS server, uncloaking CNAMEs.
+    resolver: tuple[str, int] | None = None
+    #: The dashboard to serve at the proxy's own address (`trackguard.web.WebApp`).
+    local_app: LocalApp | None = None
     #: Seconds between checks for due list updates.
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
@@ -136,6 +142,7 @@ class ProxyService:
         self.settings = effective_settings(load_settings(home), options)
         self.server: ProxyServer | None = None
         self.log: DecisionLog | None = None
+        self.learning: ProxyLearning | None = None
         self._settings_mtime = self._mtime()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -159,7 +166,11 @@ class ProxyService:
             # Built and frozen by the parent before forking (`workers.run_workers`):
             # unfreezing would walk it and unshare its copy-on-write pages.
             _freeze_heap(unfreeze=False)
-        state = ProxyState(matcher, PolicyConfig.from_settings(settings))
+        # The learner (learning.md §B2/§B7): one recording process; workers only enforce.
+        self.learning = ProxyLearning(self.home, settings, matcher, record=not self._peers)
+        state = ProxyState(
+            matcher, self.learning.with_learned(PolicyConfig.from_settings(settings))
+        )
         if self._peers:
             self.sync = RecordSync(state.record, self._peers)
             self.sync.start()
@@ -175,8 +186,11 @@ class ProxyService:
             limits=opts.limits,
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
+            resolver=opts.resolver,
+            local_app=opts.local_app,
             sock=self._sock,
         )
+        self.server.planner.learner = self.learning.hook
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_settings()))
         if self.engine_key is not None:
@@ -209,6 +223,8 @@ class ProxyService:
             self.sync.close()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
+        if self.learning is not None:
+            await asyncio.to_thread(self.learning.close)
 
     # -- background jobs ----------------------------------------------------------------
 
@@ -220,7 +236,11 @@ class ProxyService:
         state = self.server.state
         if new.strict_ie != old.strict_ie:
             await self._rebuild(new)
-        state.config = PolicyConfig.from_settings(new)
+        config = PolicyConfig.from_settings(new)
+        if self.learning is not None:
+            await asyncio.to_thread(self.learning.reload, new)
+            config = self.learning.with_learned(config)
+        state.config = config
         if self.log is not None:
             self.log.retention_days = new.log_retention_days
         logger.info("settings reloaded")
@@ -259,6 +279,8 @@ class ProxyService:
             key = await asyncio.to_thread(self.engine_key, settings)
         matcher = await asyncio.to_thread(self.engine_factory, settings)
         self.server.state.matcher = matcher  # one reference assignment: atomic for requests
+        if self.learning is not None:
+            self.learning.matcher = matcher
         self._key = key
         _freeze_heap()
 

@@ -44,6 +44,7 @@ from trackguard.proxy.http1 import (
 )
 from trackguard.proxy.pac import local_response
 from trackguard.proxy.pool import Stream
+from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import CONTINUE, TUNNEL_ESTABLISHED, error_response
 
 logger = logging.getLogger("trackguard.proxy")
@@ -67,6 +68,10 @@ async def accept(ctx: Context, reader: asyncio.StreamReader, writer: asyncio.Str
     finally:
         if task is not None:
             ctx.tasks.discard(task)
+
+
+#: Largest request body the proxy reads for its own pages (the dashboard's actions).
+MAX_LOCAL_BODY = 64 * 1024
 
 
 class StreamConn:
@@ -197,8 +202,19 @@ class StreamConn:
     # -- requests to the proxy itself --------------------------------------------------
 
     async def local(self, head: RequestHead, path: str) -> bool:
-        keep = keep_alive(head.version, head.headers) and request_framing(head)[0] is Framing.NONE
+        framing, length = request_framing(head)
+        keep = keep_alive(head.version, head.headers) and framing is Framing.NONE
         ctx = self.ctx
+        app = ctx.local_app
+        if app is not None and app.wants(path.split("?", 1)[0]):
+            # The dashboard (`web/`): small bodies only (its actions are a few JSON fields).
+            if framing is Framing.CHUNKED or length > MAX_LOCAL_BODY:
+                await self.send(error_response(413, "request body too large for the dashboard"))
+                return False
+            body = await self.reader.readexactly(length) if length else b""
+            lower = {name.lower(): value for name, value in reversed(head.headers)}
+            keep = keep_alive(head.version, head.headers)
+            return await app.serve(head.method, path, lower, body, self.send, keep=keep)
         answer = local_response(
             head, path, ctx.host, ctx.port, fallback_direct=ctx.pac_fallback_direct, keep=keep
         )
@@ -216,7 +232,7 @@ class StreamConn:
         if self.ctx.is_self(host, port):
             await self.send(error_response(508, "the proxy will not tunnel to itself"))
             return
-        upstream = await self.open("tcp", host, port)
+        upstream = await self.open("tcp", host, port, kind="tunnel")
         if upstream is None:
             return
         await self.send(TUNNEL_ESTABLISHED)
@@ -249,14 +265,14 @@ class StreamConn:
 
     # -- upstream connections ----------------------------------------------------------
 
-    async def open(self, scheme: str, host: str, port: int) -> Stream | None:
+    async def open(self, scheme: str, host: str, port: int, *, kind: str = "http") -> Stream | None:
         """Connect, answering 502/504/508 to the client itself on failure (then None)."""
         loop = asyncio.get_running_loop()
         self.stage = Stage.UPSTREAM
         self.deadline = loop.time() + self.ctx.limits.connect_timeout + 1
         tls = self.ctx.tls if scheme == "https" else None
-        address = self.ctx.connect_to.get(host.lower(), host)
         try:
+            address = await self.ctx.upstream_address(host)
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
                     address,
@@ -267,6 +283,9 @@ class StreamConn:
                 ),
                 self.ctx.limits.connect_timeout,
             )
+        except Cloaked as exc:
+            await self.send(self.ctx.planner.cloaked(host, exc.verdict, kind))
+            return None
         except TimeoutError:
             await self.send(error_response(504, f"timed out connecting to {host}:{port}"))
             return None
