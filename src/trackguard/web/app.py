@@ -51,7 +51,7 @@ class WebApp:
         self.guard = Guard(self.secret, ports)
 
     def wants(self, path: str) -> bool:
-        return path == "/" or path.startswith(("/static/", "/api/", "/index.html"))
+        return path in ("/", "/index.html") or path.startswith(("/static/", "/api/"))
 
     async def serve(
         self,
@@ -97,6 +97,9 @@ class WebApp:
             if path in ("/", "/index.html"):
                 page = _asset("index.html").replace(b"{{csrf}}", self.guard.token.encode("ascii"))
                 return 200, "text/html; charset=utf-8", page
+            if path == "/api/learn/export.tpl":
+                text = api.learn_export(self.home)
+                return 200, "text/plain; charset=utf-8", text.encode()
             if path in _STATIC:
                 name, ctype = _STATIC[path]
                 return 200, ctype, _asset(name)
