@@ -421,6 +421,29 @@ def test_resources_of_a_blocked_frame_are_blocked_with_it(
         "GET", "http://cdn.test/pixel.png", child, config=allow, matcher=matcher, record=record
     )
     assert not v.blocked
+    for overridden in (
+        PolicyConfig(protection=False),
+        PolicyConfig(exempt_sites=frozenset({"site.test"})),
+    ):
+        # Protection off, or off for the page's site (known here through `Origin`).
+        with_page = {**child, "origin": "http://www.site.test"}
+        v = decide(
+            "GET",
+            "http://cdn.test/pixel.png",
+            with_page,
+            config=overridden,
+            matcher=matcher,
+            record=record,
+        )
+        assert not v.blocked, overridden
+    # Once the user allows the frame itself, its requests pass too.
+    allowed_frame = PolicyConfig(user_allow=frozenset({"tracker.test"}))
+    v = decide("GET", frame, frame_headers, config=allowed_frame, matcher=matcher, record=record)
+    assert not v.blocked
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=config, matcher=matcher, record=record
+    )
+    assert not v.blocked
     other = {**child, "referer": "http://www.site.test/other.html"}
     v = decide(
         "GET", "http://cdn.test/pixel.png", other, config=config, matcher=matcher, record=record

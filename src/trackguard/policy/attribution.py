@@ -156,6 +156,10 @@ class NavigationRecord:
         while len(self.blocked_documents) > self._max:
             self.blocked_documents.popitem(last=False)
 
+    def forget_blocked(self, document_url: str) -> None:
+        """The document was allowed since (the user allowed it): no longer blocked."""
+        self.blocked_documents.pop(document_url.split("#", 1)[0], None)
+
     def blocked_document(self, referer: str) -> tuple[bool, Decision | None]:
         """(True, what blocked it) when `referer` is a document blocked a moment ago."""
         if not self.blocked_documents:
