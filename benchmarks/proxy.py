@@ -14,6 +14,10 @@ listens on 127.0.0.1 only, and every process started here is stopped at the end.
 
     python benchmarks/proxy.py                      # 3 x 10 s per point, 600 s soak
     python benchmarks/proxy.py --duration 5 --repeat 1 --soak-seconds 60 --json out.json
+
+`--peer-src DIR` runs a second `trackguard proxy` from another checkout's `src` (say a
+`git worktree` of the commit before a refactoring) as the target "before", interleaved
+with the others, so a change is compared with its predecessor in the same run.
 """
 
 from __future__ import annotations
@@ -130,9 +134,14 @@ def rss_mib(pid: int) -> float:
 class Stack:
     """nginx, Privoxy and trackguard, in a temporary folder; `close()` stops them all."""
 
-    def __init__(self, hosts: list[str], work: Path, workers: int | None = None) -> None:
+    def __init__(
+        self, hosts: list[str], work: Path, workers: int | None = None, peer_src: Path | None = None
+    ) -> None:
         self.work = work
         self.workers = workers
+        self.peer_src = peer_src
+        self.peer_port = free_port()
+        self.peer: subprocess.Popen[bytes] | None = None
         self.procs: list[subprocess.Popen[bytes]] = []
         self.origin_port = free_port()
         self.privoxy_port = free_port()
@@ -144,7 +153,9 @@ class Stack:
     def start(self) -> None:
         self._start_nginx()
         self._start_privoxy()
-        self._start_trackguard()
+        self.trackguard = self._start_trackguard(self.trackguard_port, "trackguard-home")
+        if self.peer_src is not None:
+            self.peer = self._start_trackguard(self.peer_port, "peer-home", self.peer_src)
 
     def _spawn(self, args: list[str], **kw: object) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)  # type: ignore[call-overload]
@@ -191,20 +202,25 @@ class Stack:
         self.privoxy = self._spawn([privoxy, "--no-daemon", str(conf)])
         wait_port(self.privoxy_port)
 
-    def _start_trackguard(self) -> None:
+    def _start_trackguard(
+        self, port: int, home_name: str, src: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         hosts_file = self.work / "bench-hosts.txt"
-        hosts_file.write_text("".join(f"0.0.0.0 {h}\n" for h in self.hosts))
-        home = self.work / "trackguard-home"
+        if not hosts_file.exists():
+            hosts_file.write_text("".join(f"0.0.0.0 {h}\n" for h in self.hosts))
+        home = self.work / home_name
         home.mkdir()
         env = {**os.environ, "TRACKGUARD_HOME": str(home)}
-        self.trackguard = self._spawn(
+        if src is not None:  # PYTHONPATH comes before the (editable) installed package
+            env["PYTHONPATH"] = str(src.resolve())
+        proc = self._spawn(
             [
                 sys.executable,
                 "-m",
                 "trackguard",
                 "proxy",
                 "--port",
-                str(self.trackguard_port),
+                str(port),
                 "--list",
                 str(hosts_file),
                 "--max-connections",
@@ -213,13 +229,17 @@ class Stack:
             ],
             env=env,
         )
-        wait_port(self.trackguard_port, timeout=120)
+        wait_port(port, timeout=120)
+        return proc
 
     def check_blocking(self) -> dict[str, str]:
         """Prove both proxies block a listed host and pass the origin."""
         out = {}
         listed = f"http://{self.hosts[len(self.hosts) // 2]}/x.js"
-        for name, port in (("trackguard", self.trackguard_port), ("privoxy", self.privoxy_port)):
+        proxies = [("trackguard", self.trackguard_port), ("privoxy", self.privoxy_port)]
+        if self.peer is not None:
+            proxies.append(("before", self.peer_port))
+        for name, port in proxies:
             opener = urllib.request.build_opener(
                 urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{port}"})
             )
@@ -318,6 +338,8 @@ def benchmark(stack: Stack, seconds: float, repeat: int = 3) -> list[Point]:
         ("privoxy", stack.privoxy_port, origin_path, stack.privoxy),
         ("trackguard", stack.trackguard_port, origin_path, stack.trackguard),
     ]
+    if stack.peer is not None:
+        targets.append(("before", stack.peer_port, origin_path, stack.peer))
     for connections in CONNECTIONS:
         runs: dict[str, list[Point]] = {name: [] for name, *_ in targets}
         for _ in range(repeat):
@@ -411,6 +433,7 @@ def soak(stack: Stack, seconds: float) -> dict[str, object]:
 
 def table(points: list[Point]) -> str:
     by = {(p.target, p.connections): p for p in points}
+    names = ["direct", "privoxy", "trackguard", *(["before"] if ("before", 1) in by else [])]
     lines = [
         "| conns | target | req/s | p50 ms | p99 ms | CPU ms/req | vs Privoxy req/s"
         " | added p50 vs direct |",
@@ -419,7 +442,7 @@ def table(points: list[Point]) -> str:
     for c in CONNECTIONS:
         direct = by[("direct", c)]
         privoxy = by[("privoxy", c)]
-        for name in ("direct", "privoxy", "trackguard"):
+        for name in names:
             p = by[(name, c)]
             ratio = f"{p.requests_per_s / privoxy.requests_per_s:.1f}x" if name != "direct" else ""
             added = f"{p.p50_ms - direct.p50_ms:.3f}" if name != "direct" else ""
@@ -446,6 +469,11 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, help="trackguard proxy --workers (default: its own default)"
     )
+    parser.add_argument(
+        "--peer-src",
+        type=Path,
+        help="also run trackguard from this src folder (target 'before'), interleaved",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "privoxy"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
@@ -453,7 +481,7 @@ def main() -> int:
             return 2
     hosts = load_hosts(args.source, args.hosts)
     with tempfile.TemporaryDirectory(prefix="trackguard-bench-") as tmp:
-        stack = Stack(hosts, Path(tmp), args.workers)
+        stack = Stack(hosts, Path(tmp), args.workers, args.peer_src)
         try:
             stack.start()
             print(f"blocking check: {stack.check_blocking()}", file=sys.stderr)

@@ -14,7 +14,6 @@ import pytest
 
 from trackguard.domain import (
     UrlParts,
-    host_of,
     host_suffixes,
     is_ip_literal,
     is_public_suffix,
@@ -110,13 +109,6 @@ def test_split_url_never_raises(url: str) -> None:
     parts = split_url(url)
     assert isinstance(parts.text, str) and isinstance(parts.host, str)
     assert "#" not in parts.text
-
-
-def test_host_of() -> None:
-    assert host_of(None) == ""
-    assert host_of("") == ""
-    assert host_of("about:blank") == ""
-    assert host_of("https://user@X.Test:8080/a") == "x.test"
 
 
 # --- to_ascii_host --------------------------------------------------------------------------

@@ -164,13 +164,6 @@ def split_url_fast(url: str) -> tuple[str, str, str]:
     return scheme, host, f"{scheme}://{host}{tail}"
 
 
-def host_of(url: str | None) -> str:
-    """The A-label host of a URL, or "" for None / URLs without a host."""
-    if not url:
-        return ""
-    return split_url(url).host
-
-
 def host_suffixes(host: str) -> list[str]:
     """`a.b.c` -> [`a.b.c`, `b.c`, `c`]: every parent domain, the host itself first."""
     out = [host]

@@ -764,6 +764,15 @@ HOST_LISTS = [
                 "/regex/",
                 "||all.test^$all",
                 "||pathonly.test/x",
+                # §A.7 item 6, added: every-site exceptions naming the host with a path
+                "||googleapis.test^",
+                "@@||imasdk.googleapis.test/js/sdkloader/",
+                "@@||fonts.googleapis.test/css$domain=site.example",
+                "@@||maps.googleapis.test/x$third-party",
+                "||guard.test^",
+                "@@||guard.test/.well-known/check.js$script",
+                "||impath.test^$important",
+                "@@||impath.test/ok.js",
             ]
         ),
     ),
@@ -794,6 +803,12 @@ HOSTS = [
     ("b.hosts", True, "0.0.0.0 a.hosts b.hosts", "h.hosts"),
     ("x.b.hosts", True, "0.0.0.0 a.hosts b.hosts", "h.hosts"),
     ("nothing.test", False, None, None),
+    ("imasdk.googleapis.test", False, "@@||imasdk.googleapis.test/js/sdkloader/", "a.txt"),
+    ("guard.test", False, "@@||guard.test/.well-known/check.js$script", "a.txt"),
+    ("x.imasdk.googleapis.test", True, "||googleapis.test^", "a.txt"),  # names another host
+    ("fonts.googleapis.test", True, "||googleapis.test^", "a.txt"),  # site-specific
+    ("maps.googleapis.test", True, "||googleapis.test^", "a.txt"),  # party option
+    ("impath.test", True, "||impath.test^$important", "a.txt"),
 ]
 
 

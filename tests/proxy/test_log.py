@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 import time
+from contextlib import closing
 from pathlib import Path
 
 from trackguard.proxy.log import (
@@ -126,3 +128,28 @@ def _open_and_write(path: Path) -> bool:
     log.add(LogEntry(time.time(), "http", "allow", "no-match", "image", "", "cdn.example"))
     log.flush_now()
     return True
+
+
+def _raw(path: Path) -> bytes:
+    files = [Path(str(path) + suffix) for suffix in ("", "-wal", "-shm")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def test_purged_and_wiped_urls_are_gone_from_the_raw_files(tmp_path: Path) -> None:
+    """Retention and wipe leave no blocked URL in the file, its WAL or its free pages."""
+    path = tmp_path / "log.sqlite3"
+    now = 10 * DAY
+    log = DecisionLog(path, retention_days=7, clock=lambda: now)
+    for i in range(1500):
+        log.add(entry(now - 8 * DAY + i, "block", "old.test", url=f"http://old.test/OLD-URL/{i}"))
+        log.add(entry(now - DAY + i, "block", "new.test", url=f"http://new.test/NEW-URL/{i}"))
+    log.flush_now()
+    with closing(connect(path)) as writer:  # a running proxy keeps its writer open
+        assert b"OLD-URL" in _raw(path)
+        DecisionLog(path, retention_days=7, clock=lambda: now)  # start-up purge
+        assert writer.execute("PRAGMA freelist_count").fetchone()[0] > 0
+        raw = _raw(path)
+        assert b"OLD-URL" not in raw and b"NEW-URL" in raw
+        assert wipe_log(path) == 1500
+        assert b"NEW-URL" not in _raw(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -31,10 +31,10 @@ def addon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
 
 
 def test_addon_reads_its_environment(addon: object) -> None:
-    assert addon.config.signals.gpc  # type: ignore[attr-defined]
+    assert addon.planner.state.config.signals.gpc  # type: ignore[attr-defined]
     assert addon._is_passthrough("www.bank.test")  # type: ignore[attr-defined]
     assert not addon._is_passthrough("bank.test.evil")  # type: ignore[attr-defined]
-    decision = addon.matcher.check_host("tracker.test")  # type: ignore[attr-defined]
+    decision = addon.planner.state.matcher.check_host("tracker.test")  # type: ignore[attr-defined]
     assert decision.blocked and decision.list == "mine.tpl"
 
 
@@ -48,8 +48,8 @@ def test_response_engages_top_level_html_pages(addon: object) -> None:
         response=SimpleNamespace(status_code=200, headers={"content-type": "text/html"}),
     )
     addon.response(flow)  # type: ignore[attr-defined]
-    assert addon.record.is_engaged("site.test")  # type: ignore[attr-defined]
+    assert addon.planner.state.record.is_engaged("site.test")  # type: ignore[attr-defined]
     flow.response.status_code = 302
     flow.request.pretty_url = "https://bounce.test/"
     addon.response(flow)  # type: ignore[attr-defined]
-    assert not addon.record.is_engaged("bounce.test")  # type: ignore[attr-defined]
+    assert not addon.planner.state.record.is_engaged("bounce.test")  # type: ignore[attr-defined]

@@ -9,10 +9,9 @@ from trackguard.proxy.responses import (
     TRANSPARENT_GIF,
     blocked_parts,
     blocked_response,
-    describe_rule,
     error_response,
     header_safe,
-    tunnel_refused,
+    tunnel_refused_parts,
 )
 
 CASES = [
@@ -63,8 +62,10 @@ def test_full_response_bytes_cors_and_head() -> None:
         request_headers={"origin": "http://site.test"},
     )
     assert data.startswith(b"HTTP/1.1 204 No Content\r\n")
-    assert b"Access-Control-Allow-Origin: http://site.test\r\n" in data
-    assert b"Access-Control-Allow-Credentials: true\r\n" in data
+    # Issue 9 defect 9: never credentialed CORS, never the caller's origin echoed.
+    assert b"Access-Control-Allow-Origin: *\r\n" in data
+    assert b"Access-Control-Allow-Credentials" not in data
+    assert b"site.test" not in data
     assert data.endswith(b"Content-Length: 0\r\n\r\n")
     head = blocked_response(RequestType.IMAGE, "r", host="t", method="HEAD", request_headers={})
     assert head.endswith(b"Content-Length: 43\r\n\r\n")
@@ -80,15 +81,14 @@ def test_header_safe_blocks_injection() -> None:
     assert len(header_safe("x" * 1000)) == 300
 
 
-def test_describe_rule() -> None:
-    assert describe_rule("-d t.test", "l.tpl", 3, "list-block") == "-d t.test (l.tpl:3)"
-    assert describe_rule(None, None, None, "user-block") == "(user-block)"
-
-
 def test_tunnel_refused_and_errors() -> None:
-    data = tunnel_refused("-d t.test (l.tpl:3)", "t.test")
-    assert data.startswith(b"HTTP/1.1 403 Forbidden\r\n")
-    assert b"Connection: close" in data and b"blocked the connection to t.test" in data
+    status, fields, body = tunnel_refused_parts("-d t.test (l.tpl:3)", "t.test")
+    assert status == 403 and ("Cache-Control", "no-store") in fields
+    assert ("X-Trackguard-Blocked", "-d t.test (l.tpl:3)") in fields
+    assert body == (
+        b"trackguard blocked the connection to t.test: -d t.test (l.tpl:3)\n"
+        b"To allow it: trackguard allow t.test\n"
+    )
     err = error_response(502, "cannot resolve host x")
     assert err.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
     assert err.endswith(b"trackguard: 502 Bad Gateway: cannot resolve host x\n")

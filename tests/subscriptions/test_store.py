@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,7 +14,6 @@ from trackguard.subscriptions.state import State, StateError, Subscription
 from trackguard.subscriptions.store import (
     StateFolderError,
     Store,
-    atomic_write,
     load_builtin_bytes,
     sha256_hex,
 )
@@ -27,30 +25,6 @@ def record(file: str | None) -> Subscription:
     return Subscription(
         id="feed", name="Feed", url="https://l.example/f", format=Format.ABP, added=T0, file=file
     )
-
-
-def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
-    target = tmp_path / "f.json"
-    atomic_write(target, b"one")
-    atomic_write(target, b"two")
-    assert target.read_bytes() == b"two"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
-
-
-def test_atomic_write_failure_keeps_the_old_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "f.json"
-    atomic_write(target, b"old")
-
-    def broken_replace(src: object, dst: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
 
 
 def test_state_round_trip_and_first_run(tmp_path: Path) -> None:

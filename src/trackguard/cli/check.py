@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 
 import click
 
@@ -35,13 +35,6 @@ def _engine(lists: Sequence[str], strict_ie: bool) -> Any:
 class _UserPolicy:
     """`check` as the proxy decides: overrides and switches first (TPL spec §A.8 1-2)."""
 
-    _REASONS: ClassVar[dict[str, str]] = {
-        "user-allow": "your override always allows this domain (`trackguard allow`)",
-        "user-block": "your override always blocks this domain (`trackguard block`)",
-        "protection-off": "tracking protection is off",
-        "site-off": "protection is off on this site (`trackguard site on SITE` turns it on)",
-    }
-
     def __init__(self, engine: Any, settings: Any) -> None:
         from trackguard.policy.decide import PolicyConfig
 
@@ -49,28 +42,14 @@ class _UserPolicy:
         self.config = PolicyConfig.from_settings(settings)
 
     def check(self, url: str, source_url: str | None, type: str | None = "other") -> Decision:
-        from trackguard.policy.decide import decide_for_page
+        from trackguard.policy.decide import LAYER_REASONS, decide_for_page
 
         rtype = RequestType.parse(type or "other")
         verdict = decide_for_page(url, source_url, rtype, config=self.config, matcher=self.engine)
-        reason = self._REASONS.get(verdict.layer.value)
+        reason = LAYER_REASONS.get(verdict.layer.value)
         if reason is None and verdict.decision is not None:
             return verdict.decision
         return Decision(verdict.blocked, None, None, reason or verdict.layer.value)
-
-
-def _explain(decision: Decision) -> str:
-    if decision.matched is None:
-        return f"{'BLOCKED' if decision.blocked else 'allowed'}: {decision.reason}"
-    where = f"{decision.list}:{decision.line}"
-    if decision.blocked:
-        return f"BLOCKED by `{decision.rule}` ({where}): {decision.reason}"
-    overridden = decision.overridden
-    text = f"allowed by `{decision.rule}` ({where})"
-    if overridden is not None:
-        src = overridden.source
-        text += f", overriding `{src.text}` ({src.list_id}:{src.line})"
-    return text
 
 
 def _run_batch(engine: Any, infile: IO[str], out: IO[str]) -> tuple[int, int]:
@@ -160,7 +139,9 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(decision.to_json()))
         else:
-            click.echo(_explain(decision))
+            from trackguard.policy.decide import explain_decision
+
+            click.echo(explain_decision(decision))
 
     @main.command()
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
@@ -197,7 +178,7 @@ def register(main: click.Group) -> None:
                 click.echo(f"{path.name}: rejected: {exc}", err=True)
             sys.exit(1)
         engine = Engine.from_parsed([parsed])
-        diagnostics = [*engine.diagnostics]
+        diagnostics = [*engine.diagnostics, *engine.lint()]
         summary = engine.lists[path.name]
         counts = {s.value: 0 for s in Severity}
         for d in diagnostics:

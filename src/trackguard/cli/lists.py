@@ -176,7 +176,10 @@ def _views(now: datetime) -> list[dict[str, Any]]:
         state = load_subscriptions()
     except TrackguardError as exc:
         raise _fail(exc) from None
-    return [describe(sub, now) for sub in state.subscriptions]
+    from trackguard.cli.learn import personalized_view  # the learner's list (learning.md §B7)
+
+    personal = personalized_view()
+    return [describe(sub, now) for sub in state.subscriptions] + ([personal] if personal else [])
 
 
 def _show_table(as_json: bool) -> None:

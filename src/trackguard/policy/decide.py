@@ -8,13 +8,16 @@ only moves bytes and calls it. No I/O, no list parsing (the engine does that).
 
 Evaluation order (§A.8, "Decision — evaluation order"):
 
-    0. not evaluated: top-level navigations, unattributed requests (§A.7 items 3-4)
+    0. not evaluated: top-level navigations, unattributed requests that may be
+       navigations (§A.7 items 3-4); other unattributed requests are judged as a
+       tunnel is, on the host alone (revised item 4 -> `decide_tunnel`); requests made
+       by a document the proxy blocked are blocked with it
     1. user overrides: allow / block for a domain                    -> that action
     2. protection off globally, or off for this first-party site     -> ALLOW
     3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
+    5. learned decisions (`auto`, or accepted suggestions), third-party only
+                                                                     -> BLOCK / strip
     6. otherwise                                                     -> ALLOW
-
-Layer 5 (learned decisions) belongs to the learner and is not wired into the proxy yet.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from typing import Protocol, TypeVar
 
 from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
-from trackguard.policy.attribution import NavigationRecord, PageContext, origin_of, site_of_url
+from trackguard.policy.attribution import NavigationRecord, PageContext, site_of_url
+from trackguard.policy.classify import initiator_origin, is_top_level_navigation, request_type
 from trackguard.policy.signals import SignalPlan, plan_signals
 from trackguard.settings import Settings
 
@@ -35,7 +39,7 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-class Matcher(Protocol):
+class ListMatcher(Protocol):
     """What the policy needs from the engine (docs/ENGINE_API.md)."""
 
     def check(
@@ -63,7 +67,7 @@ class MemoMatcher:
 
     MAX_URL = 1024
 
-    def __init__(self, inner: Matcher, size: int = 16384) -> None:
+    def __init__(self, inner: ListMatcher, size: int = 16384) -> None:
         self.inner = inner
         self._size = size
         self._checks: dict[tuple[str, str | None, RequestType | str], Decision] = {}
@@ -104,14 +108,32 @@ class Layer(enum.Enum):
     """Which step of the evaluation decided; logged with every verdict."""
 
     NAVIGATION = "navigation"  # top-level navigation: never blocked (§A.7 item 3)
-    UNATTRIBUTED = "unattributed"  # no page context: fail open (§A.7 item 4)
+    UNATTRIBUTED = "unattributed"  # no page context, may be a navigation (§A.7 item 4)
+    BLOCKED_DOCUMENT = "blocked-document"  # made by a frame document the proxy blocked
     USER_ALLOW = "user-allow"
     USER_BLOCK = "user-block"
     PROTECTION_OFF = "protection-off"
     SITE_OFF = "site-off"  # the per-site switch (§A.7 item 5)
     LIST_ALLOW = "list-allow"
     LIST_BLOCK = "list-block"
+    LEARNED_BLOCK = "learned-block"  # the personalized list, `auto` (learning.md §B7 step 5)
+    LEARNED_STRIP = "learned-strip"  # ... its `strip` remedy: cookies removed, not blocked
     NO_MATCH = "no-match"
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedMatch:
+    """A learned decision for one request; `decision` names a rule of the list
+    "personalized" so it is explained and logged like any list decision."""
+
+    block: bool  # False: strip cookies both ways and cut the Referer (§B6 `strip`)
+    decision: Decision
+
+
+class LearnedLayer(Protocol):
+    """The learner's layer as the policy sees it (`learn.service.LearnedPolicy`)."""
+
+    def match(self, host: str, path: str) -> LearnedMatch | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +145,8 @@ class PolicyConfig:
     user_allow: frozenset[str] = frozenset()
     user_block: frozenset[str] = frozenset()
     signals: SignalPlan = field(default_factory=SignalPlan)
+    #: Learned decisions (§B7 step 5), below every list; None: no learner wired in.
+    learned: LearnedLayer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolicyConfig:
@@ -147,18 +171,6 @@ def _domains(values: Iterable[str], *, as_site: bool = False) -> frozenset[str]:
         if host:
             out.add(site_of(host) if as_site else host)
     return frozenset(out)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """The parts of an HTTP request the policy looks at. Header names are lower case."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-
-    def header(self, name: str) -> str:
-        return self.headers.get(name, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,137 +207,11 @@ class Verdict:
         return self.decision.line if self.decision else None
 
 
-# -- request type -------------------------------------------------------------------------
-
-_DEST_TYPES: dict[str, RequestType] = {
-    "document": RequestType.DOCUMENT,
-    "iframe": RequestType.SUBDOCUMENT,
-    "frame": RequestType.SUBDOCUMENT,
-    "fencedframe": RequestType.SUBDOCUMENT,
-    "script": RequestType.SCRIPT,
-    "worker": RequestType.SCRIPT,
-    "sharedworker": RequestType.SCRIPT,
-    "serviceworker": RequestType.SCRIPT,
-    "audioworklet": RequestType.SCRIPT,
-    "paintworklet": RequestType.SCRIPT,
-    "style": RequestType.STYLESHEET,
-    "xslt": RequestType.STYLESHEET,
-    "image": RequestType.IMAGE,
-    "font": RequestType.FONT,
-    "audio": RequestType.MEDIA,
-    "video": RequestType.MEDIA,
-    "track": RequestType.MEDIA,
-    "object": RequestType.OBJECT,
-    "embed": RequestType.OBJECT,
-    "report": RequestType.PING,
-    "manifest": RequestType.OTHER,
-    "webidentity": RequestType.XMLHTTPREQUEST,
-    "json": RequestType.XMLHTTPREQUEST,
-}
-
-_EXTENSION_TYPES: dict[str, RequestType] = {
-    **dict.fromkeys(("js", "mjs"), RequestType.SCRIPT),
-    "css": RequestType.STYLESHEET,
-    **dict.fromkeys(
-        ("png", "gif", "jpg", "jpeg", "webp", "svg", "ico", "avif", "bmp"), RequestType.IMAGE
-    ),
-    **dict.fromkeys(("woff", "woff2", "ttf", "otf", "eot"), RequestType.FONT),
-    **dict.fromkeys(("mp4", "webm", "mp3", "m4a", "ogg", "m3u8", "wav"), RequestType.MEDIA),
-    **dict.fromkeys(("swf", "jar"), RequestType.OBJECT),
-}
-
-
 #: `split_url` memoised: a page's requests repeat URLs (the parts are immutable values).
 _split_url = lru_cache(maxsize=4096)(split_url)
 
 
-def accepts_html(headers: Mapping[str, str]) -> bool:
-    return _html_accept(headers.get("accept", ""))
-
-
-def _html_accept(accept: str) -> bool:
-    return "text/html" in accept or "application/xhtml+xml" in accept
-
-
-def request_type(info: RequestInfo, parts: UrlParts | None = None) -> RequestType:
-    """The ABP request type, from `Sec-Fetch-Dest` when the client sends it, else inferred.
-
-    Browsers send `Sec-Fetch-*` only to potentially trustworthy origins, so on plain HTTP
-    the type comes from `Accept`, a few request headers and the path's extension: the same
-    cues older blockers used. `Sec-Fetch-Dest: empty` is fetch/XHR, or a beacon/ping.
-    """
-    return _request_type(info.headers, parts or split_url(info.url))
-
-
-def _request_type(h: Mapping[str, str], parts: UrlParts) -> RequestType:
-    """`request_type` on the header map itself (the proxy's hot path builds no RequestInfo)."""
-    dest = h.get("sec-fetch-dest")
-    upgrade = h.get("upgrade")
-    if upgrade is not None and upgrade.lower() == "websocket":
-        return RequestType.WEBSOCKET
-    if "ping-from" in h or "ping-to" in h or h.get("content-type", "").startswith("text/ping"):
-        return RequestType.PING
-    if dest:
-        dest = dest.lower()
-        if dest == "empty":
-            return RequestType.XMLHTTPREQUEST
-        return _DEST_TYPES.get(dest, RequestType.OTHER)
-    requested_with = h.get("x-requested-with")
-    if requested_with is not None and requested_with.lower() == "xmlhttprequest":
-        return RequestType.XMLHTTPREQUEST
-    accept = h.get("accept", "")
-    if _html_accept(accept):
-        return RequestType.SUBDOCUMENT
-    if accept.startswith("image/"):
-        return RequestType.IMAGE
-    if accept.startswith("text/css"):
-        return RequestType.STYLESHEET
-    found = _EXTENSION_TYPES.get(_extension(parts.text))
-    if found is not None:
-        return found
-    if accept.startswith("application/json"):
-        return RequestType.XMLHTTPREQUEST
-    return RequestType.OTHER
-
-
-def _extension(url: str) -> str:
-    """The lower-case extension of a URL's last path segment ("" when it has none)."""
-    path = url[url.find("/", url.find("://") + 3) :]
-    query = path.find("?")
-    if query >= 0:
-        path = path[:query]
-    dot = path.rfind(".")
-    if dot > path.rfind("/"):
-        return path[dot + 1 :].lower()
-    return ""
-
-
 # -- attribution --------------------------------------------------------------------------
-
-
-def initiator_origin(headers: Mapping[str, str]) -> str:
-    """The requesting document's origin: `Origin` (unless opaque), else `Referer`'s."""
-    origin = headers.get("origin", "")
-    if origin and origin != "null":
-        return origin_of(origin)
-    referer = headers.get("referer", "")
-    return origin_of(referer) if referer else ""
-
-
-def is_top_level_navigation(headers: Mapping[str, str]) -> bool:
-    """True for requests that may be top-level navigations, which are never blocked.
-
-    With `Sec-Fetch-*` (HTTPS, interception) this is exact: mode `navigate` and dest
-    `document` (or no dest). Without them (browsers on plain HTTP, old clients), an
-    HTML-accepting GET could be a link the user followed or a frame; **Decision:** it
-    counts as a possible navigation and is never blocked, so following a link never
-    breaks. Such a document is then treated as a frame of the referring page for
-    attributing its own subresources (see `decide`).
-    """
-    mode = headers.get("sec-fetch-mode", "").lower()
-    if mode:
-        return mode == "navigate" and headers.get("sec-fetch-dest", "document") == "document"
-    return accepts_html(headers)
 
 
 def _matches_domain(host: str, domains: frozenset[str]) -> str | None:
@@ -344,17 +230,42 @@ def decide(
     headers: Mapping[str, str],
     *,
     config: PolicyConfig,
-    matcher: Matcher,
+    matcher: ListMatcher,
     record: NavigationRecord,
 ) -> Verdict:
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     parts = _split_url(url)
     host = parts.host
-    rtype = _request_type(headers, parts)
+    rtype = request_type(headers, parts, method)
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
 
-    if is_top_level_navigation(headers):
+    referer = headers.get("referer", "")
+    if referer:
+        parent_blocked, why = record.blocked_document(referer)
+        if parent_blocked and _matches_domain(host, config.user_allow) is None:
+            site = context.site if context is not None else ""
+            return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
+
+    verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
+    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        record.note_blocked(url, verdict.decision)
+    return verdict
+
+
+def _decide(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    parts: UrlParts,
+    rtype: RequestType,
+    initiator: str,
+    context: PageContext | None,
+    config: PolicyConfig,
+    matcher: ListMatcher,
+) -> Verdict:
+    host = parts.host
+    if is_top_level_navigation(headers, method):
         if "sec-fetch-mode" in headers:
             return Verdict(
                 False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
@@ -382,8 +293,14 @@ def decide(
     elif headers.get("sec-fetch-site", "").lower() == "cross-site":
         # §A.7 item 4: unattributed but the browser says cross-site -> third-party.
         site, source_url = "", (initiator + "/") if initiator else None
-    else:
+    elif headers.get("sec-fetch-mode", "").lower() == "navigate":
+        # A frame navigation we cannot attribute may be a navigation: never blocked.
         return Verdict(False, Layer.UNATTRIBUTED, rtype, host, "")
+    else:
+        # Revised §A.7 item 4: judged as a tunnel is (item 6), on the host alone, so a
+        # program that is not a browser gets the same protection over HTTP as over HTTPS.
+        tunnel = decide_tunnel(host, config=config, matcher=matcher)
+        return Verdict(tunnel.blocked, tunnel.layer, rtype, tunnel.host, "", tunnel.decision)
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
     third_party = not site or site_of(host) != site
@@ -403,7 +320,7 @@ def _layers(
     site: str,
     third_party: bool,
     config: PolicyConfig,
-    matcher: Matcher,
+    matcher: ListMatcher,
 ) -> tuple[bool, Layer, Decision | None]:
     """TPL spec §A.8 steps 1-4 for a request whose page context is known."""
     allow = _matches_domain(host, config.user_allow)
@@ -420,8 +337,39 @@ def _layers(
     if decision.blocked:
         return True, Layer.LIST_BLOCK, decision
     if decision.matched is not None:
-        return False, Layer.LIST_ALLOW, decision
+        return False, Layer.LIST_ALLOW, decision  # a list allow also beats learning (§B7.3)
+    learned = config.learned
+    if learned is not None and third_party:
+        found = learned.match(host, _path_of(url))
+        if found is not None:
+            allowed = _list_allow(matcher, url, source_url, rtype)
+            if allowed is not None:
+                return False, Layer.LIST_ALLOW, allowed
+            layer = Layer.LEARNED_BLOCK if found.block else Layer.LEARNED_STRIP
+            return found.block, layer, found.decision
     return False, Layer.NO_MATCH, decision
+
+
+def _list_allow(
+    matcher: ListMatcher, url: str, source_url: str | None, rtype: RequestType
+) -> Decision | None:
+    """A list allow rule for a request no list blocks (TPL `+d` alone decides nothing in
+    the engine), which still beats a learned decision (§B7.3). Asked only when a learned
+    rule matched, so the full rule walk stays off the hot path."""
+    inner = getattr(matcher, "inner", matcher)
+    rules = getattr(inner, "matching_rules", None)
+    if rules is None:
+        return None
+    for rule in rules(url, source_url, rtype):
+        if rule.is_exception:
+            return Decision(False, rule, None, "a list allows this: it beats the personalized list")
+    return None
+
+
+def _path_of(url: str) -> str:
+    text = _split_url(url).text
+    start = text.find("/", text.find("://") + 3)
+    return text[start:] if start >= 0 else "/"
 
 
 def decide_for_page(
@@ -430,7 +378,7 @@ def decide_for_page(
     rtype: RequestType,
     *,
     config: PolicyConfig,
-    matcher: Matcher,
+    matcher: ListMatcher,
 ) -> Verdict:
     """The same layers as `decide` for a request whose page is given outright.
 
@@ -447,7 +395,7 @@ def decide_for_page(
     return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)
 
 
-def decide_tunnel(host: str, *, config: PolicyConfig, matcher: Matcher) -> Verdict:
+def decide_tunnel(host: str, *, config: PolicyConfig, matcher: ListMatcher) -> Verdict:
     """Decide a CONNECT tunnel on its host alone (§A.7 item 6).
 
     A tunnel carries no page context, so it is judged as a third-party request to its host
@@ -480,7 +428,7 @@ def decide_tunnel(host: str, *, config: PolicyConfig, matcher: Matcher) -> Verdi
 
 
 def strip_params(
-    url: str, verdict: Verdict, *, config: PolicyConfig, matcher: Matcher
+    url: str, verdict: Verdict, *, config: PolicyConfig, matcher: ListMatcher
 ) -> tuple[str, tuple[Rule, ...]]:
     """Apply `$removeparam` rules to an allowed request (plain HTTP or intercepted).
 
@@ -494,3 +442,47 @@ def strip_params(
     if verdict.site and verdict.site in config.exempt_sites:
         return url, ()
     return matcher.removeparam(url, verdict.source_url, verdict.type)
+
+
+# -- explanations: the one place a verdict becomes words ----------------------------------
+
+#: Why a layer above the lists decided (TPL spec §A.8 layers 1-2), for people.
+LAYER_REASONS: dict[str, str] = {
+    Layer.USER_ALLOW.value: "your override always allows this domain (`trackguard allow`)",
+    Layer.USER_BLOCK.value: "your override always blocks this domain (`trackguard block`)",
+    Layer.PROTECTION_OFF.value: "tracking protection is off",
+    Layer.SITE_OFF.value: "protection is off on this site (`trackguard site on SITE` turns it on)",
+}
+
+
+def describe_rule(rule: str | None, list_id: str | None, line: int | None, layer: str) -> str:
+    """`<rule> (<list>:<line>)`, or `(<layer>)` when no list rule decided.
+
+    The short form blocked answers carry (`X-Trackguard-Blocked`, the frame page, the
+    refused tunnel's text).
+    """
+    if rule is None:
+        return f"({layer})"
+    where = f"{list_id}:{line}" if line else (list_id or "?")
+    return f"{rule} ({where})"
+
+
+def explain(verdict: Verdict) -> str:
+    """`describe_rule` of a verdict: the rule and where it came from, or its layer."""
+    return describe_rule(verdict.rule, verdict.list, verdict.line, verdict.layer.value)
+
+
+def explain_decision(decision: Decision) -> str:
+    """One line for people (`trackguard check`): the action, the rule, its list and line,
+    and the rule it overrode, or the reason when no rule matched."""
+    if decision.matched is None:
+        return f"{'BLOCKED' if decision.blocked else 'allowed'}: {decision.reason}"
+    where = f"{decision.list}:{decision.line}"
+    if decision.blocked:
+        return f"BLOCKED by `{decision.rule}` ({where}): {decision.reason}"
+    overridden = decision.overridden
+    text = f"allowed by `{decision.rule}` ({where})"
+    if overridden is not None:
+        src = overridden.source
+        text += f", overriding `{src.text}` ({src.list_id}:{src.line})"
+    return text

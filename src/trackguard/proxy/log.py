@@ -5,7 +5,8 @@ layer, request type, and for list decisions the rule, list and line. Full URLs o
 requests are never stored; a blocked request keeps `scheme://host/path` without its query
 (the query is where identifiers live). Entries older than the retention (7 days by
 default, `Settings.log_retention_days`) are deleted at start-up and hourly; `wipe_log`
-erases everything.
+erases everything. Deleted entries are zeroed in the file and the WAL is truncated after
+each purge and wipe, and the files are private (0600 in a 0700 folder): `trackguard.sqlite`.
 
 Writes never touch the event loop: the server adds to an in-memory batch and a single
 writer thread flushes it once a second. Identical decisions within one flush are
@@ -26,13 +27,15 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from trackguard import sqlite
+
 LOG_FILE = "proxy-log.sqlite3"
 SCHEMA_VERSION = 1
 FLUSH_SECONDS = 1.0
 MAX_PENDING = 200_000
 PURGE_EVERY = 3600.0
 
-_SCHEMA = """
+_SCRIPT = """
 CREATE TABLE IF NOT EXISTS decisions (
     id        INTEGER PRIMARY KEY,
     time      REAL NOT NULL,     -- unix time of the first occurrence in its batch
@@ -51,6 +54,7 @@ CREATE TABLE IF NOT EXISTS decisions (
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
 """
+SCHEMA = sqlite.Schema(version=SCHEMA_VERSION, tables=("decisions",), script=_SCRIPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,39 +79,12 @@ def log_path(home: Path) -> Path:
     return home / LOG_FILE
 
 
-def connect(path: Path, attempts: int = 50) -> sqlite3.Connection:
-    """Open (creating if needed) the log database in WAL mode.
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the log database: WAL, 0600, secure delete (`trackguard.sqlite`).
 
-    Several processes may do this at once (`proxy --workers`): switching to WAL and
-    creating the schema can fail with "database is locked" without waiting for the busy
-    timeout, so that is retried for a few seconds.
+    A log of another schema version is only a log: it is started afresh.
     """
-    for attempt in range(attempts):
-        try:
-            return _connect(path)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 + 0.05 * (attempt % 4))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=10.0, isolation_level=None)
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            # A log from another trackguard version: it is only a log, start afresh.
-            conn.executescript("DROP TABLE IF EXISTS decisions;")
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    return sqlite.connect(path, SCHEMA)
 
 
 def strip_query(url: str) -> str:
@@ -226,7 +203,7 @@ class DecisionLog:
     def _purge(self, conn: sqlite3.Connection) -> None:
         self._last_purge = self._clock()
         cutoff = self._last_purge - self.retention_days * 86400
-        conn.execute("DELETE FROM decisions WHERE last_time < ?", (cutoff,))
+        sqlite.purge(conn, "DELETE FROM decisions WHERE last_time < ?", (cutoff,))
 
     def _flush(self, conn: sqlite3.Connection) -> None:
         with self._lock:
@@ -359,10 +336,4 @@ def read_stats(path: Path, *, since: float = 0.0, top: int = 10) -> Stats:
 
 def wipe_log(path: Path) -> int:
     """Erase every entry and reclaim the space; returns how many rows were deleted."""
-    if not path.exists():
-        return 0
-    with _reader(path) as conn:
-        deleted = conn.execute("DELETE FROM decisions").rowcount
-        conn.execute("VACUUM")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return int(deleted)
+    return sqlite.wipe(path, SCHEMA)

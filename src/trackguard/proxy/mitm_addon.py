@@ -1,9 +1,9 @@
 """mitmproxy addon: trackguard's policy on decrypted HTTPS (loaded by `intercept.py`).
 
 mitmproxy imports this file by path in the child process started by
-`trackguard proxy --intercept`. It reuses the plain proxy's pieces unchanged: `policy` for
-the decision (with full URLs and `Sec-Fetch-*` headers, since TLS is terminated),
-`signals` for DNT/GPC, `responses` for blocked answers, `log` for the decision log. Only
+`trackguard proxy --intercept`. It asks the same `exchange.Planner` as the plain proxy's
+two paths, so a request gets the same verdict, blocked answer and decision-log row however
+it arrived (with full URLs and `Sec-Fetch-*` headers here, since TLS is terminated). Only
 the glue to mitmproxy's flow objects lives here. Passthrough hosts (not decrypted) are
 judged as tunnels on the host alone in `http_connect`.
 """
@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.domain import host_suffixes
-from trackguard.policy.attribution import NavigationRecord
-from trackguard.policy.decide import (
-    Matcher,
-    PolicyConfig,
-    Verdict,
-    decide,
-    decide_tunnel,
-    strip_params,
-)
-from trackguard.policy.signals import apply_signals
+from trackguard.learn.service import ProxyLearning
+from trackguard.policy.decide import Layer, ListMatcher, PolicyConfig, Verdict
+from trackguard.proxy.exchange import Planner, ProxyState, strip_request_fields
 from trackguard.proxy.intercept import (
     ENV_DNT,
     ENV_GPC,
@@ -34,8 +27,8 @@ from trackguard.proxy.intercept import (
     ENV_LOG,
     ENV_PASSTHROUGH,
 )
-from trackguard.proxy.log import DecisionLog, LogEntry, log_path, strip_query
-from trackguard.proxy.responses import blocked_parts, describe_rule, header_safe
+from trackguard.proxy.log import DecisionLog, log_path
+from trackguard.proxy.responses import Answer
 from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 
 
@@ -44,16 +37,36 @@ def _tristate(name: str) -> bool | None:
     return None if value == "" else value == "1"
 
 
-def _build_engine(home: Path, extra: tuple[Path, ...], settings: Settings) -> Matcher:
-    try:
-        from trackguard.subscriptions import engine_for
-    except ImportError:
-        from trackguard.engine import Engine
+def _build_engine(home: Path, extra: tuple[Path, ...], settings: Settings) -> ListMatcher:
+    from trackguard.subscriptions import engine_for
 
-        engine: Matcher = Engine.from_files(list(extra), strict_ie=settings.strict_ie)
-        return engine
-    built: Matcher = engine_for(home, extra, settings=settings)
+    built: ListMatcher = engine_for(home, extra, settings=settings)
     return built
+
+
+def _headers(fields: list[tuple[str, str]]) -> Any:
+    """mitmproxy `Headers` (bytes, order and repeats kept) from (name, value) fields."""
+    from mitmproxy import http  # type: ignore[import-not-found,unused-ignore]
+
+    return http.Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields])
+
+
+def _response(answer: Answer) -> Any:
+    """A mitmproxy response from a planned local answer (status, fields, body)."""
+    from mitmproxy import http
+
+    status, fields, body = answer
+    return http.Response.make(status, body, _headers(fields))
+
+
+def _fields(headers: Any) -> list[tuple[str, str]]:
+    """All fields of mitmproxy `Headers` (repeated ones too), or of a plain mapping."""
+    if headers is None:
+        return []
+    try:
+        return list(headers.items(multi=True))
+    except TypeError:
+        return list(headers.items())
 
 
 class TrackguardAddon:
@@ -67,15 +80,14 @@ class TrackguardAddon:
             h.lower() for h in os.environ.get(ENV_PASSTHROUGH, "").split(os.pathsep) if h
         )
         self.settings = self._load()
-        self.config = PolicyConfig.from_settings(self.settings)
-        self.matcher = _build_engine(self.home, self.extra, self.settings)
-        self.record = NavigationRecord()
-        self.log: DecisionLog | None = None
+        log: DecisionLog | None = None
         if os.environ.get(ENV_LOG, "1") == "1":
-            self.log = DecisionLog(
-                log_path(self.home), retention_days=self.settings.log_retention_days
-            )
-            self.log.start()
+            log = DecisionLog(log_path(self.home), retention_days=self.settings.log_retention_days)
+            log.start()
+        matcher = _build_engine(self.home, self.extra, self.settings)
+        self.learning = ProxyLearning(self.home, self.settings, matcher)
+        config = self.learning.with_learned(PolicyConfig.from_settings(self.settings))
+        self.planner = Planner(ProxyState(matcher, config), log, self.learning.hook)
         self._mtime = self._settings_mtime()
         self._checked = time.monotonic()
 
@@ -103,26 +115,9 @@ class TrackguardAddon:
         if mtime != self._mtime:
             self._mtime = mtime
             self.settings = self._load()
-            self.config = PolicyConfig.from_settings(self.settings)
-
-    def _log(self, verdict: Verdict, kind: str, url: str | None, action: str) -> None:
-        if self.log is None:
-            return
-        self.log.add(
-            LogEntry(
-                time=time.time(),
-                kind=kind,
-                action=action,
-                layer=verdict.layer.value,
-                type="tunnel" if kind == "tunnel" else (verdict.type.name or "other").lower(),
-                site=verdict.site,
-                host=verdict.host,
-                rule=verdict.rule,
-                list=verdict.list,
-                line=verdict.line,
-                url=strip_query(url) if url and verdict.blocked else None,
-            )
-        )
+            self.learning.reload(self.settings)
+            config = PolicyConfig.from_settings(self.settings)
+            self.planner.state.config = self.learning.with_learned(config)
 
     def _is_passthrough(self, host: str) -> bool:
         return any(s in self.passthrough for s in host_suffixes(host.lower()))
@@ -131,81 +126,58 @@ class TrackguardAddon:
 
     def http_connect(self, flow: Any) -> None:
         """Tunnels that stay encrypted (passthrough hosts) are judged on the host alone."""
-        from mitmproxy import http  # type: ignore[import-not-found,unused-ignore]
-
         host = flow.request.host
         if not self._is_passthrough(host):
             return
         self._maybe_reload()
-        verdict = decide_tunnel(host, config=self.config, matcher=self.matcher)
-        self._log(verdict, "tunnel", None, "block" if verdict.blocked else "allow")
-        if verdict.blocked:
-            explanation = describe_rule(
-                verdict.rule, verdict.list, verdict.line, verdict.layer.value
-            )
-            flow.response = http.Response.make(
-                403,
-                f"trackguard blocked the connection to {host}: {explanation}\n".encode(),
-                {
-                    "Content-Type": "text/plain; charset=utf-8",
-                    "X-Trackguard-Blocked": header_safe(explanation),
-                },
-            )
+        plan = self.planner.tunnel(host)
+        if plan.answer is not None:
+            flow.response = _response(plan.answer)
 
     def request(self, flow: Any) -> None:
-        from mitmproxy import http
-
         self._maybe_reload()
         req = flow.request
         url = req.pretty_url
-        headers_lc: dict[str, str] = {}
+        lower: dict[str, str] = {}
         for name, value in req.headers.items(multi=True):
-            headers_lc.setdefault(name.lower(), value)
-        verdict = decide(
-            req.method,
-            url,
-            headers_lc,
-            config=self.config,
-            matcher=self.matcher,
-            record=self.record,
-        )
-        flow.metadata["trackguard_verdict"] = verdict
-        if verdict.blocked:
-            self._log(verdict, "http", url, "block")
-            explanation = describe_rule(
-                verdict.rule, verdict.list, verdict.line, verdict.layer.value
-            )
-            status, headers, body = blocked_parts(
-                verdict.type,
-                explanation,
-                host=verdict.host,
-                method=req.method,
-                request_headers=headers_lc,
-            )
-            flow.response = http.Response.make(status, body, dict(headers))
+            lower.setdefault(name.lower(), value)
+        judged = self.planner.judge(req.method, url, lower, req.host)
+        flow.metadata["trackguard_verdict"] = judged.verdict
+        if judged.answer is not None:
+            flow.response = _response(judged.answer)
             return
-        if verdict.frame_of is not None:
-            self.record.note_frame(url, verdict.frame_of)
-        new_url, rules = strip_params(url, verdict, config=self.config, matcher=self.matcher)
-        self._log(verdict, "http", None, "strip" if rules and new_url != url else "allow")
-        if rules and new_url != url:
-            req.url = new_url
-        fields = apply_signals(list(req.headers.items(multi=True)), self.config.signals)
-        req.headers = http.Headers([(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields])
+        if judged.url != url:
+            req.url = judged.url
+        fields = self.planner.add_signals(list(req.headers.items(multi=True)))
+        if judged.verdict.layer is Layer.LEARNED_STRIP:
+            fields = strip_request_fields(fields, req.method)
+        req.headers = _headers(fields)
 
     def response(self, flow: Any) -> None:
         verdict = flow.metadata.get("trackguard_verdict")
-        if not isinstance(verdict, Verdict) or not verdict.engage or flow.response is None:
+        if not isinstance(verdict, Verdict) or flow.response is None:
             return
-        ctype = flow.response.headers.get("content-type", "").lower()
-        if 200 <= flow.response.status_code < 300 and ctype.startswith(
-            ("text/html", "application/xhtml")
-        ):
-            self.record.engage(flow.request.pretty_url)
+        self.planner.engage(
+            verdict,
+            flow.request.pretty_url,
+            flow.response.status_code,
+            flow.response.headers.get("content-type", ""),
+        )
+        self.planner.learn(
+            verdict,
+            getattr(flow.request, "method", "GET"),
+            flow.request.pretty_url,
+            _fields(getattr(flow.request, "headers", None)),
+            flow.response.status_code,
+            _fields(flow.response.headers),
+        )
+        if verdict.layer is Layer.LEARNED_STRIP:
+            del flow.response.headers["set-cookie"]
 
     def done(self) -> None:
-        if self.log is not None:
-            self.log.close()
+        if self.planner.log is not None:
+            self.planner.log.close()
+        self.learning.close()
 
 
 addons = [TrackguardAddon()] if os.environ.get(ENV_HOME) is not None else []

@@ -12,7 +12,11 @@ the client gets a response that does not break the page. Per request type:
 
 Every blocked response carries `X-Trackguard-Blocked: <rule> (<list>:<line>)` and is never
 cached. Cross-origin fetches get the CORS headers that let the page read the empty answer,
-since a CORS failure would reject the page's promise and break scripts.
+since a CORS failure would reject the page's promise and break scripts. Never credentialed
+CORS (issue 9 defect 9): echoing any `Origin` with `Access-Control-Allow-Credentials`
+let every page probe whether the proxy runs and what the user's lists block, reading
+responses as the user. A wildcard origin without credentials reveals no header
+(`X-Trackguard-Blocked` is not exposed) and satisfies uncredentialed fetches.
 """
 
 from __future__ import annotations
@@ -49,6 +53,10 @@ _REASONS = {
 
 BLOCK_HEADER = "X-Trackguard-Blocked"
 
+#: A local answer before it becomes bytes: status, header fields, body. The proxy
+#: serializes it (`build_response`); the mitmproxy addon hands it to mitmproxy.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
 
 def reason_phrase(status: int) -> str:
     return _REASONS.get(status, "Unknown")
@@ -62,14 +70,6 @@ def header_safe(text: str, limit: int = 300) -> str:
     """
     out = "".join(c if " " <= c <= "~" else "?" for c in text)
     return out if len(out) <= limit else out[: limit - 3] + "..."
-
-
-def describe_rule(rule: str | None, list_id: str | None, line: int | None, layer: str) -> str:
-    """`<rule> (<list>:<line>)`, or the deciding layer when no list rule decided."""
-    if rule is None:
-        return f"({layer})"
-    where = f"{list_id}:{line}" if line else (list_id or "?")
-    return f"{rule} ({where})"
 
 
 def build_response(
@@ -92,11 +92,7 @@ def _cors(request_headers: Mapping[str, str]) -> list[tuple[str, str]]:
     origin = request_headers.get("origin", "")
     if not origin:
         return []
-    out = [
-        ("Access-Control-Allow-Origin", header_safe(origin)),
-        ("Access-Control-Allow-Credentials", "true"),
-        ("Vary", "Origin"),
-    ]
+    out = [("Access-Control-Allow-Origin", "*")]
     wanted = request_headers.get("access-control-request-headers")
     if wanted:
         out.append(("Access-Control-Allow-Headers", header_safe(wanted)))
@@ -127,8 +123,10 @@ def blocked_parts(
     host: str,
     method: str,
     request_headers: Mapping[str, str],
-) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, header fields and body of the local answer to a blocked request (§A.8)."""
+) -> Answer:
+    """Status, header fields and body of the local answer to a blocked request (§A.8).
+
+    `explanation` is `policy.decide.explain(verdict)`."""
     headers = [
         (BLOCK_HEADER, header_safe(explanation)),
         ("Cache-Control", "no-store"),
@@ -161,14 +159,20 @@ def blocked_response(
     close: bool = False,
 ) -> bytes:
     """The complete local answer to a blocked request, head and body, as bytes."""
-    status, headers, body = blocked_parts(
+    answer = blocked_parts(
         rtype, explanation, host=host, method=method, request_headers=request_headers
     )
+    return blocked_bytes(answer, rtype, method=method, close=close)
+
+
+def blocked_bytes(answer: Answer, rtype: RequestType, *, method: str, close: bool) -> bytes:
+    """`blocked_parts` as bytes: no body for HEAD; a refused WebSocket also closes."""
+    status, headers, body = answer
     close = close or rtype is RequestType.WEBSOCKET
     return build_response(status, headers, body, close=close, head_only=method == "HEAD")
 
 
-def tunnel_refused(explanation: str, host: str) -> bytes:
+def tunnel_refused_parts(explanation: str, host: str) -> Answer:
     """A blocked CONNECT: 403 with a short explanation (§A.7 item 6)."""
     body = (
         f"trackguard blocked the connection to {host}: {explanation}\n"
@@ -179,7 +183,7 @@ def tunnel_refused(explanation: str, host: str) -> bytes:
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Cache-Control", "no-store"),
     ]
-    return build_response(403, headers, body, close=True)
+    return 403, headers, body
 
 
 def error_response(status: int, message: str, *, close: bool = True) -> bytes:

@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trackguard.policy.decide import Matcher, PolicyConfig
+from trackguard.learn.service import ProxyLearning
+from trackguard.policy.decide import ListMatcher, PolicyConfig
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
@@ -36,7 +37,7 @@ from trackguard.settings import SETTINGS_FILE, Settings, load_settings
 logger = logging.getLogger("trackguard.proxy")
 
 #: Builds the engine for the given settings (blocking; runs in a worker thread).
-EngineFactory = Callable[[Settings], Matcher]
+EngineFactory = Callable[[Settings], ListMatcher]
 #: Fingerprint of what the factory would build from (blocking, cheap; runs in a thread).
 EngineKey = Callable[[Settings], str]
 #: Checks due lists; returns one result per list checked (blocking; runs in a thread).
@@ -54,6 +55,8 @@ class ProxyOptions:
     gpc: bool | None = None
     log: bool = True
     pac_fallback_direct: bool = False
+    #: `--resolver`: resolve upstream hosts through this DNS server, uncloaking CNAMEs.
+    resolver: tuple[str, int] | None = None
     #: Seconds between checks for due list updates.
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
@@ -114,7 +117,7 @@ class ProxyService:
         engine_factory: EngineFactory,
         updater: Updater | None = None,
         engine_key: EngineKey | None = None,
-        matcher: Matcher | None = None,
+        matcher: ListMatcher | None = None,
         sock: socket.socket | None = None,
         peers: Sequence[socket.socket] = (),
     ) -> None:
@@ -136,6 +139,7 @@ class ProxyService:
         self.settings = effective_settings(load_settings(home), options)
         self.server: ProxyServer | None = None
         self.log: DecisionLog | None = None
+        self.learning: ProxyLearning | None = None
         self._settings_mtime = self._mtime()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -159,7 +163,11 @@ class ProxyService:
             # Built and frozen by the parent before forking (`workers.run_workers`):
             # unfreezing would walk it and unshare its copy-on-write pages.
             _freeze_heap(unfreeze=False)
-        state = ProxyState(matcher, PolicyConfig.from_settings(settings))
+        # The learner (learning.md §B2/§B7): one recording process; workers only enforce.
+        self.learning = ProxyLearning(self.home, settings, matcher, record=not self._peers)
+        state = ProxyState(
+            matcher, self.learning.with_learned(PolicyConfig.from_settings(settings))
+        )
         if self._peers:
             self.sync = RecordSync(state.record, self._peers)
             self.sync.start()
@@ -175,8 +183,10 @@ class ProxyService:
             limits=opts.limits,
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
+            resolver=opts.resolver,
             sock=self._sock,
         )
+        self.server.planner.learner = self.learning.hook
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._watch_settings()))
         if self.engine_key is not None:
@@ -209,6 +219,8 @@ class ProxyService:
             self.sync.close()
         if self.log is not None:
             await asyncio.to_thread(self.log.close)
+        if self.learning is not None:
+            await asyncio.to_thread(self.learning.close)
 
     # -- background jobs ----------------------------------------------------------------
 
@@ -220,7 +232,11 @@ class ProxyService:
         state = self.server.state
         if new.strict_ie != old.strict_ie:
             await self._rebuild(new)
-        state.config = PolicyConfig.from_settings(new)
+        config = PolicyConfig.from_settings(new)
+        if self.learning is not None:
+            await asyncio.to_thread(self.learning.reload, new)
+            config = self.learning.with_learned(config)
+        state.config = config
         if self.log is not None:
             self.log.retention_days = new.log_retention_days
         logger.info("settings reloaded")
@@ -259,6 +275,8 @@ class ProxyService:
             key = await asyncio.to_thread(self.engine_key, settings)
         matcher = await asyncio.to_thread(self.engine_factory, settings)
         self.server.state.matcher = matcher  # one reference assignment: atomic for requests
+        if self.learning is not None:
+            self.learning.matcher = matcher
         self._key = key
         _freeze_heap()
 

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from trackguard.policy.attribution import NavigationRecord
-from trackguard.proxy.server import open_listener
+from trackguard.proxy.listen import open_listener
 
 logger = logging.getLogger("trackguard.proxy")
 

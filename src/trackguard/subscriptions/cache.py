@@ -25,7 +25,7 @@ from trackguard.subscriptions.service import ensure_state
 from trackguard.subscriptions.state import BUILTIN_ID, State, Subscription
 from trackguard.subscriptions.store import Store, load_builtin_bytes, sha256_hex
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def _builtin_source() -> ListSource:
@@ -48,10 +48,10 @@ def _read_sources(store: Store, state: State) -> list[ListSource]:
         try:
             body = store.read_body(sub.file)
         except OSError as exc:
-            log.warning("list %s left out: cannot read its copy (%s)", sub.id, exc)
+            logger.warning("list %s left out: cannot read its copy (%s)", sub.id, exc)
             continue
         if sha256_hex(body) != sub.sha256:
-            log.warning("list %s left out: its stored copy is damaged", sub.id)
+            logger.warning("list %s left out: its stored copy is damaged", sub.id)
             continue
         sources.append(ListSource(sub.id, body.decode("utf-8", "replace"), sub.format))
     return sources
@@ -76,7 +76,7 @@ def _usable(sources: list[ListSource]) -> list[ListSource]:
         try:
             parse_list(source.text, source.list_id, source.format)
         except ListRejected as exc:
-            log.warning("list %s left out: %s", source.list_id, exc)
+            logger.warning("list %s left out: %s", source.list_id, exc)
             continue
         keep.append(source)
     return keep
@@ -87,7 +87,9 @@ def _state_for_reading(store: Store) -> State | None:
     try:
         return ensure_state(store)
     except (OSError, TrackguardError) as exc:
-        log.warning("state folder %s unusable (%s); using the built-in list only", store.home, exc)
+        logger.warning(
+            "state folder %s unusable (%s); using the built-in list only", store.home, exc
+        )
         return None
 
 
@@ -122,7 +124,7 @@ def engine_for(
             cache, _usable(sources), strict_ie=strict, disabled_rules=disabled
         )
     except OSError as exc:  # cache folder not writable: build in memory
-        log.warning("engine cache unusable (%s); building without it", exc)
+        logger.warning("engine cache unusable (%s); building without it", exc)
         return Engine.from_sources(_usable(sources), strict_ie=strict, disabled_rules=disabled)
 
 

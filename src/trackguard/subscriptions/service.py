@@ -54,7 +54,7 @@ from trackguard.subscriptions.update import (
     status_of,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 BUILTIN_NAME = "trackguard built-in trackers"
 MAX_NAME_LENGTH = 100
@@ -99,7 +99,7 @@ def _parse(text: str, list_id: str, fmt: Format | None) -> ParsedList:
     except ListRejected as exc:
         raise ListError("list.rejected", str(exc)) from None
     except Exception as exc:
-        log.exception("parser failed on list %s", list_id)
+        logger.exception("parser failed on list %s", list_id)
         raise ListError("list.parser-error", f"the parser failed: {exc!r}") from None
     if not parsed.rules:
         raise ListError("list.rejected", f"{list_id}: the list has no valid rule")

@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
-from trackguard.files import save_atomic, sync_folder
+from trackguard.files import save_atomic
 from trackguard.model import TrackguardError
 from trackguard.subscriptions.state import (
     State,
@@ -63,11 +63,6 @@ def load_builtin_bytes() -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# Kept under their historical names for this package's callers and tests.
-atomic_write = save_atomic
-fsync_dir = sync_folder
 
 
 class Store:
@@ -161,7 +156,7 @@ class Store:
     def save_state(self, state: State) -> None:
         """Replace the records atomically. Call with `write_lock` held."""
         data = json.dumps(state_to_dict(state), indent=2, ensure_ascii=False) + "\n"
-        atomic_write(self.state_file, data.encode("utf-8"))
+        save_atomic(self.state_file, data.encode("utf-8"))
 
     # --- list bodies ------------------------------------------------------------------
 
@@ -178,7 +173,7 @@ class Store:
         except OSError:
             intact = False
         if not intact:
-            atomic_write(path, body)
+            save_atomic(path, body)
         return name
 
     def read_body(self, file_name: str) -> bytes:

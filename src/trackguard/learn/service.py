@@ -1,0 +1,390 @@
+"""The learner service: the one door adapters (proxy, HAR import, CLI) use (§B11).
+
+It reads the learner's settings (kept in `settings.json` under `extra["learn"]`, so the
+mode survives a wipe and the proxy picks changes up like any setting), the key file, the
+policy store and the entity map, builds the pure core's context, and persists state
+through `store`. Adapters hand it exchanges they have attributed; it never attributes.
+Must not: parse HTTP beyond what `feed` does, or decide anything itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from trackguard.domain import site_of, split_url
+from trackguard.learn import store
+from trackguard.learn.core import (
+    LearnContext,
+    LearnedRules,
+    Learner,
+    LearnState,
+    enforced,
+    match_learned,
+)
+from trackguard.learn.feed import DAY, Exchange, Feed
+from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
+from trackguard.learn.listing import iso_day
+from trackguard.learn.model import LearnConfig, Mode, Remedy
+from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
+from trackguard.policy.decide import LearnedMatch, PolicyConfig
+from trackguard.settings import Settings, load_settings, save_settings
+
+#: Save the state at most this often from a long-running adapter (seconds).
+FLUSH_EVERY = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class LearnSettings:
+    """The user's learner choices (documented in docs/learning.md)."""
+
+    mode: Mode = Mode.SUGGEST
+    threshold: int = 3
+    presence: bool = False
+    presence_threshold: int = 10
+    paused_until: float = 0.0  # epoch seconds; a setting, not browsing history
+    entities_file: str = ""  # Disconnect-format entities.json extending the entity map
+
+    def config(self) -> LearnConfig:
+        return LearnConfig(
+            mode=self.mode,
+            threshold=self.threshold,
+            presence=self.presence,
+            presence_threshold=self.presence_threshold,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "threshold": self.threshold,
+            "presence": self.presence,
+            "presence_threshold": self.presence_threshold,
+            "paused_until": self.paused_until,
+            "entities_file": self.entities_file,
+        }
+
+
+def learn_settings(settings: Settings) -> LearnSettings:
+    """Parse `extra["learn"]`; bad or missing values fall back to the defaults."""
+    raw = settings.extra.get("learn")
+    if not isinstance(raw, dict):
+        return LearnSettings()
+    base = LearnSettings()
+    mode = base.mode
+    with suppress(ValueError):
+        mode = Mode(raw.get("mode", base.mode.value))
+
+    def number(name: str, default: int) -> int:
+        value = raw.get(name, default)
+        ok = isinstance(value, int) and not isinstance(value, bool) and 3 <= value <= 30
+        return value if ok else default
+
+    paused = raw.get("paused_until", 0.0)
+    entities = raw.get("entities_file", "")
+    return LearnSettings(
+        mode=mode,
+        threshold=number("threshold", base.threshold),
+        presence=raw.get("presence") is True,
+        presence_threshold=number("presence_threshold", base.presence_threshold),
+        paused_until=float(paused) if isinstance(paused, int | float) else 0.0,
+        entities_file=entities if isinstance(entities, str) else "",
+    )
+
+
+def save_learn_settings(home: Path, learn: LearnSettings) -> None:
+    settings = load_settings(home)
+    extra = dict(settings.extra)
+    extra["learn"] = learn.to_dict()
+    save_settings(settings.replace(extra=extra), home)
+
+
+def load_entity_map(path: str) -> EntityMap:
+    """The entity map from a Disconnect `entities.json`; an empty map when unusable."""
+    if not path:
+        return EntityMap()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return EntityMap()
+    return entity_map_from_disconnect(data)
+
+
+def today(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // DAY)
+
+
+def build_context(
+    home: Path,
+    learn: LearnSettings,
+    *,
+    is_listed: Callable[[str], bool] | None = None,
+    list_allows: Callable[[str], bool] | None = None,
+    entities: EntityMap | None = None,
+) -> LearnContext:
+    verdicts = {t: v for t, (v, _a) in store.load_verdicts(home).items()}
+    kwargs: dict[str, Any] = {}
+    if is_listed is not None:
+        kwargs["is_listed"] = is_listed
+    if list_allows is not None:
+        kwargs["list_allows"] = list_allows
+    return LearnContext(
+        config=learn.config(),
+        site_tag=site_tagger(store.load_key(home)),
+        entities=entities if entities is not None else load_entity_map(learn.entities_file),
+        never_learn=store.load_never_learn(home),
+        verdicts=verdicts,
+        **kwargs,
+    )
+
+
+class LearnerService:
+    """Counts attributed exchanges and answers what the learned layer enforces."""
+
+    def __init__(
+        self,
+        home: Path,
+        learn: LearnSettings,
+        *,
+        is_listed: Callable[[str], bool] | None = None,
+        list_allows: Callable[[str], bool] | None = None,
+        entities: EntityMap | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.learn = learn
+        self.clock = clock
+        self.ctx = build_context(
+            home, learn, is_listed=is_listed, list_allows=list_allows, entities=entities
+        )
+        self.learner = Learner(self.ctx)
+        self.feed = Feed()
+        self.state = store.load_state(home) if learn.mode is not Mode.OFF else LearnState()
+        self.dirty = False
+        self._last_flush = clock()
+        self._rules_day = -1
+        self._rules = LearnedRules()
+
+    @property
+    def active(self) -> bool:
+        return self.learn.mode is not Mode.OFF and self.clock() >= self.learn.paused_until
+
+    def exchange(self, ex: Exchange, site_host: str) -> bool:
+        """Count one exchange attributed to `site_host` ("" when unattributed)."""
+        if not self.active:
+            return False
+        if not site_host:
+            self.feed.note_unattributed(ex)
+            return False
+        obs = self.feed.observation(ex, site_host)
+        if obs is None:
+            return False
+        counted = False
+        ev = self.learner.observe(obs)
+        if ev is not None:
+            counted = self.state.add(ev, self.ctx)
+            self.dirty = self.dirty or counted or bool(ev.kinds)
+        item = self.learner.presence(obs)
+        if item is not None:
+            self.state.add_presence(item, self.ctx)
+            self.dirty = True
+        return counted
+
+    def sighting(self, tracker: str, day: int) -> None:
+        self.state.sighting(tracker, day)
+        self.dirty = True
+
+    def rules(self) -> LearnedRules:
+        """What `auto` enforces today (recomputed at most once a day, §B9.4)."""
+        day = today(self.clock())
+        if day != self._rules_day:
+            if self.learn.mode is not Mode.OFF:
+                self.state.roll(day, self.ctx)
+            self._rules = enforced(self.state, self.ctx, day)
+            self._rules_day = day
+        return self._rules
+
+    def maybe_flush(self) -> None:
+        if self.dirty and self.clock() - self._last_flush >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.dirty:
+            store.save_state(self.home, self.state)
+            self.dirty = False
+        self._last_flush = self.clock()
+
+
+# -- the proxy's view: the learned layer and the observation hook ---------------------------
+
+PERSONALIZED = "personalized"
+
+
+class LearnedPolicy:
+    """`policy.decide.LearnedLayer` over a live service: explains like a list rule.
+
+    The rules are recomputed at most once a day (§B9.4); a blocked request counts as a
+    sighting so a rule in use does not expire (§B10).
+    """
+
+    def __init__(self, service: LearnerService) -> None:
+        self.service = service
+        self._rules: dict[tuple[str, bool], Rule] = {}
+
+    def match(self, host: str, path: str) -> LearnedMatch | None:
+        service = self.service
+        found = match_learned(service.rules(), host, path)
+        if found is None:
+            return None
+        remedy, key = found
+        block = remedy is not Remedy.STRIP
+        if block:
+            service.sighting(key, today(service.clock()))
+        rule = self._rule(key, block)
+        state = service.state
+        reason = "learned"
+        if key in state.trackers:
+            s = state.summary(key)
+            reason = (
+                f"personalized list: {'+'.join(s.kinds.names) or 'no'} evidence on {s.sites}"
+                f" sites, {iso_day(s.first_day)}..{iso_day(s.last_day)} ({s.source.value})"
+            )
+        if service.ctx.verdicts.get(key) == "accepted":
+            reason += "; you accepted this suggestion"
+        return LearnedMatch(block, Decision(block, rule, None, reason))
+
+    def _rule(self, key: str, block: bool) -> Rule:
+        rule = self._rules.get((key, block))
+        if rule is None:
+            host, slash, path = key.partition("/")
+            text = f"-d {host}" + (f" /{path}" if slash else "")
+            if not block:
+                text = f"# strip cookies: {host}"
+            rule = Rule(
+                action=Action.BLOCK,
+                source=SourceRef(PERSONALIZED, 0, text),
+                syntax=Format.TPL,
+                pattern=("/" + path) if slash else "",
+                host=host,
+                host_mode=HostMode.SUFFIX,
+            )
+            self._rules[(key, block)] = rule
+        return rule
+
+
+class ProxyLearner:
+    """What the proxy's planner calls with each answered exchange (§B2: it attributed it).
+
+    `record=False` (one of several `--workers`) enforces without recording, so sibling
+    processes never overwrite each other's state.
+    """
+
+    def __init__(self, service: LearnerService, *, record: bool = True) -> None:
+        self.service = service
+        self.record = record
+
+    def wants(self, site: str, engage: bool, host: str) -> bool:
+        """Navigations (their cookies feed `url_id`) and attributed third-party requests;
+        first-party subresources keep the proxy's fast path."""
+        if not (self.record and self.service.active):
+            return False
+        return engage or (bool(site) and site_of(host) != site)
+
+    def observe(
+        self,
+        site: str,
+        engage: bool,
+        rtype: RequestType,
+        method: str,
+        url: str,
+        request_headers: Mapping[str, str],
+        status: int,
+        response_headers: Iterable[tuple[str, str]],
+    ) -> None:
+        if not (self.record and self.service.active):
+            return
+        response = tuple((n.lower(), v) for n, v in response_headers)
+        size = -1
+        for name, value in response:
+            if name == "content-length" and value.strip().isdigit():
+                size = int(value.strip()[:18])
+        ex = Exchange(
+            time=self.service.clock(),
+            method=method,
+            url=url,
+            request_headers=tuple(request_headers.items()),
+            status=status,
+            response_headers=response,
+            size=size,
+            resource_type=None if engage else rtype,
+        )
+        host = split_url(url).host
+        self.service.exchange(ex, host if engage else site)
+        self.service.maybe_flush()
+
+
+class HostMatcher(Protocol):
+    def check_host(self, host: str) -> Decision: ...
+
+
+class ProxyLearning:
+    """The learner as one proxy process uses it: the hook, the layer, reloads, flushes.
+
+    The enabled lists tell the learner which domains are known (not novel, §B9.3) and
+    which are allowed (no auto-enforcement, §B7.3), through `check_host`.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        settings: Settings,
+        matcher: HostMatcher,
+        *,
+        record: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.matcher = matcher
+        self.clock = clock
+        self.service = self._service(settings)
+        self.hook = ProxyLearner(self.service, record=record)
+        self.policy = LearnedPolicy(self.service)
+
+    def _listed(self, domain: str) -> bool:
+        return self.matcher.check_host(domain).matched is not None
+
+    def _allows(self, domain: str) -> bool:
+        decision = self.matcher.check_host(domain)
+        if decision.matched is not None:
+            return not decision.blocked
+        rules = getattr(self.matcher, "matching_rules", None)  # TPL `+d` alone
+        return rules is not None and any(r.is_exception for r in rules(f"http://{domain}/"))
+
+    def _service(self, settings: Settings) -> LearnerService:
+        return LearnerService(
+            self.home,
+            learn_settings(settings),
+            is_listed=self._listed,
+            list_allows=self._allows,
+            clock=self.clock,
+        )
+
+    def reload(self, settings: Settings) -> None:
+        """Settings changed (mode, verdicts, overrides): save, then start from the store."""
+        if self.hook.record:
+            self.service.flush()
+        self.service = self._service(settings)
+        self.hook.service = self.service
+        self.policy.service = self.service
+
+    def with_learned(self, config: PolicyConfig) -> PolicyConfig:
+        return dataclasses.replace(config, learned=self.policy)
+
+    def close(self) -> None:
+        if self.hook.record:
+            self.service.flush()
