@@ -118,3 +118,30 @@ def test_html_renders_offline_in_chromium(tmp_path: Path, corpus_dir: Path) -> N
         finally:
             browser.close()
     assert requests == [page_file.as_uri()] * 2  # the page itself, nothing else
+
+
+def test_learned_suggestions_are_rendered_escaped(tmp_path: Path, small_engine: Engine) -> None:
+    tally = audit_rows(read_rows([news_har(tmp_path / "n.har")]), small_engine)
+    learned = {
+        "available": True,
+        "domains": 1,
+        "not_blocked_by_host": 1,
+        "files": 1,
+        "threshold": 3,
+        "suggestions": [
+            {
+                "domain": "x.test" + EVIL,
+                "sites": 4,
+                "kinds": ["cookie"],
+                "action": "block",
+                "layer": "default-allow",
+                "reason": "cookie evidence on 4 sites: block",
+            }
+        ],
+    }
+    report = build_report(tally, None, ReportContext(learned=learned))
+    assert report["summary"]["learned"] == 1
+    html = render_html(report)
+    assert "x.test&quot;&gt;&lt;script&gt;" in html
+    assert "cookie evidence on 4 sites" in html
+    assert "<script" not in html

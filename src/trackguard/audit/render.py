@@ -318,11 +318,31 @@ def render_html(report: Mapping[str, Any], title: str = "trackguard audit") -> s
         ],
         {1, 3},
     )
-    learned_html = (
-        f"<p>{escape(str(learned.get('note', '')))}</p>"
-        if not learned.get("available", True)
-        else f"<pre>{escape(json.dumps(learned, indent=1)[:4000])}</pre>"
-    )
+    if learned.get("available"):
+        suggestions = learned.get("suggestions") or []
+        learned_html = (
+            f"<p>{_n(learned.get('domains', 0))} domains would be suggested "
+            f"({_n(learned.get('not_blocked_by_host', 0))} of them not blocked by host in "
+            f"the lists) from {_n(learned.get('files', 0))} HAR file(s), at "
+            f"{_n(learned.get('threshold', 0))} sites. "
+            f"{escape(str(learned.get('note', '')))}</p>"
+        ) + _table(
+            ["domain", "sites", "evidence", "action", "lists today", "why"],
+            [
+                [
+                    escape(str(i.get("domain"))),
+                    _n(i.get("sites", 0)),
+                    escape(", ".join(map(str, i.get("kinds") or []))),
+                    escape(str(i.get("action"))),
+                    escape(str(i.get("layer"))),
+                    escape(str(i.get("reason"))),
+                ]
+                for i in suggestions[:100]
+            ],
+            {1},
+        )
+    else:
+        learned_html = f"<p class=muted>{escape(str(learned.get('note', '')))}</p>"
     definitions = "".join(
         f"<li><b>{escape(k.replace('_', ' '))}</b>: {escape(v)}</li>"
         for k, v in meta["definitions"].items()
