@@ -137,3 +137,10 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty"
     path.mkdir()
     return path
+
+
+def test_corrupt_gzip_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"url": "https://a.example/"}\n' * 1000)[:200] + b"junk")
+    with pytest.raises(AuditInputError, match=r"log\.jsonl\.gz: cannot read"):
+        list(read_rows([path]))

@@ -145,3 +145,18 @@ def test_learned_suggestions_are_rendered_escaped(tmp_path: Path, small_engine: 
     assert "x.test&quot;&gt;&lt;script&gt;" in html
     assert "cookie evidence on 4 sites" in html
     assert "<script" not in html
+
+
+def test_csv_cells_never_start_like_a_formula(small_engine: Engine, tmp_path: Path) -> None:
+    page = "https://a.example/"
+    hostile = write_har(
+        tmp_path / "f.har",
+        page,
+        [har_entry(page, "document"), har_entry("https://ads.test/=HYPERLINK(1)", "script")],
+    )
+    engine = Engine.from_text("msFilterList\n-d ads.test\n", "tpl", list_id="=cmd|' /C calc'!A0")
+    report = build_report(audit_rows(read_rows([hostile]), engine))
+    cells = [c for row in csv.reader(io.StringIO(render_csv(report))) for c in row]
+    assert "'=cmd|' /C calc'!A0:2" in cells  # the rule key (list:line), neutralised
+    assert "'-d ads.test" in cells  # the TPL rule text itself starts with a minus
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)

@@ -49,12 +49,25 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
         yield ("rule", f"{rule['list']}:{rule['line']}", rule["rule"], rule["requests"])
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run: domains, URLs and rule text come from
+    untrusted input, so text starting like a formula gets a leading `'` (OWASP's advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(report: Mapping[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("section", "key", "metric", "value"))
     for section, key, metric, value in _csv_rows(report):
-        writer.writerow((section, key, metric, "" if value is None else value))
+        writer.writerow((section, _cell(key), _cell(metric), _cell(value)))
     return out.getvalue()
 
 
