@@ -92,7 +92,7 @@ def har_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
     """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
-    name = path.name
+    name = str(path)  # the whole path: two folders may both hold an `index.har`
     for item in read_har(path):
         if not isinstance(item, HarEntry):
             continue
