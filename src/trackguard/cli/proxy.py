@@ -101,6 +101,12 @@ def _resolver_address(value: str | None) -> tuple[str, int] | None:
         ) from None
 
 
+def _dashboard(home: Path) -> Any:
+    from trackguard.web.app import WebApp
+
+    return WebApp(home)
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -126,6 +132,11 @@ def register(main: click.Group) -> None:
         help="Client network allowed to use the proxy (CIDR). Repeatable.",
     )
     @click.option("--no-log", is_flag=True, help="Do not write the decision log.")
+    @click.option(
+        "--no-dashboard",
+        is_flag=True,
+        help="Do not serve the dashboard at the proxy's own address.",
+    )
     @click.option(
         "--pac-fallback-direct",
         is_flag=True,
@@ -168,6 +179,7 @@ def register(main: click.Group) -> None:
         gpc: bool | None,
         allow_from: tuple[str, ...],
         no_log: bool,
+        no_dashboard: bool,
         pac_fallback_direct: bool,
         max_connections: int,
         resolver: str | None,
@@ -211,6 +223,7 @@ def register(main: click.Group) -> None:
             log=not no_log,
             pac_fallback_direct=pac_fallback_direct,
             resolver=_resolver_address(resolver),
+            local_app=None if no_dashboard else _dashboard(home),
             limits=ServerLimits(max_connections=max_connections),
         )
         settings = effective_settings(saved, options)
@@ -253,7 +266,7 @@ def register(main: click.Group) -> None:
             shown = f"[{host}]" if ":" in host else host
             click.echo(
                 f"trackguard proxy on http://{shown}:{port}/ "
-                f"(PAC: http://{shown}:{port}/proxy.pac) - "
+                f"(dashboard: http://{shown}:{port}/, PAC: /proxy.pac) - "
                 f"protection {_onoff(settings.protection)}, DNT {_onoff(settings.dnt)}, "
                 f"GPC {_onoff(settings.gpc)}{extra}. Ctrl-C to stop.",
                 err=True,

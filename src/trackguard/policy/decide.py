@@ -144,6 +144,8 @@ class PolicyConfig:
     exempt_sites: frozenset[str] = frozenset()
     user_allow: frozenset[str] = frozenset()
     user_block: frozenset[str] = frozenset()
+    #: (site, host) pairs: host and its subdomains allowed on that first-party site only.
+    site_allow: frozenset[tuple[str, str]] = frozenset()
     signals: SignalPlan = field(default_factory=SignalPlan)
     #: Learned decisions (§B7 step 5), below every list; None: no learner wired in.
     learned: LearnedLayer | None = None
@@ -155,6 +157,7 @@ class PolicyConfig:
             exempt_sites=_domains(settings.exempt_sites, as_site=True),
             user_allow=_domains(settings.user_allow),
             user_block=_domains(settings.user_block),
+            site_allow=_site_pairs(settings.site_allow),
             signals=plan_signals(
                 protection=settings.protection,
                 dnt=settings.dnt,
@@ -162,6 +165,18 @@ class PolicyConfig:
                 gpc=settings.gpc,
             ),
         )
+
+
+def _site_pairs(values: Iterable[str]) -> frozenset[tuple[str, str]]:
+    """Entries "SITE HOST" -> (site, host) pairs; malformed entries are ignored."""
+    out = set()
+    for value in values:
+        parts = value.split()
+        if len(parts) == 2:
+            site, host = to_ascii_host(parts[0]), to_ascii_host(parts[1])
+            if site and host:
+                out.add((site_of(site), host))
+    return frozenset(out)
 
 
 def _domains(values: Iterable[str], *, as_site: bool = False) -> frozenset[str]:
@@ -324,6 +339,8 @@ def _layers(
 ) -> tuple[bool, Layer, Decision | None]:
     """TPL spec §A.8 steps 1-4 for a request whose page context is known."""
     allow = _matches_domain(host, config.user_allow)
+    if allow is None and site and config.site_allow:
+        allow = next((h for h in host_suffixes(host) if (site, h) in config.site_allow), None)
     block = _matches_domain(host, config.user_block) if third_party else None
     if allow is not None and (block is None or len(allow) >= len(block)):
         return False, Layer.USER_ALLOW, None
