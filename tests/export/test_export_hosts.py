@@ -87,6 +87,7 @@ def dns_blocks(text: str) -> tuple[set[str], set[str]]:
     return blocks, allows
 
 
+@pytest.mark.slow
 def test_dnsmasq_decides_like_the_engine_by_host(
     el_ep_dns: dict[str, Any], easylist_easyprivacy: Engine, real_requests: list[dict[str, Any]]
 ) -> None:

@@ -136,7 +136,8 @@ def _echo(entry: Any) -> None:
 @click.option(
     "--intercept",
     is_flag=True,
-    help="Decrypt HTTPS with mitmproxy for URL-level matching (needs trackguard[intercept]).",
+    help="Decrypt HTTPS with mitmproxy for URL-level matching (scripts/setup builds it; "
+    "`trackguard ca` shows the CA to trust).",
 )
 @click.option(
     "--passthrough",

@@ -256,16 +256,29 @@ def decide(
     context = record.context_for(initiator) if initiator else None
 
     referer = headers.get("referer", "")
-    if referer:
+    site = context.site if context is not None else ""
+    if referer and record.blocked_documents:  # an attribute, not a call: the hot path
         parent_blocked, why = record.blocked_document(referer)
-        if parent_blocked and _matches_domain(host, config.user_allow) is None:
-            site = context.site if context is not None else ""
+        if parent_blocked and not _left_alone(host, site, config):
             return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
 
     verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
-    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
-        record.note_blocked(url, verdict.decision)
+    if verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        if verdict.blocked:
+            record.note_blocked(url, verdict.decision)
+        elif record.blocked_documents:
+            record.forget_blocked(url)  # allowed now (an override): its requests are too
     return verdict
+
+
+def _left_alone(host: str, site: str, config: PolicyConfig) -> bool:
+    """The user's word keeps a blocked frame's requests from being blocked with it: an
+    allow (everywhere or on this site), protection off, or the site switched off."""
+    if not config.protection or (site and site in config.exempt_sites):
+        return True
+    if _matches_domain(host, config.user_allow) is not None:
+        return True
+    return bool(site) and any((site, h) in config.site_allow for h in host_suffixes(host))
 
 
 def _decide(
