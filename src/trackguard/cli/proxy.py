@@ -267,8 +267,10 @@ def proxy_command(
         try:
             server = await service.start()
         except OSError as exc:
+            # start() also opens the log, the learner and the engine: name the file, if any
+            where = f" ({exc.filename})" if exc.filename else ""
             raise click.ClickException(
-                f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}"
+                f"cannot start on {listen_host}:{listen_port}: {exc.strerror or exc}{where}"
             ) from None
         service.install_signal_handlers()
         if announce:
