@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from trackguard.model import TrackguardError
 from trackguard.proxy.responses import build_response
 from trackguard.web import api
 from trackguard.web.guard import SECURITY_HEADERS, TOKEN_HEADER, Guard, load_secret
@@ -80,6 +81,10 @@ class WebApp:
             )
         except api.ActionError as exc:
             status, ctype = 400, "application/json"
+            data = json.dumps({"ok": False, "error": str(exc)}).encode()
+        except TrackguardError as exc:
+            # e.g. a hand-edited settings.json with a typo: say where, change nothing.
+            status, ctype = 409, "application/json"
             data = json.dumps({"ok": False, "error": str(exc)}).encode()
         await send(
             build_response(

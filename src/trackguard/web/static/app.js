@@ -16,7 +16,10 @@ function say(text, isError) {
 
 async function getJSON(path) {
   const response = await fetch(path, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error || `${path}: ${response.status}`);
+  }
   return response.json();
 }
 
