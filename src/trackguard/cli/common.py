@@ -7,7 +7,9 @@ person must type, e.g. a list id or a catalogue short name).
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,3 +121,16 @@ def check_list_files(paths: Sequence[Path]) -> None:
             raise click.BadParameter(f"{path}: {exc}", param_hint="--list") from None
         except OSError as exc:
             raise click.BadParameter(f"{path}: {exc.strerror}", param_hint="--list") from None
+
+
+def start_service(*, verbose: bool, allow_from: Sequence[str]) -> None:
+    """What `proxy` and `dns` do first: logging to stderr, and refuse a bad --allow-from."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    for cidr in allow_from:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"not a network: {cidr}", param_hint="--allow-from") from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import click
 
-from trackguard.cli.common import check_list_files, load
+from trackguard.cli.common import check_list_files, load, start_service
 from trackguard.cli.common import home as state_home
 from trackguard.settings import Settings
 
@@ -190,15 +189,7 @@ def proxy_command(
     from trackguard.proxy.server import ServerLimits
     from trackguard.proxy.service import ProxyOptions, ProxyService, effective_settings
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for cidr in allow_from:
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise click.BadParameter(f"not a network: {cidr}", param_hint="--allow-from") from None
+    start_service(verbose=verbose, allow_from=allow_from)
     check_list_files(lists)
     home = state_home()
     saved = load()
