@@ -2,6 +2,7 @@
 
     python benchmarks/engine.py [--sample 200] [--engines trackguard,adblock,adblockparser]
     python benchmarks/engine.py --profile          # cProfile of trackguard's matching loop
+    python benchmarks/engine.py --hostile          # worst case on hostile lists and URLs
 
 All engines load EasyList + EasyPrivacy from the shared corpus and decide the subresource
 requests (type != document) of the real request log. Each engine is measured in a fresh
@@ -19,6 +20,10 @@ subprocess, so imports, caches and allocator state of one never count for anothe
   (for requests/s, below 1× means slower).
   adblockparser takes ~0.1-0.4 s per request, so it only decides a fixed random sample
   (`--sample`, seed 1); the other two decide every request.
+* hostile (`--hostile`): adversarial filters and URLs (issue 10's cases and more), built
+  into trackguard and adblock in one process; the worst over each case's URLs of the
+  median of five checks, in µs, and how many of trackguard's checks its work budget
+  cut short. The aim: under 1 ms per check for URLs up to 8 KB.
 """
 
 from __future__ import annotations
@@ -308,11 +313,152 @@ def profile(corpus: Path, top: int = 25) -> None:
     stats.sort_stats("cumulative").print_stats(top)
 
 
+# --------------------------------------------------------------------------- hostile
+
+HOST_127 = ".".join(["a"] * 127)  # 253 characters: the longest host a URL can have
+UNINDEXED = [f"*{a}{b}^{c}*" for a in "abcdefgh" for b in "ijklmnop" for c in "qrstuvwx"]
+
+# name -> (filter lines, URLs). Every URL but the 100 KB ones is at most 8 KB.
+HOSTILE_CASES: dict[str, tuple[list[str], list[str]]] = {
+    "issue: ||a* a^x1500, 127 labels": (
+        ["||a*" + "a^" * 1500],
+        [f"http://{HOST_127}/" + "a" * 7700, f"http://{HOST_127}/" + "a/" * 3850],
+    ),
+    "issue: *a^ x2000, 8 KB": (
+        ["*" + "a^" * 2000],
+        ["http://x.example/" + "a/" * 4000, "http://x.example/" + "a" * 8000],
+    ),
+    "issue: *a^ x2000, 100 KB": (["*" + "a^" * 2000], ["http://x.example/" + "a/" * 50000]),
+    "/^ x1500 then b": (["/^" * 1500 + "b"], ["http://x.example/" + "/" * 8000]),
+    "/^ x1500 then /, periodic URL": (
+        ["/^" * 1500 + "/"],
+        ["http://x.example/" + ("/" * 2999 + "b") * 2],
+    ),
+    "a/^ against 8 KB of ':'": (["a/^"], ["http://x.example/" + ":" * 8000]),
+    "||a^ x100| at every label": (["||" + "a^" * 100 + "|"], [f"http://{HOST_127}/"]),
+    "||a.a.(x60)b^ at every label": (
+        ["||" + "a." * 60 + "b^"],
+        [f"http://{HOST_127}/" + "a" * 7700],
+    ),
+    "1,536 unindexable filters": (UNINDEXED, ["http://x.example/" + "zz/" * 2700]),
+    "2,000 filters in one token bucket": (
+        [f"*/tracker/*{i}x^" for i in range(2000)],
+        ["http://x.example/tracker/" + "1/" * 3900],
+    ),
+    "200 regexes .{0,40}": (
+        [f"/a.{{0,40}}b{i}c/" for i in range(200)],
+        ["http://x.example/" + "ab" * 4000],
+    ),
+    "1,000 filters, 1 host, 8 KB": (
+        [f"||x.example^*/p{i}/*^" for i in range(1000)],
+        ["http://x.example/" + "p/" * 4000],
+    ),
+}
+REAL_LISTS_HOSTILE_URLS = [
+    "http://x.example/" + "ad/" * 2700,
+    f"http://{HOST_127}/" + "a.b-c_d%" * 960,
+    "https://x.example/t?" + "&".join(f"utm_{i}=ad" for i in range(700)),
+    "https://x.example/" + "/".join(f"ads{i}.js" for i in range(1000))[:8000],
+]
+REMOVEPARAM_LINES = [f"||x.example^$removeparam=/^p{i}[a-z]*=/" for i in range(100)]
+REMOVEPARAM_URL = "https://x.example/?" + "&".join(f"q{i}=v" for i in range(1136))
+
+
+def _worst_us(check: Callable[[str], Any], urls: list[str], rounds: int = 5) -> float:
+    """Worst over the URLs of the median of `rounds` checks (the first warms caches)."""
+    worst = 0.0
+    clock = time.perf_counter_ns
+    for url in urls:
+        times = []
+        for _ in range(rounds):
+            t0 = clock()
+            check(url)
+            times.append(clock() - t0)
+        worst = max(worst, statistics.median(times) / 1000)
+    return worst
+
+
+def _hostile_engines(lines: list[str]) -> dict[str, Callable[[str], Any]]:
+    import adblock
+
+    from trackguard.engine import Engine
+
+    text = "\n".join(lines) + "\n"
+    ours = Engine.from_text(text, "abp")
+    filter_set = adblock.FilterSet()
+    filter_set.add_filter_list(text)
+    theirs = adblock.Engine(filter_set=filter_set, optimize=True)
+    page = "https://page.example/"
+    return {
+        "trackguard": lambda url: ours.check(url, page, "other"),
+        "adblock": lambda url: theirs.check_network_urls(url, page, "other"),
+    }
+
+
+def run_hostile(corpus: Path) -> str:
+    """Worst-case µs per check, trackguard and adblock in the same run (same process)."""
+    import adblock
+
+    from trackguard.engine import Engine
+    from trackguard.model import ListSource
+
+    rows: list[list[str]] = []
+    for name, (lines, urls) in HOSTILE_CASES.items():
+        checks = _hostile_engines(lines)
+        budget = sum("budget" in checks["trackguard"](url).reason for url in urls)
+        ours, theirs = (_worst_us(checks[n], urls) for n in ("trackguard", "adblock"))
+        rows.append(
+            [
+                name,
+                f"{max(map(len, urls)) / 1024:.0f}",
+                f"{ours:,.0f}",
+                f"{theirs:,.0f}",
+                f"{ours / theirs:.1f}×",
+                str(budget),
+            ]
+        )
+    texts = [(corpus / "lists" / n).read_text(encoding="utf-8") for n in LISTS]
+    ours_real = Engine.from_sources([ListSource(n, t) for n, t in zip(LISTS, texts, strict=True)])
+    filter_set = adblock.FilterSet()
+    for text in texts:
+        filter_set.add_filter_list(text)
+    theirs_real = adblock.Engine(filter_set=filter_set, optimize=True)
+    page = "https://page.example/"
+    ours = _worst_us(lambda u: ours_real.check(u, page, "script"), REAL_LISTS_HOSTILE_URLS)
+    theirs = _worst_us(
+        lambda u: theirs_real.check_network_urls(u, page, "script"), REAL_LISTS_HOSTILE_URLS
+    )
+    rows.append(
+        [
+            "EasyList+EasyPrivacy, hostile URLs",
+            "8",
+            f"{ours:,.0f}",
+            f"{theirs:,.0f}",
+            f"{ours / theirs:.1f}×",
+            "0",
+        ]
+    )
+    strip = Engine.from_text("\n".join(REMOVEPARAM_LINES) + "\n", "abp")
+    ours = _worst_us(lambda u: strip.removeparam(u, page), [REMOVEPARAM_URL])
+    rows.append(["100 $removeparam regexes, 1,136 params", "8", f"{ours:,.0f}", "–", "–", "0"])
+    header = ["case", "URL KB", "trackguard µs", "adblock µs", "ratio", "budget hits"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), separator, *(line(r) for r in rows)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=200, help="adblockparser sample size")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
     parser.add_argument("--profile", action="store_true", help="profile trackguard matching")
+    parser.add_argument(
+        "--hostile", action="store_true", help="worst case on hostile lists and URLs only"
+    )
     parser.add_argument("--corpus", type=Path, default=corpus_path())
     parser.add_argument("--json", action="store_true", help="also print the raw results")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
@@ -323,6 +469,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.profile:
         profile(args.corpus)
+        return 0
+    if args.hostile:
+        print("Hostile lists and URLs: worst µs per check (median of 5), same process\n")
+        print(run_hostile(args.corpus))
         return 0
 
     names = [n.strip() for n in args.engines.split(",") if n.strip()]

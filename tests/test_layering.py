@@ -36,6 +36,7 @@ FLOORS: dict[str, int] = {
     "learn": 4,
     "export": 4,
     "audit": 4,
+    "dnsserver": 4,  # the DNS forwarder: policy below it; the proxy's --resolver above it
     "proxy": 5,
     "cli": 6,
     "web": 6,
@@ -48,10 +49,12 @@ PEERS: set[tuple[str, str]] = set()
 PROXY_ORDER = [
     "http1",
     "fastpath",
+    "framing",
     "responses",
     "pac",
     "log",
     "exchange",
+    "resolve",
     "pool",
     "connection",
     "streamconn",

@@ -197,3 +197,28 @@ def test_proxy_workers_stop_when_their_supervisor_is_killed(home: Path, tmp_path
         for worker in workers:
             if Path(f"/proc/{worker}").exists():
                 os.kill(worker, signal.SIGKILL)
+
+
+def test_state_folder_is_private_from_the_first_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 defect 7: `allow` as the first command created the folder 0755; files
+    left readable by an older version are narrowed on the next start."""
+    import stat
+
+    home = tmp_path / "fresh" / "home"
+    monkeypatch.setenv("TRACKGUARD_HOME", str(home))
+    old = os.umask(0o022)
+    try:
+        run("allow", "example.com")
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE((home / "settings.json").stat().st_mode) == 0o600
+        leftover = home / "subscriptions.json"
+        leftover.write_text("{}")
+        leftover.chmod(0o644)
+        home.chmod(0o755)
+        run("site", "list")
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        assert stat.S_IMODE(leftover.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)

@@ -764,6 +764,15 @@ HOST_LISTS = [
                 "/regex/",
                 "||all.test^$all",
                 "||pathonly.test/x",
+                # §A.7 item 6, added: every-site exceptions naming the host with a path
+                "||googleapis.test^",
+                "@@||imasdk.googleapis.test/js/sdkloader/",
+                "@@||fonts.googleapis.test/css$domain=site.example",
+                "@@||maps.googleapis.test/x$third-party",
+                "||guard.test^",
+                "@@||guard.test/.well-known/check.js$script",
+                "||impath.test^$important",
+                "@@||impath.test/ok.js",
             ]
         ),
     ),
@@ -794,6 +803,12 @@ HOSTS = [
     ("b.hosts", True, "0.0.0.0 a.hosts b.hosts", "h.hosts"),
     ("x.b.hosts", True, "0.0.0.0 a.hosts b.hosts", "h.hosts"),
     ("nothing.test", False, None, None),
+    ("imasdk.googleapis.test", False, "@@||imasdk.googleapis.test/js/sdkloader/", "a.txt"),
+    ("guard.test", False, "@@||guard.test/.well-known/check.js$script", "a.txt"),
+    ("x.imasdk.googleapis.test", True, "||googleapis.test^", "a.txt"),  # names another host
+    ("fonts.googleapis.test", True, "||googleapis.test^", "a.txt"),  # site-specific
+    ("maps.googleapis.test", True, "||googleapis.test^", "a.txt"),  # party option
+    ("impath.test", True, "||impath.test^$important", "a.txt"),
 ]
 
 
@@ -1094,3 +1109,18 @@ def test_disabled_rules_are_not_applied_and_change_the_cache_key() -> None:
     assert off.check("https://ads.example/a.js", page, "script").blocked
     assert off.lists["<text>"]["skipped"]["disabled-by-user"] == 1
     assert on.cache_key != off.cache_key
+
+
+def test_check_many_equals_check_one_by_one() -> None:
+    engine = Engine.from_text("||ads.test^$third-party\n@@||ads.test/ok^\n/pixel.gif\n")
+    questions: list[tuple[str, str | None, str | RequestType]] = [
+        ("https://ads.test/x.js", "https://news.example/", "script"),
+        ("https://ads.test/x.js", "https://ads.test/", RequestType.SCRIPT),
+        ("https://ads.test/ok/1", "https://news.example/", "image"),
+        ("http://cdn.test/pixel.gif", None, "image"),
+        ("https://news.example/", None, "document"),
+    ]
+    many = engine.check_many(questions)
+    assert many == [engine.check(*q) for q in questions]
+    assert [d.blocked for d in many] == [True, False, False, True, False]
+    assert engine.check_many([]) == []

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from corpus_paths import corpus_path
 from trackguard.lists import detect
+from trackguard.lists.abp import parse_abp
 from trackguard.lists.detect import detect_format
 from trackguard.lists.hosts import parse_hosts
 from trackguard.lists.tpl import parse_tpl
@@ -103,8 +104,7 @@ def test_peter_lowe_list() -> None:
     assert detect_format(text) is ABP
     with pytest.raises(ListRejected):
         parse_hosts(text, "peter-lowe")
-    abp = pytest.importorskip("trackguard.lists.abp")
-    parsed = abp.parse_abp(text, "peter-lowe")
+    parsed = parse_abp(text, "peter-lowe")
     assert parsed.format is ABP
     # `!Entries: 3555`, but this copy comments 41 of them out (`! [dup] from ublock-origin`).
     assert len(parsed.rules) == 3514

@@ -49,3 +49,29 @@ def test_initiator_is_origin_unless_opaque_else_the_referer_origin() -> None:
         "https://b.test"
     )
     assert initiator_origin({}) == ""
+
+
+def test_send_beacon_is_typed_ping() -> None:
+    """Issue 9: sendBeacon (POST, no-cors, empty dest, text/plain) is `ping`."""
+    beacon = {
+        "sec-fetch-mode": "no-cors",
+        "sec-fetch-dest": "empty",
+        "sec-fetch-site": "cross-site",
+        "content-type": "text/plain;charset=UTF-8",
+    }
+    parts = split_url("http://tracker.test/collect")
+    assert request_type(beacon, parts, "POST") is RequestType.PING
+    # fetch() in cors mode, a GET, or a JSON body stays xmlhttprequest
+    assert request_type({**beacon, "sec-fetch-mode": "cors"}, parts, "POST") is (
+        RequestType.XMLHTTPREQUEST
+    )
+    assert request_type(beacon, parts, "GET") is RequestType.XMLHTTPREQUEST
+    json_body = {**beacon, "content-type": "application/json"}
+    assert request_type(json_body, parts, "POST") is RequestType.XMLHTTPREQUEST
+    assert request_type({"ping-to": "http://a.test/"}, parts, "POST") is RequestType.PING
+
+
+def test_a_post_for_html_is_not_a_possible_navigation() -> None:
+    """Revised §A.7 item 4: only a GET without fetch metadata may be a navigation."""
+    assert is_top_level_navigation({"accept": HTML}, "GET")
+    assert not is_top_level_navigation({"accept": HTML}, "POST")

@@ -21,6 +21,7 @@ from trackguard.settings import Settings
 
 LIST = """-d tracker.test
 -d ads.test /banner/
+-d partner.test /track/
 +d partner.test
 $removeparam=utm_source
 """
@@ -65,7 +66,14 @@ CASES = [
     ),
     ("neutral third party", "http://cdn.test/lib.js", {"referer": SITE}, False, Layer.NO_MATCH),
     (
-        "allow rule beats block",
+        "allow rule beats block",  # `-d partner.test /track/` matches, `+d partner.test` lifts it
+        "http://ads.partner.test/track/x",
+        {"referer": SITE},
+        False,
+        Layer.LIST_ALLOW,
+    ),
+    (
+        "allow rule without a block is no match",
         "http://ads.partner.test/x",
         {"referer": SITE},
         False,
@@ -73,11 +81,26 @@ CASES = [
     ),
     ("pattern rule", "http://ads.test/banner/1.png", {"referer": SITE}, True, Layer.LIST_BLOCK),
     ("pattern miss", "http://ads.test/img/1.png", {"referer": SITE}, False, Layer.NO_MATCH),
-    ("no referer: unattributed", "http://tracker.test/t.js", {}, False, Layer.UNATTRIBUTED),
+    # Revised §A.7 item 4: unattributed and not a possible navigation -> host-only rules.
+    ("no referer: judged as a tunnel", "http://tracker.test/t.js", {}, True, Layer.LIST_BLOCK),
     (
-        "unknown page: unattributed",
+        "unknown page: judged as a tunnel",
         "http://tracker.test/t.js",
         {"referer": "http://elsewhere.test/"},
+        True,
+        Layer.LIST_BLOCK,
+    ),
+    (
+        "unattributed: pattern rules need the page",
+        "http://ads.test/banner/1.png",
+        {},
+        False,
+        Layer.NO_MATCH,
+    ),
+    (
+        "unattributed frame navigation may be a navigation",
+        "http://tracker.test/frame.html",
+        {"sec-fetch-mode": "navigate", "sec-fetch-dest": "iframe", "sec-fetch-site": "same-site"},
         False,
         Layer.UNATTRIBUTED,
     ),
@@ -94,11 +117,11 @@ CASES = [
         Layer.LIST_BLOCK,
     ),
     (
-        "same-site metadata stays open",
+        "same-site metadata, unattributed: judged as a tunnel",
         "http://tracker.test/t.js",
         {"sec-fetch-site": "same-site", "sec-fetch-mode": "cors", "sec-fetch-dest": "empty"},
-        False,
-        Layer.UNATTRIBUTED,
+        True,
+        Layer.LIST_BLOCK,
     ),
     (
         "top-level navigation with metadata",
@@ -151,6 +174,12 @@ def test_decide(
     assert (v.blocked, v.layer) == (blocked, layer)
     if v.blocked and v.layer is Layer.LIST_BLOCK:
         assert v.rule is not None and v.list == "test.tpl" and v.line is not None
+    if v.layer is Layer.LIST_ALLOW:
+        assert v.decision is not None and v.decision.overridden is not None
+        assert (v.rule, v.decision.overridden.source.text) == (
+            "+d partner.test",
+            "-d partner.test /track/",
+        )
 
 
 def test_navigation_never_consults_the_lists(
@@ -179,12 +208,19 @@ def test_user_overrides_come_first(matcher: FakeMatcher, record: NavigationRecor
     own = PolicyConfig(user_block=frozenset({"site.test"}))
     v = decide("GET", "http://img.site.test/x", h, config=own, matcher=matcher, record=record)
     assert not v.blocked
-    # The more specific override wins; on a tie, allow wins.
+    # The more specific override wins...
     both = PolicyConfig(
         user_allow=frozenset({"tracker.test"}), user_block=frozenset({"evil.tracker.test"})
     )
     v = decide("GET", "http://evil.tracker.test/", h, config=both, matcher=matcher, record=record)
-    assert v.layer is Layer.USER_BLOCK
+    assert (v.blocked, v.layer) == (True, Layer.USER_BLOCK)
+    v = decide("GET", "http://x.tracker.test/", h, config=both, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    # ...and on a tie (the same domain allowed and blocked), allow wins.
+    tie = PolicyConfig(user_allow=frozenset({"cdn.test"}), user_block=frozenset({"cdn.test"}))
+    v = decide("GET", "http://img.cdn.test/x", h, config=tie, matcher=matcher, record=record)
+    assert (v.blocked, v.layer) == (False, Layer.USER_ALLOW)
+    assert decide_tunnel("img.cdn.test", config=tie, matcher=matcher).layer is Layer.USER_ALLOW
 
 
 def test_protection_off_and_site_switch(matcher: FakeMatcher, record: NavigationRecord) -> None:
@@ -334,3 +370,104 @@ def test_explanations_say_which_rule_from_which_list_or_which_layer() -> None:
         Layer.PROTECTION_OFF.value,
         Layer.SITE_OFF.value,
     }
+
+
+# -- issue 9: beacons, blocked frames' resources, revised §A.7 item 4 ----------------------
+
+BEACON = {
+    "sec-fetch-mode": "no-cors",
+    "sec-fetch-dest": "empty",
+    "sec-fetch-site": "cross-site",
+    "content-type": "text/plain;charset=UTF-8",
+    "origin": "http://www.site.test",
+}
+
+
+def test_send_beacon_is_blocked_as_ping(matcher: FakeMatcher, record: NavigationRecord) -> None:
+    v = decide(
+        "POST",
+        "http://tracker.test/c",
+        BEACON,
+        config=PolicyConfig(),
+        matcher=matcher,
+        record=record,
+    )
+    assert v.blocked and v.type is RequestType.PING
+
+
+def test_resources_of_a_blocked_frame_are_blocked_with_it(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    frame = "http://tracker.test/frame.html?x=1"
+    frame_headers = {
+        "sec-fetch-mode": "navigate",
+        "sec-fetch-dest": "iframe",
+        "sec-fetch-site": "cross-site",
+        "referer": SITE,
+    }
+    config = PolicyConfig()
+    v = decide("GET", frame, frame_headers, config=config, matcher=matcher, record=record)
+    assert v.blocked and v.type is RequestType.SUBDOCUMENT
+    # A resource on a neutral host, requested by the blocked frame document.
+    child = {"referer": frame + "#top", "sec-fetch-dest": "image", "sec-fetch-mode": "no-cors"}
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=config, matcher=matcher, record=record
+    )
+    assert v.blocked and v.layer is Layer.BLOCKED_DOCUMENT
+    assert v.rule == "-d tracker.test"  # explained by the frame's rule
+    # The user's allow still wins; another document of the host is not affected.
+    allow = PolicyConfig(user_allow=frozenset({"cdn.test"}))
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=allow, matcher=matcher, record=record
+    )
+    assert not v.blocked
+    other = {**child, "referer": "http://www.site.test/other.html"}
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", other, config=config, matcher=matcher, record=record
+    )
+    assert not v.blocked
+
+
+def test_blocked_documents_expire_and_are_bounded() -> None:
+    now = [0.0]
+    r = NavigationRecord(clock=lambda: now[0], frame_ttl=10, max_entries=3)
+    for i in range(5):
+        r.note_blocked(f"http://t.test/{i}", None)
+    assert not r.blocked_document("http://t.test/0")[0]
+    assert r.blocked_document("http://t.test/4")[0]
+    now[0] = 11
+    assert not r.blocked_document("http://t.test/4")[0]
+
+
+def test_unattributed_http_is_judged_like_https(
+    matcher: FakeMatcher, record: NavigationRecord
+) -> None:
+    """`curl -x proxy http://tracker/collect` is refused as the HTTPS tunnel is."""
+    config = PolicyConfig()
+    tunnel = decide_tunnel("tracker.test", config=config, matcher=matcher)
+    plain = decide(
+        "GET",
+        "http://tracker.test/collect",
+        {"accept": "*/*"},
+        config=config,
+        matcher=matcher,
+        record=record,
+    )
+    assert tunnel.blocked and plain.blocked and plain.rule == tunnel.rule
+    # A GET for HTML may be a navigation (never blocked); a POST for HTML is judged.
+    html = {"accept": HTML}
+    assert not decide(
+        "GET", "http://tracker.test/", html, config=config, matcher=matcher, record=record
+    ).blocked
+    assert decide(
+        "POST", "http://tracker.test/", html, config=config, matcher=matcher, record=record
+    ).blocked
+    # User overrides and the switches still apply.
+    allowed = PolicyConfig(user_allow=frozenset({"tracker.test"}))
+    assert not decide(
+        "GET", "http://tracker.test/collect", {}, config=allowed, matcher=matcher, record=record
+    ).blocked
+    off = PolicyConfig(protection=False)
+    assert not decide(
+        "GET", "http://tracker.test/collect", {}, config=off, matcher=matcher, record=record
+    ).blocked

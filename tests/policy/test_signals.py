@@ -97,3 +97,18 @@ def test_gpc_values_other_than_exact_one_are_replaced() -> None:
 def test_nothing_changes_when_no_signal_is_on() -> None:
     fields = [("DNT", "0"), ("Sec-GPC", "banana")]
     assert apply_signals(fields, SignalPlan()) == fields
+
+
+@pytest.mark.parametrize("name", ["sec-gpc", "SEC-GPC", "Sec-Gpc"])
+def test_a_client_gpc_field_in_any_case_is_kept_and_not_doubled(name: str) -> None:
+    """HTTP field names are case-insensitive (RFC 9110 §5.1): a client's `sec-gpc: 1` is
+    the signal already sent, so exactly one field leaves, the client's own (§C.2.3)."""
+    fields = [("Host", "a.test"), (name, "1")]
+    assert apply_signals(fields, SignalPlan(gpc=True)) == fields
+    assert apply_signals(fields, SignalPlan(dnt=True, gpc=True)) == [*fields, ("DNT", "1")]
+
+
+@pytest.mark.parametrize("name", ["dnt", "Dnt"])
+def test_a_client_dnt_field_in_any_case_is_never_overridden(name: str) -> None:
+    fields = [(name, "0")]
+    assert apply_signals(fields, SignalPlan(dnt=True)) == fields

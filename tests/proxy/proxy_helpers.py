@@ -39,8 +39,8 @@ class FakeMatcher:
     `-d host` blocks third-party requests whose host contains those labels (TPL §A.5.1,
     simplified to suffixes), `-d host pattern` adds a substring, `- text` blocks URLs
     containing text, `+d host` allows, `$removeparam=name` strips a parameter. It exists so
-    the policy and server can be tested without depending on the real engine; end-to-end
-    tests use the real engine when it is importable (see `make_matcher`).
+    the policy and server can be tested without depending on the real engine; the running
+    proxy in the end-to-end tests always uses the real engine (see `make_matcher`).
     """
 
     def __init__(self, text: str, list_id: str = "test.tpl") -> None:
@@ -124,21 +124,15 @@ $removeparam=utm_source
 def make_matcher(
     lists: Iterable[tuple[str, str]] = (("test.tpl", TPL_LIST), ("params.txt", ABP_LIST)),
 ) -> Any:
-    """The real engine when it can be built, else the fake (same contract)."""
-    lists = list(lists)
-    try:
-        from trackguard.engine import Engine
-        from trackguard.model import ListSource
+    """The real engine built from `lists`.
 
-        return Engine.from_sources([ListSource(list_id, text) for list_id, text in lists])
-    except Exception:
-        fake = FakeMatcher("")
-        for list_id, text in lists:
-            other = FakeMatcher(text, list_id)
-            fake.blocks += other.blocks
-            fake.allows += other.allows
-            fake.params += other.params
-        return fake
+    Never falls back to `FakeMatcher`: a broken engine must fail the proxy tests, not turn
+    them into tests of the fake (issue 17, point 2). Tests that want the fake ask for it.
+    """
+    from trackguard.engine import Engine
+    from trackguard.model import ListSource
+
+    return Engine.from_sources([ListSource(list_id, text) for list_id, text in lists])
 
 
 # -- a recording origin server ------------------------------------------------------------

@@ -146,3 +146,31 @@ def test_parser_never_crashes_on_garbage(data: bytes) -> None:
         parse_request_head(data + b"\r\n\r\n")
     except HttpError as exc:
         assert 400 <= exc.status < 600
+
+
+# -- issue 9: Unicode digits, equal head caps ----------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["²", "1²", "٣", "４"])
+def test_unicode_digits_are_refused_not_crashing(value: str) -> None:
+    from trackguard.proxy.http1 import ascii_digits
+
+    assert not ascii_digits(value)
+    head = f"POST http://a.test/ HTTP/1.1\r\nContent-Length: {value}\r\n\r\n".encode()
+    with pytest.raises(HttpError) as error:
+        request_framing(parse_request_head(head))
+    assert error.value.status == 400
+    with pytest.raises(HttpError):
+        split_host_port(f"a.test:8{value}", 80)
+    status = f"HTTP/1.1 2{value}0 OK\r\n\r\n".encode()
+    with pytest.raises(HttpError):
+        parse_response_head(status)
+
+
+def test_response_head_over_the_cap_is_refused() -> None:
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"a" * 4000 + b"\r\n"
+    big = b"HTTP/1.1 200 OK\r\n" + (b"X-Big: " + b"a" * 4000 + b"\r\n") * 30 + b"\r\n"
+    with pytest.raises(HttpError) as error:
+        parse_response_head(big)
+    assert error.value.status == 502
+    assert parse_response_head(head + b"\r\n").status == 200

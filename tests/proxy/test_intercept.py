@@ -41,6 +41,7 @@ def test_missing_mitmproxy_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TRACKGUARD_MITM_PYTHON", raising=False)
+    monkeypatch.setattr("trackguard.proxy.intercept.side_env_python", lambda: None)
     with pytest.raises(InterceptUnavailable, match=r"trackguard\[intercept\]") as error:
         run_intercept(host="127.0.0.1", port=0, home=tmp_path)
     assert "TRACKGUARD_MITM_PYTHON" in str(error.value)
@@ -59,13 +60,36 @@ def test_another_python_runs_mitmdump_when_this_one_lacks_mitmproxy(
 
 
 def _mitm_python() -> str | None:
-    """A Python with both trackguard and mitmproxy: this one, or $TRACKGUARD_MITM_PYTHON."""
-    import os
-    import sys
+    """A Python with both trackguard and mitmproxy (the proxy's own lookup)."""
+    from trackguard.proxy.intercept import mitm_python
 
-    if importlib.util.find_spec("mitmproxy") is not None:
-        return sys.executable
-    return os.environ.get("TRACKGUARD_MITM_PYTHON") or None
+    return mitm_python()
+
+
+def test_side_environment_is_found_and_explicit_choice_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trackguard.proxy import intercept
+
+    monkeypatch.setenv("TRACKGUARD_MITM_PYTHON", "/opt/py313/bin/python")
+    assert intercept.mitm_python() == "/opt/py313/bin/python"
+    monkeypatch.delenv("TRACKGUARD_MITM_PYTHON")
+    side = intercept.side_env_python()
+    if importlib.util.find_spec("mitmproxy") is None and side is not None:
+        assert intercept.mitm_python() == str(side)
+        assert side.parent.parent.name == ".venv-mitm"
+
+
+def test_trust_steps_cover_systems_and_browsers(tmp_path: Path) -> None:
+    from trackguard.proxy.intercept import ca_certificate, trust_steps
+
+    cert = ca_certificate(tmp_path)
+    steps = dict(trust_steps(cert))
+    assert cert == tmp_path / "mitmproxy" / "mitmproxy-ca-cert.pem"
+    assert any("Firefox" in where for where in steps)
+    assert any("Windows" in where for where in steps)
+    assert any("macOS" in where for where in steps)
+    assert all(str(cert.parent) in how for how in steps.values())
 
 
 @pytest.mark.skipif(

@@ -180,3 +180,60 @@ def test_cli_list_commands_reach_a_running_proxy(
         await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_list_updates_and_rule_switches_reach_a_running_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`trackguard lists update` (new list content) and `trackguard rule off/on` change
+    what the engine is built from; a running proxy must pick both up (`engine_key` holds
+    the lists' digests and the disabled rules)."""
+    from click.testing import CliRunner
+
+    from trackguard.cli import main
+    from trackguard.cli.proxy import _engine_factory, _engine_key
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRACKGUARD_HOME", str(home))
+    listed = tmp_path / "mine.tpl"
+    listed.write_text("msFilterList\n-d tracker-live.example\n")
+
+    def tg(*args: str) -> None:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+
+    tg("lists", "add", str(listed), "--name", "mine")
+    key = _engine_key((), home)
+    assert key is not None
+
+    async def blocked_soon(server: ProxyServer, host: str, expected: bool) -> bool:
+        for _ in range(500):
+            if server.state.memo.check_host(host).blocked == expected:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def scenario() -> None:
+        service = ProxyService(
+            ProxyOptions(host="127.0.0.1", port=0, log=False, lists_poll=0.05, settings_poll=0.05),
+            home=home,
+            engine_factory=_engine_factory((), home),
+            engine_key=key,
+        )
+        server = await service.start()
+        assert server.state.memo.check_host("tracker-live.example").blocked
+        assert not server.state.memo.check_host("updated-live.example").blocked
+        # The list's content changes at its source; `lists update` fetches the new copy.
+        listed.write_text("msFilterList\n-d tracker-live.example\n-d updated-live.example\n")
+        os.utime(listed, (1, 1))
+        await asyncio.to_thread(tg, "lists", "update", "mine")
+        assert await blocked_soon(server, "updated-live.example", True)
+        # One rule switched off (from any list), then on again.
+        await asyncio.to_thread(tg, "rule", "off", "-d tracker-live.example")
+        assert await blocked_soon(server, "tracker-live.example", False)
+        assert server.state.memo.check_host("updated-live.example").blocked
+        await asyncio.to_thread(tg, "rule", "on", "-d tracker-live.example")
+        assert await blocked_soon(server, "tracker-live.example", True)
+        await service.stop()
+
+    asyncio.run(scenario())

@@ -62,8 +62,10 @@ def test_full_response_bytes_cors_and_head() -> None:
         request_headers={"origin": "http://site.test"},
     )
     assert data.startswith(b"HTTP/1.1 204 No Content\r\n")
-    assert b"Access-Control-Allow-Origin: http://site.test\r\n" in data
-    assert b"Access-Control-Allow-Credentials: true\r\n" in data
+    # Issue 9 defect 9: never credentialed CORS, never the caller's origin echoed.
+    assert b"Access-Control-Allow-Origin: *\r\n" in data
+    assert b"Access-Control-Allow-Credentials" not in data
+    assert b"site.test" not in data
     assert data.endswith(b"Content-Length: 0\r\n\r\n")
     head = blocked_response(RequestType.IMAGE, "r", host="t", method="HEAD", request_headers={})
     assert head.endswith(b"Content-Length: 43\r\n\r\n")

@@ -117,7 +117,9 @@ def test_attribution_survives_requests_landing_on_another_worker() -> None:
         loop.call(sync.start)
     proxies = [_proxy(loop, r) for r in (shared_a, shared_b, alone_a, alone_b)]
     page = f"http://site.test:{site.port}/page.html"
-    script = f"http://tracker.test:{tracker.port}/t.js"
+    # A URL-pattern rule: unattributed requests are judged on the host alone (§A.7 item 4,
+    # revised), so only a worker that knows the page applies it.
+    script = f"http://ads.test:{tracker.port}/banner/t.js"
     try:
         results = []
         for first, second in (proxies[:2], proxies[2:]):
@@ -127,8 +129,8 @@ def test_attribution_survives_requests_landing_on_another_worker() -> None:
             with httpx.Client(proxy=f"http://127.0.0.1:{second.port}", trust_env=False) as c:
                 results.append(c.get(script, headers={"Referer": page}))
         shared, alone = results
-        assert shared.headers["x-trackguard-blocked"].startswith("-d tracker.test")
-        # Without sharing, the second worker never saw the page: it fails open.
+        assert shared.headers["x-trackguard-blocked"].startswith("-d ads.test /banner/")
+        # Without sharing, the second worker never saw the page: host rules only.
         assert "x-trackguard-blocked" not in alone.headers
         assert len(tracker.seen) == 1
     finally:

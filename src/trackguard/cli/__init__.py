@@ -15,12 +15,17 @@ from trackguard import __version__
 @click.version_option(__version__, prog_name="trackguard")
 def main() -> None:
     """Tracking protection: TPL and EasyList engine, protection proxy, DNT and GPC."""
+    from trackguard.files import tighten
+    from trackguard.settings import state_dir
+
+    # State an older version left readable by others is narrowed on every start (issue 9).
+    tighten(state_dir())
 
 
 def _register() -> None:
-    from trackguard.cli import check, learn, lists, proxy
+    from trackguard.cli import audit, ca, check, dns, export, learn, lists, proxy
 
-    for module in (check, lists, proxy, learn):
+    for module in (audit, check, dns, export, learn, lists, proxy, ca):
         module.register(main)
 
 

@@ -178,7 +178,7 @@ def register(main: click.Group) -> None:
                 click.echo(f"{path.name}: rejected: {exc}", err=True)
             sys.exit(1)
         engine = Engine.from_parsed([parsed])
-        diagnostics = [*engine.diagnostics]
+        diagnostics = [*engine.diagnostics, *engine.lint()]
         summary = engine.lists[path.name]
         counts = {s.value: 0 for s in Severity}
         for d in diagnostics:

@@ -88,6 +88,19 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         runner.run(main())
 
 
+def _resolver_address(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    from trackguard.dnsserver.server import parse_address
+
+    try:
+        return parse_address(value, 53)
+    except ValueError:
+        raise click.BadParameter(
+            f"not an IP address with optional port: {value!r}", param_hint="--resolver"
+        ) from None
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -119,6 +132,11 @@ def register(main: click.Group) -> None:
         help="Let /proxy.pac fall back to DIRECT when the proxy is down.",
     )
     @click.option("--max-connections", type=click.IntRange(1), default=1024, show_default=True)
+    @click.option(
+        "--resolver",
+        help="Resolve upstream hosts through this DNS server (IP[:PORT], e.g. trackguard dns)"
+        " and refuse names whose CNAME chain reaches a listed tracker.",
+    )
     @click.option(
         "--intercept",
         is_flag=True,
@@ -152,6 +170,7 @@ def register(main: click.Group) -> None:
         no_log: bool,
         pac_fallback_direct: bool,
         max_connections: int,
+        resolver: str | None,
         intercept: bool,
         passthrough: tuple[str, ...],
         mitm_option: tuple[str, ...],
@@ -191,6 +210,7 @@ def register(main: click.Group) -> None:
             gpc=gpc,
             log=not no_log,
             pac_fallback_direct=pac_fallback_direct,
+            resolver=_resolver_address(resolver),
             limits=ServerLimits(max_connections=max_connections),
         )
         settings = effective_settings(saved, options)

@@ -2,7 +2,9 @@
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
 save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`,
-matching in `matcher`, the file format in `store`. The engine never imports the proxy.
+matching in `matcher` (linear piece search and the work budget in `pieces`),
+`$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file format in
+`store` and its shape check in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
 
-import re2
-
+from trackguard.engine import shape
 from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
+from trackguard.engine.costs import cost_diagnostics
 from trackguard.engine.matcher import Matcher
+from trackguard.engine.params import strip_query
 from trackguard.engine.store import CacheError, decode, encode, load_bytes, save_bytes
 from trackguard.lists import detect_format, parse_list
 from trackguard.model import (
@@ -169,17 +171,25 @@ class Engine:
 
     @classmethod
     def _from_payload(cls, payload: Any, expected_key: str | None) -> Engine:
-        try:
-            version, key, packed, indexes, diags, lists = payload
-            rules = RuleTable(packed=packed)
-        except (TypeError, ValueError) as exc:
-            raise CacheError("engine cache has an unexpected shape") from exc
+        """Check the decoded payload's shape before trusting any of it (see `shape`)."""
+        if not (isinstance(payload, tuple) and len(payload) == 6):
+            raise CacheError("engine cache has an unexpected shape (payload)")
+        version, key, packed, indexes, diags, lists = payload
         if version != ENGINE_VERSION:
-            raise CacheError(f"engine cache from engine version {version}")
+            raise CacheError(f"engine cache from engine version {version!r}")
+        if not isinstance(key, str):
+            raise CacheError("engine cache has an unexpected shape (key)")
         if expected_key is not None and key != expected_key:
             raise CacheError("engine cache was built from other lists")
-        diagnostics = [Diagnostic(d[0], d[1], Severity(d[2]), d[3], d[4]) for d in diags]
-        return cls(rules, indexes, diagnostics, lists, key)
+        count = shape.check_packed(packed)
+        shape.check_indexes(indexes, count)
+        shape.check_lists(lists, count)
+        shape.check_diagnostics(diags)
+        try:
+            diagnostics = [Diagnostic(d[0], d[1], Severity(d[2]), d[3], d[4]) for d in diags]
+            return cls(RuleTable(packed=packed), indexes, diagnostics, lists, key)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise CacheError(f"engine cache has an unexpected shape ({exc})") from exc
 
     def save(self, path: str | Path) -> None:
         save_bytes(Path(path), self.to_bytes())
@@ -219,6 +229,16 @@ class Engine:
         """Decide one request. `source_url=None` means no page: judged as third-party."""
         return self._matcher.decide(url, source_url, _type_bit(type))
 
+    def check_many(
+        self, requests: Iterable[tuple[str, str | None, str | RequestType]]
+    ) -> list[Decision]:
+        """Decide a batch of `(url, source_url, type)` questions (the auditor's partitions).
+
+        Same answers as `check` one by one; a batch saves the per-call lookups.
+        """
+        decide = self._matcher.decide
+        return [decide(url, source, _type_bit(type)) for url, source, type in requests]
+
     def check_request(self, request: Request) -> Decision:
         return self._matcher.decide(request.url, request.source_url, int(request.type))
 
@@ -242,22 +262,10 @@ class Engine:
         rules = self._matcher.removeparam_rules(url, source_url, _type_bit(type))
         if not rules:
             return url, ()
-        frag_at = url.find("#", q)
-        query = url[q + 1 : frag_at] if frag_at >= 0 else url[q + 1 :]
-        fragment = url[frag_at:] if frag_at >= 0 else ""
-        # Work on the raw `&`-separated fields so that the parameters we keep leave
-        # exactly as they came (no re-encoding: `%20` stays `%20`, a bare `flag` stays).
-        fields = query.split("&")
-        used: list[Rule] = []
-        for rule in rules:
-            keep = [f for f in fields if not _param_matches(rule.removeparam or "", f)]
-            if len(keep) != len(fields):
-                used.append(rule)
-                fields = keep
+        stripped, used = strip_query(url, tuple(rule.removeparam or "" for rule in rules))
         if not used:
             return url, ()
-        kept = "&".join(f for f in fields if f)
-        return url[:q] + ("?" + kept if kept else "") + fragment, tuple(used)
+        return stripped, tuple(rules[i] for i in used)
 
     # -- reporting ------------------------------------------------------------------
 
@@ -267,6 +275,11 @@ class Engine:
             "rules": len(self._rules),
             "lists": self.lists,
         }
+
+    def lint(self) -> list[Diagnostic]:
+        """Expensive filters, and those that ran a request out of its work budget
+        since this engine was made (`costs`): for `trackguard lint` and list authors."""
+        return cost_diagnostics(self._indexes, self._matcher.rule, self._matcher.costly)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -284,28 +297,6 @@ def _keyed(
         disabled=disabled,
     )
     return listed, fmts, key
-
-
-def _param_matches(spec: str, field: str) -> bool:
-    """`$removeparam` value semantics (uBO): empty = all, `/re/` = regex, `~x` = all but x.
-
-    A regex sees the field as `name=value`; a plain name is compared with the field's
-    name after percent-decoding, as a server would read it.
-    """
-    if not field:
-        return False
-    if not spec:
-        return True
-    negate = spec.startswith("~")
-    body = spec[1:] if negate else spec
-    if len(body) > 2 and body.startswith("/") and body.endswith("/"):
-        try:
-            hit = re2.search(body[1:-1], field) is not None
-        except Exception:  # RE2 refused the expression: the rule strips nothing
-            hit = False
-    else:
-        hit = unquote_plus(field.partition("=")[0]) == body
-    return hit != negate
 
 
 def _read_sources(paths: Iterable[str | Path]) -> list[ListSource]:

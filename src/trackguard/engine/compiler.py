@@ -33,8 +33,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import re2
-
+from trackguard.engine.params import MAX_REGEX_PROGRAM, compile_regex
 from trackguard.model import (
     Action,
     Anchor,
@@ -48,7 +47,7 @@ from trackguard.model import (
     Severity,
 )
 
-ENGINE_VERSION = "2"
+ENGINE_VERSION = "3"
 
 KIND_TAIL = 0
 KIND_GENERIC = 1
@@ -289,16 +288,15 @@ class Builder:
         """Compiled pattern variants for a rule: (pattern, host key, index tokens)."""
         case_flag = FLAG_CASE if rule.match_case else 0
         if rule.regex is not None:
-            try:
-                re2.compile(rule.regex)
-            except Exception as exc:  # re2 raises its own error type
+            if compile_regex(rule.regex) is None:
                 self.diagnostics.append(
                     Diagnostic(
                         rule.source.list_id,
                         rule.source.line,
                         Severity.ERROR,
                         "engine.bad-regex",
-                        f"regular expression rejected by RE2 (linear-time engine): {exc}",
+                        "regular expression rejected: RE2 (the linear-time engine) refuses "
+                        f"it, or its program is over {MAX_REGEX_PROGRAM} instructions",
                     )
                 )
                 self._note(rule, "bad-regex")
@@ -329,11 +327,11 @@ class Builder:
             m = _HOSTNAME_RE.match(text)
             end = m.end() if m else 0
             host, rest = text[:end], text[end:]
-            if host and host[0] != "." and rest[:1] in ("^", "/"):
+            if host and host[0] != "." and host[-1] != "." and rest[:1] in ("^", "/"):
                 # `^` right after a host always meets ':', '/' or '?': it consumes one char.
+                # (`||a.^` is no host: a label start, `a.`, then a separator; generic.)
                 skip = 1 if rest[0] == "^" else 0
                 tail = rest[skip:]
-                host = host.rstrip(".")
                 if not tail and not flags & FLAG_RIGHT:
                     return None, host, []
                 pieces, starts_wild, ends_wild = _pieces(tail)
@@ -420,21 +418,3 @@ def cache_key(
     for rule_text in sorted(disabled):
         h.update(b"disabled\0" + rule_text.encode("utf-8", "surrogatepass") + b"\0")
     return h.hexdigest()
-
-
-# Separator class for ABP `^`: anything but a letter, digit, or one of `_-.%`.
-_SEP_LOWER = "[^a-z0-9_\\-.%]"
-_SEP_CASE = "[^a-zA-Z0-9_\\-.%]"
-
-
-def piece_regex(piece: str, case: bool, at_end: bool) -> re.Pattern[str]:
-    """Compile one wildcard-free piece containing `^` separators.
-
-    The result has no quantifier or repetition at all, so its cost is bounded by
-    (text length x piece length): no input can make it backtrack without bound. That is
-    why this is the one place the standard `re` module may see list text.
-    """
-    sep = _SEP_CASE if case else _SEP_LOWER
-    parts = [re.escape(p) for p in piece.split("^")]
-    body = f"(?:{sep}|\\Z)".join(parts)
-    return re.compile(body + ("\\Z" if at_end else ""))  # noqa: TID251 - no quantifiers

@@ -39,7 +39,18 @@ from trackguard.engine.compiler import (
     Compiled,
     Index,
     RuleTable,
-    piece_regex,
+)
+from trackguard.engine.params import compile_regex
+from trackguard.engine.pieces import (
+    BUDGET,
+    STEP,
+    Budget,
+    OverBudget,
+    find_sep,
+    prepare,
+    reduce,
+    sep_at,
+    trailing_separators,
 )
 from trackguard.model import DEFAULT_TYPES, Decision, RequestType, Rule
 
@@ -95,21 +106,13 @@ def _page_host(source_url: str) -> str:
 @lru_cache(maxsize=4096)
 def _compiled_regex(body: str, case: bool) -> Any:
     """RE2 only: list regexes are untrusted and must run in linear time."""
-    options = re2.Options()
-    options.case_sensitive = case
-    try:
-        return re2.compile(body, options)
-    except Exception:  # rejected at build time already; stay safe if not
-        return None
+    return compile_regex(body, case)
 
 
-@lru_cache(maxsize=16384)
-def _piece_regex(piece: str, case: bool, at_end: bool) -> re.Pattern[str]:
-    return piece_regex(piece, case, at_end)
+class _Context(Budget):
+    """Everything about one request the filters look at, computed once.
 
-
-class _Context:
-    """Everything about one request the filters look at, computed once."""
+    It is its own work budget (`pieces.Budget`): one object less per request."""
 
     __slots__ = (
         "data",
@@ -117,9 +120,12 @@ class _Context:
         "host_end",
         "host_start",
         "lower",
+        "over",
         "page_host",
         "page_keys",
-        "suffixes",
+        "reduced_case",
+        "reduced_lower",
+        "scan",
         "text",
         "third",
         "tokens",
@@ -133,7 +139,6 @@ class _Context:
         self.host = host
         self.host_start = len(scheme) + 3 if host else 0
         self.host_end = self.host_start + len(host)
-        self.suffixes = _suffixes(host)
         self.type = type_bit
         self.page_keys = _page_keys(page_host)
         self.page_host = page_host
@@ -142,6 +147,25 @@ class _Context:
         self.third: bool | None = True if not has_page or not page_host else None
         self.tokens: list[str] | None = None
         self.data: bytes | None = None
+        self.reduced_lower = ""
+        self.reduced_case = ""
+        self.left = BUDGET
+        self.over: OverBudget | None = None
+        # Looking at a filter costs a Python step (`STEP`); scanning the URL for its
+        # pattern costs `scan` more, charged in `_match` (most never get that far).
+        self.scan = len(text)
+
+    def reduced(self, text: str, pad: int) -> str:
+        """`pieces.reduce(text)` plus at least `pad` `^` (end-of-text), made once."""
+        lower = text is self.lower
+        have = self.reduced_lower if lower else self.reduced_case
+        if len(have) - len(text) < pad or not have:
+            have = reduce(text) + "^" * max(pad, 8)
+            if lower:
+                self.reduced_lower = have
+            else:
+                self.reduced_case = have
+        return have
 
     def is_third(self) -> bool:
         third = self.third
@@ -151,39 +175,84 @@ class _Context:
         return third
 
 
-def _pieces(text: str, pieces: tuple[str, ...], pos: int, flags: int) -> bool:
+def _find(
+    ctx: _Context, text: str, piece: str, pos: int, anchored: bool, at_end: bool, flags: int
+) -> int:
+    """Start of the leftmost match of one piece at or after `pos` (exactly at `pos` when
+    `anchored`; reaching the end of the text when `at_end`), or -1. Linear, see `pieces`."""
+    if flags & FLAG_SEPARATOR and "^" in piece:
+        prepared = prepare(piece)
+        reduced = ctx.reduced(text, trailing_separators(piece))
+        if anchored:
+            return pos if sep_at(text, reduced, prepared, pos, at_end) else -1
+        return find_sep(text, reduced, prepared, pos, at_end, ctx)
+    if anchored:
+        if at_end:
+            return pos if len(text) - len(piece) == pos and text.endswith(piece) else -1
+        return pos if text.startswith(piece, pos) else -1
+    if at_end:
+        start = len(text) - len(piece)
+        return start if start >= pos and text.endswith(piece) else -1
+    return text.find(piece, pos)
+
+
+def _pieces(ctx: _Context, text: str, pieces: tuple[str, ...], pos: int, flags: int) -> bool:
     """Match wildcard-separated pieces in order from `pos`: greedy leftmost, linear.
 
     Leftmost matching of each piece is exact for fixed-length pieces, so there is no
-    search tree to explore and nothing to backtrack into.
+    search tree to explore and nothing to backtrack into: one search per piece.
     """
     last = len(pieces) - 1
+    n = len(text)
     if last < 0:
-        return not flags & FLAG_RIGHT or pos == len(text)
-    anchored = flags & FLAG_LEFT
-    separators = flags & FLAG_SEPARATOR
+        return not flags & FLAG_RIGHT or pos >= n
+    anchored = bool(flags & FLAG_LEFT)
+    right = bool(flags & FLAG_RIGHT)
     for i, piece in enumerate(pieces):
-        at_end = i == last and bool(flags & FLAG_RIGHT)
-        if separators and "^" in piece:
-            rx = _piece_regex(piece, bool(flags & FLAG_CASE), at_end)
-            m = rx.match(text, pos) if (anchored and i == 0) else rx.search(text, pos)
-            if m is None:
-                return False
-            pos = m.end()
-        elif anchored and i == 0:
-            if at_end:
-                return text[pos:] == piece
-            if not text.startswith(piece, pos):
-                return False
-            pos += len(piece)
-        elif at_end:
-            return text.endswith(piece) and len(text) - len(piece) >= pos
-        else:
-            j = text.find(piece, pos)
-            if j < 0:
-                return False
-            pos = j + len(piece)
+        s = _find(ctx, text, piece, pos, anchored and i == 0, right and i == last, flags)
+        if s < 0:
+            return False
+        pos = s + len(piece)
+        if pos > n:
+            pos = n  # trailing `^` matched the end of the text
     return True
+
+
+@lru_cache(maxsize=16384)
+def _dotted(piece: str) -> str:
+    return "." + piece
+
+
+def _host_anchored(ctx: _Context, text: str, pieces: tuple[str, ...], flags: int) -> bool:
+    """`||pattern`: the first piece starts at the host's start or at a label start.
+
+    Greedy like `_pieces`: the leftmost label start where the first piece matches leaves
+    the most room for the rest, so two searches find it: at the host's start, then the
+    leftmost `.piece` that starts inside the host. Only a single piece anchored at the
+    end too (`||a.example^|`) has its start fixed by the end; it tries each label start,
+    and a host has at most 127 (at most 253 characters).
+    """
+    start = ctx.host_start
+    first = pieces[0]
+    rest = flags & ~FLAG_LEFT
+    if len(pieces) == 1 and flags & FLAG_RIGHT:
+        if _find(ctx, text, first, start, True, True, flags) >= 0:
+            return True
+        host = ctx.host
+        i = host.find(".")
+        while i >= 0:
+            ctx.charge(STEP + len(first))
+            if _find(ctx, text, first, start + i + 1, True, True, flags) >= 0:
+                return True
+            i = host.find(".", i + 1)
+        return False
+    at = _find(ctx, text, first, start, True, False, flags)
+    if at < 0:
+        dot = _find(ctx, text, _dotted(first), start, False, False, flags)
+        if dot < 0 or dot >= ctx.host_end:
+            return False
+        at = dot + 1
+    return _pieces(ctx, text, pieces[1:], min(at + len(first), len(text)), rest)
 
 
 def _match(f: Compiled, ctx: _Context) -> bool:
@@ -203,39 +272,38 @@ def _match(f: Compiled, ctx: _Context) -> bool:
             if include is not None:
                 return False
     if denyallow is not None:
-        for s in ctx.suffixes:
+        for s in _suffixes(ctx.host):
             if s in denyallow:
                 return False
     if pattern is None:
         return True
+    ctx.left -= ctx.scan
+    if ctx.left < 0:
+        raise OverBudget(int(f[0]))  # no local name: a frame holding it would be a cycle
     kind = pattern[0]
     if kind == KIND_LITERAL:
         return pattern[1] in ctx.lower
     flags = pattern[2]
-    if kind == KIND_TAIL:
-        text = ctx.text if flags & FLAG_CASE else ctx.lower
-        return _pieces(text, pattern[1], ctx.host_end + pattern[3], flags)
-    if kind == KIND_GENERIC:
-        text = ctx.text if flags & FLAG_CASE else ctx.lower
-        if not flags & FLAG_HOST:
-            return _pieces(text, pattern[1], 0, flags)
-        if not ctx.host:
-            return False
-        # `||` anchors at the host's start or at any of its labels' starts.
-        start = ctx.host_start
-        flags |= FLAG_LEFT
-        if _pieces(text, pattern[1], start, flags):
-            return True
-        host = ctx.host
-        i = host.find(".")
-        while i >= 0:
-            if _pieces(text, pattern[1], start + i + 1, flags):
-                return True
-            i = host.find(".", i + 1)
-        return False
-    if kind == KIND_REGEX:
-        compiled = _compiled_regex(pattern[1], bool(flags & FLAG_CASE))
-        return compiled is not None and compiled.search(ctx.text) is not None
+    try:
+        if kind == KIND_TAIL:
+            text = ctx.text if flags & FLAG_CASE else ctx.lower
+            return _pieces(ctx, text, pattern[1], ctx.host_end + pattern[3], flags)
+        if kind == KIND_GENERIC:
+            text = ctx.text if flags & FLAG_CASE else ctx.lower
+            if not flags & FLAG_HOST:
+                return _pieces(ctx, text, pattern[1], 0, flags)
+            if not ctx.host:
+                return False
+            return _host_anchored(ctx, text, pattern[1], flags)
+        if kind == KIND_REGEX:
+            compiled = _compiled_regex(pattern[1], bool(flags & FLAG_CASE))
+            if compiled is None:
+                return False
+            return compiled.search(ctx.text) is not None
+    except OverBudget as exc:
+        if exc.rule is None:
+            exc.rule = int(f[0])
+        raise
     return False
 
 
@@ -244,7 +312,7 @@ def _without_pattern(f: Compiled) -> Compiled:
     return (*f[:6], None)
 
 
-def _longest_literal(f: Compiled) -> str:
+def longest_literal(f: Compiled) -> str:
     """The longest text every URL the filter matches must contain (lower case)."""
     pattern = f[6]
     if pattern is None or pattern[0] == KIND_REGEX:
@@ -273,7 +341,7 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
             body = pattern[1] if pattern[2] & FLAG_CASE else "(?i)" + pattern[1]
             entry = _without_pattern(f)
         else:
-            literal = _longest_literal(f)
+            literal = longest_literal(f)
             if len(literal) < 3:
                 direct.append(f)
                 continue
@@ -296,6 +364,7 @@ def _screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled
     return regex_set._set, screened, direct
 
 
+_COSTLY_KEEP = 1024  # distinct costly rules remembered (a hostile list has many)
 _SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 _HOST_CACHE_SIZE = 8192
 _DEDUPE_TOKENS_AT = 32
@@ -303,6 +372,7 @@ _DEDUPE_TOKENS_AT = 32
 
 def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Context) -> int | None:
     screen, screened, direct = screened_bucket
+    ctx.charge(len(direct) * STEP + ctx.scan)
     for f in direct:
         if _match(f, ctx):
             return int(f[0])
@@ -311,6 +381,7 @@ def _first_screened(screened_bucket: tuple[Any, list[Compiled], Any], ctx: _Cont
         data = ctx.data = ctx.text.encode("utf-8", "surrogatepass")
     hits = screen.Match(data)
     if hits:
+        ctx.charge(len(hits) * STEP)
         for i in sorted(hits):
             if _match(screened[i], ctx):
                 return int(screened[i][0])
@@ -393,12 +464,22 @@ class _Category:
         return found
 
     def first(self, ctx: _Context) -> int | None:
-        """The id of the first filter that matches, or None."""
+        """The id of the first filter that matches, or None.
+
+        Each bucket is charged to the request's budget before it is walked (a step per
+        filter), and each pattern scan in `_match` (the URL's length), so no list can
+        make one request look at an unbounded number of filters.
+        """
         match = _match
         type_bit = ctx.type
-        for f in self._host_filters(ctx.host):
-            if f[1] & type_bit and match(f, ctx):
-                return int(f[0])
+        filters = self._host_filters(ctx.host)
+        if filters:
+            ctx.left -= len(filters) * STEP  # `ctx.charge`, inlined on the hot path
+            if ctx.left < 0:
+                raise OverBudget
+            for f in filters:
+                if f[1] & type_bit and match(f, ctx):
+                    return int(f[0])
         token = self.token
         if token:
             tokens = ctx.tokens
@@ -409,34 +490,45 @@ class _Category:
                     # us look at its bucket thousands of times; ordinary URLs repeat few.
                     tokens = list(dict.fromkeys(tokens))
                 ctx.tokens = tokens
-            for t in tokens:
-                bucket = token.get(t)
-                if bucket:
-                    if type(bucket) is list and len(bucket) >= _SCREEN_AT:
-                        bucket = self._screen_bucket(t, bucket)
-                    if type(bucket) is not tuple:
-                        for f in bucket:
-                            if f[1] & type_bit and match(f, ctx):
-                                return int(f[0])
-                    else:
-                        found = _first_screened(bucket, ctx)
-                        if found is not None:
-                            return found
-        if self.page:
+            # Most URLs meet no bucket at all: one C-level test instead of a loop.
+            if not token.keys().isdisjoint(tokens):
+                for t in tokens:
+                    bucket = token.get(t)
+                    if bucket:
+                        if type(bucket) is list and len(bucket) >= _SCREEN_AT:
+                            bucket = self._screen_bucket(t, bucket)
+                        if type(bucket) is not tuple:
+                            ctx.left -= len(bucket) * STEP
+                            if ctx.left < 0:
+                                raise OverBudget
+                            for f in bucket:
+                                if f[1] & type_bit and match(f, ctx):
+                                    return int(f[0])
+                        else:
+                            found = _first_screened(bucket, ctx)
+                            if found is not None:
+                                return found
+        page = self.page
+        if page and not page.keys().isdisjoint(ctx.page_keys):
             for key in ctx.page_keys:
-                for f in self.page.get(key, ()):
-                    if match(f, ctx):
-                        return int(f[0])
-        for f in self.direct:
-            if f[1] & type_bit and match(f, ctx):
-                return int(f[0])
+                bucket = page.get(key)
+                if bucket:
+                    ctx.charge(len(bucket) * STEP)
+                    for f in bucket:
+                        if match(f, ctx):
+                            return int(f[0])
+        if self.direct:
+            ctx.charge(len(self.direct) * STEP)
+            for f in self.direct:
+                if f[1] & type_bit and match(f, ctx):
+                    return int(f[0])
         if self.screen is not None:
             return _first_screened((self.screen, self.screened, ()), ctx)
         return None
 
     def all(self, ctx: _Context) -> list[int]:
         """Ids of every matching filter, each once, in lookup order."""
-        buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
+        buckets: list[Any] = [self.suffix.get(s, ()) for s in _suffixes(ctx.host)]
         buckets.append(self.exact.get(ctx.host, ()))
         if ctx.host:
             buckets.extend(
@@ -459,15 +551,22 @@ class _Category:
             data = ctx.text.encode("utf-8", "surrogatepass")
             buckets.append([self.screened[i] for i in sorted(self.screen.Match(data) or ())])
         out: list[int] = []
-        for bucket in buckets:
-            for f in bucket:
-                if f[0] not in out and _match(f, ctx):
-                    out.append(int(f[0]))
+        seen: set[int] = set()
+        try:
+            ctx.charge(ctx.scan)
+            for bucket in buckets:
+                ctx.charge(len(bucket) * STEP)
+                for f in bucket:
+                    if f[0] not in seen and _match(f, ctx):
+                        seen.add(f[0])
+                        out.append(int(f[0]))
+        except OverBudget as exc:
+            ctx.over = exc  # what matched so far stands; the caller reports the rule
         return out
 
     def first_host_only(self, ctx: _Context) -> int | None:
         """Like `first`, but only rules that need nothing but the host (§A.7 item 6)."""
-        buckets: list[Any] = [self.suffix.get(s, ()) for s in ctx.suffixes]
+        buckets: list[Any] = [self.suffix.get(s, ()) for s in _suffixes(ctx.host)]
         buckets.append(self.exact.get(ctx.host, ()))
         if self.labels and ctx.host:
             buckets.extend(
@@ -476,6 +575,23 @@ class _Category:
         for bucket in buckets:
             for f in bucket:
                 if _host_only(f) and _match(f, ctx):
+                    return int(f[0])
+        return None
+
+    def first_path_exception(self, host: str) -> int | None:
+        """An exception for every site that names exactly `host` with a path
+        (`@@||imasdk.googleapis.com/js/sdkloader/`): §A.7 item 6, as added."""
+        for bucket in (self.suffix.get(host, ()), self.exact.get(host, ())):
+            for f in bucket:
+                _, _, party, include, exclude, denyallow, pattern = f
+                if (
+                    pattern is not None
+                    and pattern[0] == KIND_TAIL
+                    and party == 0
+                    and include is None
+                    and exclude is None
+                    and denyallow is None
+                ):
                     return int(f[0])
         return None
 
@@ -514,6 +630,21 @@ class Matcher:
         self._has_docallow = any(indexes["docallow"].values())
         self._has_removeparam = any(indexes["removeparam"].values())
         self._doc_cache: dict[str, int | None] = {}
+        #: Rules that ran a request out of its work budget, with how often (bounded).
+        self.costly: dict[int, int] = {}
+
+    def _over(self, exc: OverBudget) -> str:
+        """Record the rule that used up a request's budget; the reason text for it."""
+        rule_id = exc.rule
+        if rule_id is None:
+            return "the work budget ran out while looking at a large bucket of rules"
+        if rule_id in self.costly or len(self.costly) < _COSTLY_KEEP:
+            self.costly[rule_id] = self.costly.get(rule_id, 0) + 1
+        rule = self.rule(rule_id)
+        return (
+            f"the work budget ran out on `{rule.source.text[:80]}` "
+            f"({rule.source.list_id}:{rule.source.line}), a rule too costly for this URL"
+        )
 
     def rule(self, rule_id: int) -> Rule:
         """The Rule behind an id (a loaded engine re-parses only rules that decide)."""
@@ -525,18 +656,30 @@ class Matcher:
         if not ctx.host:
             # `data:`, `blob:`, `about:` never reach the network: nothing to protect from.
             return _NOT_NETWORK
-        block = self._block.first(ctx)
+        try:
+            block = self._block.first(ctx)
+        except OverBudget as exc:
+            # Fail safe: decide with what matched so far (nothing), say why.
+            return Decision(False, None, None, self._over(exc) + "; nothing blocked")
         if block is None:
             return _NO_MATCH
         if block in self._important_ids:
             return Decision(True, self.rule(block), None, "blocked by an $important rule")
-        exception = self._allow.first(ctx) if self._has_allow else None
+        try:
+            exception = self._allow.first(ctx) if self._has_allow else None
+        except OverBudget as exc:
+            reason = self._over(exc)
+            return Decision(True, self.rule(block), None, f"matched a block rule; {reason}")
         if exception is None and source_url and self._has_docallow:
             exception = self._document_exception(source_url)
         if exception is None:
             party = "third-party" if ctx.is_third() else "first-party"
             return Decision(True, self.rule(block), None, f"{party} request matched a block rule")
-        important = self._important.first(ctx) if self._important_ids else None
+        try:
+            important = self._important.first(ctx) if self._important_ids else None
+        except OverBudget as exc:
+            self._over(exc)
+            important = None
         if important is not None:
             return Decision(True, self.rule(important), None, "blocked by an $important rule")
         return Decision(
@@ -551,6 +694,10 @@ class Matcher:
             return Decision(False, None, None, "no host rule matched")
         if block not in self._important_ids:
             exception = self._allow.first_host_only(ctx)
+            if exception is None:
+                # A tunnel cannot see which URL it carries: an every-site exception for a
+                # path on this very host (a loader pages need) keeps the host reachable.
+                exception = self._allow.first_path_exception(ctx.host)
             if exception is not None:
                 return Decision(
                     False,
@@ -568,6 +715,8 @@ class Matcher:
         rules = [self.rule(r) for r in self._removeparam.all(ctx)]
         if rules:
             kept = {self.rule(r).removeparam for r in self._keepparam.all(ctx)}
+            if ctx.over is not None:
+                self._over(ctx.over)
             if "" in kept:
                 return []  # `@@...$removeparam`: nothing is stripped on these requests
             rules = [r for r in rules if r.removeparam not in kept]
@@ -581,6 +730,8 @@ class Matcher:
         ids: list[int] = []
         for category in (self._block, self._allow, self._removeparam):
             ids.extend(r for r in category.all(ctx) if r not in ids)
+        if ctx.over is not None:
+            self._over(ctx.over)
         return [self.rule(r) for r in ids]
 
     def _document_exception(self, page_url: str) -> int | None:
@@ -589,7 +740,11 @@ class Matcher:
         if cached != -1:
             return cached
         ctx = _Context(page_url, _page_host(page_url), _DOCUMENT, True)
-        found = self._docallow.first(ctx)
+        try:
+            found = self._docallow.first(ctx)
+        except OverBudget as exc:
+            self._over(exc)
+            found = None
         if len(self._doc_cache) > 4096:
             self._doc_cache.clear()
         self._doc_cache[page_url] = found

@@ -13,6 +13,7 @@ apart with `str` methods, never with per-line regular expressions.
 from __future__ import annotations
 
 from trackguard.domain import to_ascii_host
+from trackguard.lists.text import MAX_LIST_BYTES, split_lines, utf8_size
 from trackguard.model import (
     ALL_TYPES,
     DEFAULT_TYPES,
@@ -29,7 +30,6 @@ from trackguard.model import (
     SourceRef,
 )
 
-MAX_LIST_BYTES = 16 * 1024 * 1024  # TPL spec §A.10, applied to every format
 MAX_RULES = 500_000
 MAX_LINE = 65536  # EasyList has `$domain=` lists of several KiB; TPL keeps 4,096 (§A.10)
 
@@ -437,10 +437,8 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
     Raises ListRejected when the text exceeds the size limits or has no usable filter
     (network or cosmetic) at all.
     """
-    if len(text) > MAX_LIST_BYTES:
+    if utf8_size(text) > MAX_LIST_BYTES:
         raise ListRejected(f"{list_id}: list is larger than {MAX_LIST_BYTES // (1024 * 1024)} MiB")
-    if text.startswith("\ufeff"):
-        text = text[1:]
     rules: list[Rule] = []
     diagnostics: list[Diagnostic] = []
     skipped: dict[str, int] = {}
@@ -449,7 +447,8 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
     def skip(kind: str) -> None:
         skipped[kind] = skipped.get(kind, 0) + 1
 
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    # LF, CRLF and CR end a line, nothing else (see `lists.text`); drops a BOM.
+    for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
         if not line:
             skip("blank")

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from trackguard.lists.hosts import classify_address
-from trackguard.lists.tpl import HEADER, normalize_host
+from trackguard.lists.text import normalize_host, split_lines
+from trackguard.lists.tpl import HEADER
 from trackguard.model import Format
 
 __all__ = ["SAMPLE_CHARS", "SAMPLE_LINES", "detect_format"]
@@ -71,19 +72,8 @@ def detect_format(text: str) -> Format:
 
 
 def _sample_lines(text: str, start: int) -> Iterator[str]:
-    """Lines of the first `SAMPLE_CHARS` characters, split lazily (LF, CRLF or CR)."""
-    limit = min(len(text), start + SAMPLE_CHARS)
-    pos = start
-    while pos < limit:
-        end = text.find("\n", pos, limit)
-        if end < 0:
-            end = limit
-        line = text[pos:end]
-        pos = end + 1
-        if "\r" in line:
-            yield from line.split("\r")
-        else:
-            yield line
+    """Lines of the first `SAMPLE_CHARS` characters, split as the parsers split them."""
+    yield from split_lines(text[start : start + SAMPLE_CHARS])
 
 
 def _hosts_style(line: str) -> bool:

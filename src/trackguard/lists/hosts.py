@@ -7,7 +7,8 @@ I/O here: text in, `ParsedList` out.
 Every entry becomes a block rule for that host and its subdomains, first- and third-party
 alike (`HostMode.SUFFIX`, `Party.ANY`), which is how peer engines read hosts lists; IP
 literals block only that address. The size limits, line splitting and host validation
-are the TPL parser's (TPL spec §A.3 end-of-line rules, §A.5.1 host tokens, §A.10 limits).
+are shared with the other parsers in `lists.text` (TPL spec §A.3 end-of-line rules,
+§A.5.1 host tokens, §A.10 limits).
 
 Decisions (the hosts format has no specification):
 - `#` starts a comment anywhere on a line; a line starting with `!` is a comment too, so
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from trackguard.lists.tpl import (
+from trackguard.lists.text import (
     MAX_LINE_CHARS,
     MAX_RULES,
     bad_host_char,

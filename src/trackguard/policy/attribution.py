@@ -13,7 +13,10 @@ from them, and attributes each subresource through its `Origin`/`Referer` origin
 
 Nothing here does I/O; the clock is injected so tests need no sleeps. Entries expire
 (sliding: a page that keeps loading keeps its context) and the record is bounded, so a
-hostile page cannot grow it without limit. Only origins and sites are held, never URLs.
+hostile page cannot grow it without limit. Only origins and sites are held, never URLs,
+with one exception: the URLs of frame documents the proxy just blocked (`note_blocked`),
+for at most FRAME_TTL and MAX_ENTRIES, so that the blocked frame's own resources are
+blocked with it (issue 9); they never leave memory.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from trackguard.domain import site_of, split_url
+from trackguard.model import Decision
 
 #: How long a page context stays open after its last request (sliding).
 PAGE_TTL = 30 * 60.0
@@ -87,6 +91,8 @@ class NavigationRecord:
         self._pages: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # frame origin -> {top site: (page origin, expiry)}
         self._frames: OrderedDict[str, dict[str, tuple[str, float]]] = OrderedDict()
+        # blocked document URL (no fragment) -> (what blocked it, expiry)
+        self._blocked: OrderedDict[str, tuple[Decision | None, float]] = OrderedDict()
 
     def engage(self, url: str) -> None:
         """A top-level navigation answered 2xx HTML: open a page context (§B2 rule 1)."""
@@ -133,6 +139,23 @@ class NavigationRecord:
         elif len(event) == 4 and event[0] == "frame" and all(event[1:]):
             self._add_frame(event[1], event[2], event[3])
 
+    def note_blocked(self, document_url: str, why: Decision | None) -> None:
+        """A document (frame) was blocked: requests it makes are blocked with it."""
+        url = document_url.split("#", 1)[0]
+        self._blocked[url] = (why, self._clock() + self._frame_ttl)
+        self._blocked.move_to_end(url)
+        while len(self._blocked) > self._max:
+            self._blocked.popitem(last=False)
+
+    def blocked_document(self, referer: str) -> tuple[bool, Decision | None]:
+        """(True, what blocked it) when `referer` is a document blocked a moment ago."""
+        if not self._blocked:
+            return False, None
+        entry = self._blocked.get(referer.split("#", 1)[0])
+        if entry is None or entry[1] <= self._clock():
+            return False, None
+        return True, entry[0]
+
     def is_engaged(self, site: str) -> bool:
         entry = self._pages.get(site)
         return entry is not None and entry[1] > self._clock()
@@ -171,4 +194,4 @@ class NavigationRecord:
         return None
 
     def __len__(self) -> int:
-        return len(self._pages) + len(self._frames)
+        return len(self._pages) + len(self._frames) + len(self._blocked)

@@ -8,7 +8,10 @@ only moves bytes and calls it. No I/O, no list parsing (the engine does that).
 
 Evaluation order (§A.8, "Decision — evaluation order"):
 
-    0. not evaluated: top-level navigations, unattributed requests (§A.7 items 3-4)
+    0. not evaluated: top-level navigations, unattributed requests that may be
+       navigations (§A.7 items 3-4); other unattributed requests are judged as a
+       tunnel is, on the host alone (revised item 4 -> `decide_tunnel`); requests made
+       by a document the proxy blocked are blocked with it
     1. user overrides: allow / block for a domain                    -> that action
     2. protection off globally, or off for this first-party site     -> ALLOW
     3-4. the enabled lists (allow beats block; the engine decides)   -> ALLOW / BLOCK
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
-from trackguard.domain import host_suffixes, site_of, split_url, to_ascii_host
+from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
 from trackguard.model import Decision, RequestType, Rule
 from trackguard.policy.attribution import NavigationRecord, PageContext, site_of_url
 from trackguard.policy.classify import initiator_origin, is_top_level_navigation, request_type
@@ -105,7 +108,8 @@ class Layer(enum.Enum):
     """Which step of the evaluation decided; logged with every verdict."""
 
     NAVIGATION = "navigation"  # top-level navigation: never blocked (§A.7 item 3)
-    UNATTRIBUTED = "unattributed"  # no page context: fail open (§A.7 item 4)
+    UNATTRIBUTED = "unattributed"  # no page context, may be a navigation (§A.7 item 4)
+    BLOCKED_DOCUMENT = "blocked-document"  # made by a frame document the proxy blocked
     USER_ALLOW = "user-allow"
     USER_BLOCK = "user-block"
     PROTECTION_OFF = "protection-off"
@@ -232,11 +236,36 @@ def decide(
     """Decide one plain-HTTP (or intercepted) request. `headers` has lower-case names."""
     parts = _split_url(url)
     host = parts.host
-    rtype = request_type(headers, parts)
+    rtype = request_type(headers, parts, method)
     initiator = initiator_origin(headers)
     context = record.context_for(initiator) if initiator else None
 
-    if is_top_level_navigation(headers):
+    referer = headers.get("referer", "")
+    if referer:
+        parent_blocked, why = record.blocked_document(referer)
+        if parent_blocked and _matches_domain(host, config.user_allow) is None:
+            site = context.site if context is not None else ""
+            return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
+
+    verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
+    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        record.note_blocked(url, verdict.decision)
+    return verdict
+
+
+def _decide(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    parts: UrlParts,
+    rtype: RequestType,
+    initiator: str,
+    context: PageContext | None,
+    config: PolicyConfig,
+    matcher: ListMatcher,
+) -> Verdict:
+    host = parts.host
+    if is_top_level_navigation(headers, method):
         if "sec-fetch-mode" in headers:
             return Verdict(
                 False, Layer.NAVIGATION, RequestType.DOCUMENT, host, site_of(host), engage=True
@@ -264,8 +293,14 @@ def decide(
     elif headers.get("sec-fetch-site", "").lower() == "cross-site":
         # §A.7 item 4: unattributed but the browser says cross-site -> third-party.
         site, source_url = "", (initiator + "/") if initiator else None
-    else:
+    elif headers.get("sec-fetch-mode", "").lower() == "navigate":
+        # A frame navigation we cannot attribute may be a navigation: never blocked.
         return Verdict(False, Layer.UNATTRIBUTED, rtype, host, "")
+    else:
+        # Revised §A.7 item 4: judged as a tunnel is (item 6), on the host alone, so a
+        # program that is not a browser gets the same protection over HTTP as over HTTPS.
+        tunnel = decide_tunnel(host, config=config, matcher=matcher)
+        return Verdict(tunnel.blocked, tunnel.layer, rtype, tunnel.host, "", tunnel.decision)
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
     third_party = not site or site_of(host) != site

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from trackguard.proxy.exchange import Planner
-from trackguard.proxy.http1 import Limits
+from trackguard.proxy.http1 import Limits, plain_ip
 from trackguard.proxy.pool import IdlePool, Stream, Upstream, stream_abort, stream_usable
+from trackguard.proxy.resolve import UpstreamResolver, upstream_address
 
 COPY_SIZE = 64 * 1024
 
@@ -129,6 +130,8 @@ class Context:
         #: Host name -> address to connect to instead of resolving it (like curl's
         #: --connect-to). Tests and benchmarks use it for `*.test` names on loopback.
         self.connect_to = {k.lower(): v for k, v in (connect_to or {}).items()}
+        #: `--resolver`: resolve upstream hosts through that DNS server and uncloak them.
+        self.resolver: UpstreamResolver | None = None
         self.pac_fallback_direct = pac_fallback_direct
         self.listen: list[tuple[str, int]] = []
         self.allow = networks(allow_from)
@@ -143,6 +146,10 @@ class Context:
             per_host, idle, Upstream.usable, Upstream.abort
         )
         self.batch: WriteBatch | None = None  # set by the server's start(): needs the loop
+
+    async def upstream_address(self, host: str) -> str:
+        """Where to connect for `host`; raises `resolve.Cloaked` or `socket.gaierror`."""
+        return await upstream_address(host, self.resolver, self.connect_to)
 
     def spawn(self, coro: Coroutine[object, object, None]) -> None:
         """Run `coro` as a task the server waits for on shutdown."""
@@ -169,15 +176,10 @@ class Context:
         host = host.lower().strip("[]")
         if host in ("localhost", self.host.lower()):
             return True
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        ip = plain_ip(host)  # `[::ffff:127.0.0.2]` reaches 127.0.0.2 (issue 9 defect 6)
+        if ip is None:
             return False
-        return (
-            ip.is_loopback
-            or ip.is_unspecified
-            or any(ip == ipaddress.ip_address(a) for a, _ in self.listen)
-        )
+        return ip.is_loopback or ip.is_unspecified or any(ip == plain_ip(a) for a, _ in self.listen)
 
     def is_loop(self, transport: asyncio.BaseTransport) -> bool:
         """An upstream connection that reached the proxy's own port (a relay loop)."""
@@ -185,13 +187,12 @@ class Context:
         local = transport.get_extra_info("sockname")
         if not isinstance(peer, tuple) or peer[1] != self.port:
             return False
-        try:
-            ip = ipaddress.ip_address(peer[0])
-        except ValueError:
+        ip = plain_ip(str(peer[0]))
+        if ip is None:
             return False
         # Our own port on a loopback address or on one of this machine's addresses (the
         # connection's local address equals its peer address only when talking to itself).
-        return ip.is_loopback or (isinstance(local, tuple) and local[0] == peer[0])
+        return ip.is_loopback or (isinstance(local, tuple) and plain_ip(str(local[0])) == ip)
 
 
 def close_softly(writer: asyncio.StreamWriter, grace: float = 2.0) -> None:

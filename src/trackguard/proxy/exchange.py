@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from trackguard.dnsserver.decide import DnsVerdict
 from trackguard.model import RequestType, SourceRef
 from trackguard.policy.attribution import NavigationRecord, origin_of
 from trackguard.policy.decide import (
@@ -34,6 +35,7 @@ from trackguard.policy.decide import (
 )
 from trackguard.policy.signals import apply_signals
 from trackguard.proxy.fastpath import header_map
+from trackguard.proxy.framing import request_fields, response_fields, transfer_codings
 from trackguard.proxy.http1 import (
     HOP_BY_HOP,
     Framing,
@@ -45,7 +47,6 @@ from trackguard.proxy.http1 import (
     parse_absolute_target,
     response_framing,
     serialize_head,
-    strip_hop_by_hop,
 )
 from trackguard.proxy.log import DecisionLog, strip_query
 from trackguard.proxy.responses import (
@@ -325,11 +326,13 @@ class Planner:
         key: tuple[str, str, int],
         framing: Framing,
         *,
+        length: int = 0,
         closing: bool = False,
     ) -> Plan:
         """Judge a plain-HTTP request and build the bytes to send: a local answer or the
-        head for upstream. `key` is (scheme, lower-case host, port); `framing` the request
-        body's; `closing`: the proxy is shutting down (answer, then close)."""
+        head for upstream. `key` is (scheme, lower-case host, port); `framing` and `length`
+        the request body's (written once, canonical: `Content-Length: 4, 4` leaves as `4`);
+        `closing`: the proxy is shutting down (answer, then close)."""
         tokens = req.tokens
         version = req.version
         client_keep = (
@@ -351,7 +354,9 @@ class Planner:
         drop = _DROP_FOR_TOKENS.get(tokens) or _FORWARD_DROP | tokens
         out = [("Host", req.authority)]
         out += [h for h in req.headers if h[0].lower() not in drop]
-        out = self.add_signals(out)
+        signals = self.state.config.signals
+        if signals.active:  # `add_signals`, inlined: this runs for every request
+            out = apply_signals(out, signals)
         strip = verdict.layer is Layer.LEARNED_STRIP
         if strip:
             out = strip_request_fields(out, method)
@@ -359,8 +364,10 @@ class Planner:
         inspect = strip or (
             learner is not None and learner.wants(verdict.site, verdict.engage, verdict.host)
         )
-        if framing is Framing.CHUNKED:
-            out.append(("Transfer-Encoding", "chunked"))
+        if framing is not Framing.NONE:
+            out = request_fields(out, framing, length, transfer_codings(req.headers))
+        elif "content-length" in lower:
+            out = request_fields(out, Framing.LENGTH, 0)  # `0, 0` leaves as `0`
         if is_upgrade:
             out.append(("Connection", "Upgrade"))
             out.append(("Upgrade", upgrade))
@@ -402,11 +409,11 @@ class Planner:
         )
         dechunk = framing is Framing.CHUNKED and head.version == "HTTP/1.0"
         keep = plan.client_keep and framing is not Framing.CLOSE and not dechunk
-        headers = strip_hop_by_hop(response.headers)
+        # One framing, canonical: Content-Length goes when Transfer-Encoding came, codings
+        # such as gzip stay (framing.response_fields, RFC 9112 §6.3).
+        headers = response_fields(response.headers, framing, length, dechunk=dechunk)
         if verdict.layer is Layer.LEARNED_STRIP:
             headers = [h for h in headers if h[0].lower() != "set-cookie"]
-        if framing is Framing.CHUNKED and not dechunk:
-            headers.append(("Transfer-Encoding", "chunked"))
         if not keep:
             headers.append(("Connection", "close"))
         elif head.version == "HTTP/1.0":
@@ -470,6 +477,31 @@ class Planner:
             return TunnelPlan(verdict, None, None)
         answer = tunnel_refused_parts(explain(verdict), verdict.host)
         return TunnelPlan(verdict, answer, build_response(*answer, close=True))
+
+    def cloaked(self, host: str, verdict: DnsVerdict, kind: str) -> bytes:
+        """Refuse a connection to `host`, an alias of a listed tracker (`resolve.py`).
+
+        Found only once the name was resolved, after the request or tunnel was allowed: the
+        log gets a second row for it, naming the tracker's rule and the alias chain.
+        """
+        decision = verdict.verdict.decision
+        matched = decision.matched if decision is not None else None
+        if self.log is not None:
+            source = matched.source if matched is not None else None
+            self.log.add_fields(
+                time.time(),
+                kind,
+                "block",
+                verdict.verdict.layer.value,
+                "tunnel" if kind == "tunnel" else "other",
+                "",
+                host,
+                source.text if source else None,
+                source.list_id if source else None,
+                source.line if source else None,
+                "cname:" + " > ".join(verdict.chain),
+            )
+        return build_response(*tunnel_refused_parts(verdict.explain(), host), close=True)
 
     # -- the log -----------------------------------------------------------------------
 

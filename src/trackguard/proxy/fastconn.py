@@ -26,6 +26,7 @@ from trackguard.proxy.exchange import Plan
 from trackguard.proxy.fastpath import FastRequest, parse_simple_request, plain_response
 from trackguard.proxy.http1 import Framing, HttpError, parse_response_head, response_framing
 from trackguard.proxy.pool import Upstream
+from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import error_response
 from trackguard.proxy.streamconn import StreamConn, accept
 
@@ -246,12 +247,15 @@ class FastConn(asyncio.Protocol):
         ctx = self.ctx
         _, host, port = plan.key
         shown = self.host
-        address = ctx.connect_to.get(host, host)
         loop = self.loop
         try:
+            address = await ctx.upstream_address(host)
             transport, upstream = await asyncio.wait_for(
                 loop.create_connection(Upstream, address, port), ctx.limits.connect_timeout
             )
+        except Cloaked as exc:
+            self._fail(ctx.planner.cloaked(shown, exc.verdict, "http"))
+            return
         except TimeoutError:
             self._fail(error_response(504, f"timed out connecting to {shown}:{port}"))
             return
@@ -445,5 +449,10 @@ class FastConn(asyncio.Protocol):
         conn = StreamConn(self.ctx, reader, writer)
         conn.first = False
         conn.upstream = up_writer
+        # Still waiting for the upstream (a 1xx may come first): without this the new
+        # connection sat in stage HEAD with deadline 0, and the sweeper closed it within
+        # 0.25 s (issue 9 defect 3: `103` then `200` 0.5 s later was never answered).
+        conn.stage = Stage.UPSTREAM
+        conn.deadline = self.loop.time() + self.ctx.limits.response_timeout
         relay = conn.relay_response(self.request.head(), self.plan, (up_reader, up_writer), data)
         self.ctx.spawn(conn.run(relay))

@@ -10,6 +10,7 @@ lines) are rejected instead of guessed, as RFC 9112 §6.3 and §5.2 allow.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,12 @@ def get_header(headers: Iterable[Header], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
+
+
+def ascii_digits(text: str | bytes) -> bool:
+    """Only the ASCII digits 0-9: `str.isdigit` also accepts `²` or `٣`, which `int()`
+    then refuses or reads (issue 9 defect 5)."""
+    return bool(text) and text.isascii() and text.isdigit()
 
 
 def _is_token(text: bytes) -> bool:
@@ -176,7 +183,7 @@ def parse_request_head(data: bytes, limits: Limits = Limits()) -> RequestHead:
     if not target or target.translate(None, _TARGET_CHARS):
         raise HttpError(400, "invalid request target")
     if version != b"HTTP/1.1" and version != b"HTTP/1.0":
-        if version.startswith(b"HTTP/") and version[5:6].isdigit():
+        if version.startswith(b"HTTP/") and ascii_digits(version[5:6]):
             raise HttpError(505, "only HTTP/1.0 and HTTP/1.1 are supported")
         raise HttpError(400, "malformed request line")
     headers = _fields(block, limits)
@@ -187,12 +194,15 @@ def parse_request_head(data: bytes, limits: Limits = Limits()) -> RequestHead:
 
 def parse_response_head(data: bytes, limits: Limits = Limits()) -> ResponseHead:
     """Parse an upstream status line and fields. Upstreams are hostile too."""
+    if len(data) > limits.max_head + 4:
+        # The same cap as the stream reader's: a head either path refuses, both refuse.
+        raise HttpError(502, "upstream response head too large")
     status_line, block = _split_head(data)
     parts = status_line.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
         raise HttpError(502, "upstream sent a malformed status line")
     code = parts[1]
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or not ascii_digits(code):
         raise HttpError(502, "upstream sent a malformed status code")
     reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
     try:
@@ -211,7 +221,7 @@ def _content_length(headers: Iterable[Header], status: int) -> int | None:
     if len(members) != 1:
         raise HttpError(status, "conflicting Content-Length")
     value = members.pop()
-    if not value.isdigit() or len(value) > 18:
+    if not ascii_digits(value) or len(value) > 18:
         raise HttpError(status, "invalid Content-Length")
     return int(value)
 
@@ -350,10 +360,22 @@ def split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if not host or any(c in host for c in " /\\?#%"):
         raise HttpError(400, "invalid host")
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not ascii_digits(port_text) or not 0 < int(port_text) < 65536:
             raise HttpError(400, "invalid port")
         return host, int(port_text)
     return host, default_port
+
+
+def plain_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal (brackets and zone allowed) with IPv4-mapped IPv6 (`::ffff:127.0.0.2`)
+    unwrapped, so address checks see the address a connection reaches; None for names."""
+    try:
+        ip = ipaddress.ip_address(text.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def parse_absolute_target(target: str) -> Target:

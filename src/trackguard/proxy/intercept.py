@@ -57,9 +57,10 @@ ENV_PASSTHROUGH = "TRACKGUARD_INTERCEPT_PASSTHROUGH"
 ENV_MITM_PYTHON = "TRACKGUARD_MITM_PYTHON"
 
 UNAVAILABLE = (
-    "TLS interception needs mitmproxy: pip install 'trackguard[intercept]' (Python 3.12+), "
-    "or on Python 3.11 install trackguard and mitmproxy in a Python 3.12+ environment and "
-    f"set {ENV_MITM_PYTHON} to its python"
+    "TLS interception needs mitmproxy: in a source checkout run `bash scripts/setup` (it "
+    "builds .venv-mitm with Python 3.12+); otherwise pip install 'trackguard[intercept]' "
+    "(Python 3.12+), or on Python 3.11 install trackguard and mitmproxy in a Python 3.12+ "
+    f"environment and set {ENV_MITM_PYTHON} to its python"
 )
 
 
@@ -74,11 +75,106 @@ def passthrough_pattern(hosts: Iterable[str]) -> str:
     return rf"^(?:[^:]+\.)?(?:{alternatives}):\d+$" if names else r"^$"
 
 
+#: The managed side environment `scripts/setup` builds beside `.venv` when the project's
+#: Python is older than 3.12 (docs/proxy.md, "Why a side environment").
+SIDE_ENV = ".venv-mitm"
+
+
+def side_env_python() -> Path | None:
+    """`<checkout>/.venv-mitm/bin/python` when trackguard runs from a source checkout
+    (src layout, editable install) and `scripts/setup` built the side environment."""
+    checkout = Path(__file__).resolve().parents[3]
+    for name in ("bin/python", "Scripts/python.exe"):
+        python = checkout / SIDE_ENV / name
+        if python.exists():
+            return python
+    return None
+
+
 def mitm_python() -> str | None:
-    """The Python for mitmdump: this one if it has mitmproxy, else $TRACKGUARD_MITM_PYTHON."""
+    """The Python for mitmdump: $TRACKGUARD_MITM_PYTHON if set, this one if it has
+    mitmproxy, else the managed side environment; None when there is none."""
+    chosen = os.environ.get(ENV_MITM_PYTHON)
+    if chosen:
+        return chosen
     if importlib.util.find_spec("mitmproxy") is not None:
         return sys.executable
-    return os.environ.get(ENV_MITM_PYTHON) or None
+    side = side_env_python()
+    return str(side) if side is not None else None
+
+
+def ca_folder(home: Path) -> Path:
+    """mitmproxy's configuration folder inside trackguard's state folder."""
+    return home / "mitmproxy"
+
+
+def ca_certificate(home: Path) -> Path:
+    """The CA certificate (PEM) users trust; its private key sits beside it, 0600."""
+    return ca_folder(home) / "mitmproxy-ca-cert.pem"
+
+
+_MAKE_CA = (
+    "import sys; from mitmproxy.certs import CertStore; "
+    "CertStore.from_store(sys.argv[1], 'mitmproxy', 2048)"
+)
+
+
+def ensure_ca(home: Path, python: str | None = None) -> Path:
+    """Create the CA now (mitmproxy would on first start) so it can be trusted first."""
+    cert = ca_certificate(home)
+    if cert.exists():
+        return cert
+    python = python or mitm_python()
+    if python is None:
+        raise InterceptUnavailable(UNAVAILABLE)
+    from trackguard.files import private_folder
+
+    private_folder(ca_folder(home))
+    done = subprocess.run(
+        [python, "-c", _MAKE_CA, str(ca_folder(home))], capture_output=True, text=True
+    )
+    if done.returncode != 0 or not cert.exists():
+        tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        raise InterceptUnavailable(f"could not create the CA with {python}: {tail[0]}")
+    return cert
+
+
+def trust_steps(cert: Path) -> list[tuple[str, str]]:
+    """(system or browser, how to trust `cert` there), for `trackguard ca`."""
+    der = cert.with_name("mitmproxy-ca-cert.cer")
+    return [
+        (
+            "Debian/Ubuntu (system, curl, Chromium)",
+            f"sudo cp {cert} /usr/local/share/ca-certificates/trackguard.crt && "
+            "sudo update-ca-certificates",
+        ),
+        (
+            "Fedora/Arch (system)",
+            f"sudo trust anchor --store {cert}",
+        ),
+        (
+            "Chromium/Chrome on Linux (own store)",
+            f'certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n trackguard -i {cert}',
+        ),
+        (
+            "Firefox (any OS)",
+            "Settings > Privacy & Security > Certificates > View Certificates > Authorities > "
+            f"Import {cert}, tick 'Trust this CA to identify websites'",
+        ),
+        (
+            "macOS (Safari, Chrome)",
+            "sudo security add-trusted-cert -d -r trustRoot -k "
+            f"/Library/Keychains/System.keychain {cert}",
+        ),
+        (
+            "Windows (Edge, Chrome)",
+            f"certutil -addstore root {der}",
+        ),
+        (
+            "Python programs",
+            f"export SSL_CERT_FILE={cert} REQUESTS_CA_BUNDLE={cert}",
+        ),
+    ]
 
 
 def _tristate(value: bool | None) -> str:
@@ -148,7 +244,7 @@ def run_intercept(
     env[ENV_PASSTHROUGH] = os.pathsep.join(hosts)
     print(
         f"trackguard proxy (TLS interception) on http://{host}:{port}/ - trust the CA in "
-        f"{home / 'mitmproxy' / 'mitmproxy-ca-cert.pem'} in your browser.",
+        f"{ca_certificate(home)} in your browser (`trackguard ca` says how).",
         file=sys.stderr,
     )
     child = subprocess.Popen(

@@ -12,7 +12,11 @@ the client gets a response that does not break the page. Per request type:
 
 Every blocked response carries `X-Trackguard-Blocked: <rule> (<list>:<line>)` and is never
 cached. Cross-origin fetches get the CORS headers that let the page read the empty answer,
-since a CORS failure would reject the page's promise and break scripts.
+since a CORS failure would reject the page's promise and break scripts. Never credentialed
+CORS (issue 9 defect 9): echoing any `Origin` with `Access-Control-Allow-Credentials`
+let every page probe whether the proxy runs and what the user's lists block, reading
+responses as the user. A wildcard origin without credentials reveals no header
+(`X-Trackguard-Blocked` is not exposed) and satisfies uncredentialed fetches.
 """
 
 from __future__ import annotations
@@ -88,11 +92,7 @@ def _cors(request_headers: Mapping[str, str]) -> list[tuple[str, str]]:
     origin = request_headers.get("origin", "")
     if not origin:
         return []
-    out = [
-        ("Access-Control-Allow-Origin", header_safe(origin)),
-        ("Access-Control-Allow-Credentials", "true"),
-        ("Vary", "Origin"),
-    ]
+    out = [("Access-Control-Allow-Origin", "*")]
     wanted = request_headers.get("access-control-request-headers")
     if wanted:
         out.append(("Access-Control-Allow-Headers", header_safe(wanted)))

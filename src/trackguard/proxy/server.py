@@ -26,6 +26,7 @@ from trackguard.proxy.exchange import Planner, ProxyState
 from trackguard.proxy.fastconn import FastConn
 from trackguard.proxy.listen import Acceptor, listening_sockets
 from trackguard.proxy.log import DecisionLog
+from trackguard.proxy.resolve import UpstreamResolver
 from trackguard.proxy.streamconn import accept
 
 __all__ = ["ProxyServer", "ProxyState", "ServerLimits"]
@@ -45,6 +46,7 @@ class ProxyServer:
         log: DecisionLog | None = None,
         pac_fallback_direct: bool = False,
         connect_to: Mapping[str, str] | None = None,
+        resolver: tuple[str, int] | None = None,
         fast_path: bool = True,
         reuse_port: bool = False,
         sock: socket.socket | None = None,
@@ -60,6 +62,8 @@ class ProxyServer:
             connect_to=connect_to,
             pac_fallback_direct=pac_fallback_direct,
         )
+        if resolver is not None:
+            self.ctx.resolver = UpstreamResolver(resolver, state)
         self.host = host
         self.fast_path = fast_path
         self.reuse_port = reuse_port

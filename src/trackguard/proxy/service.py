@@ -55,6 +55,8 @@ class ProxyOptions:
     gpc: bool | None = None
     log: bool = True
     pac_fallback_direct: bool = False
+    #: `--resolver`: resolve upstream hosts through this DNS server, uncloaking CNAMEs.
+    resolver: tuple[str, int] | None = None
     #: Seconds between checks for due list updates.
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
@@ -181,6 +183,7 @@ class ProxyService:
             limits=opts.limits,
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
+            resolver=opts.resolver,
             sock=self._sock,
         )
         self.server.planner.learner = self.learning.hook

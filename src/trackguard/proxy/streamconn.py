@@ -28,6 +28,7 @@ from trackguard.proxy.connection import (
     linger,
 )
 from trackguard.proxy.exchange import HeadRequest, Plan
+from trackguard.proxy.framing import BodyLimits, ChunkedDecoder
 from trackguard.proxy.http1 import (
     Framing,
     HttpError,
@@ -35,7 +36,6 @@ from trackguard.proxy.http1 import (
     Target,
     keep_alive,
     parse_absolute_target,
-    parse_chunk_size,
     parse_request_head,
     parse_response_head,
     request_framing,
@@ -44,6 +44,7 @@ from trackguard.proxy.http1 import (
 )
 from trackguard.proxy.pac import local_response
 from trackguard.proxy.pool import Stream
+from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import CONTINUE, TUNNEL_ESTABLISHED, error_response
 
 logger = logging.getLogger("trackguard.proxy")
@@ -216,7 +217,7 @@ class StreamConn:
         if self.ctx.is_self(host, port):
             await self.send(error_response(508, "the proxy will not tunnel to itself"))
             return
-        upstream = await self.open("tcp", host, port)
+        upstream = await self.open("tcp", host, port, kind="tunnel")
         if upstream is None:
             return
         await self.send(TUNNEL_ESTABLISHED)
@@ -249,14 +250,14 @@ class StreamConn:
 
     # -- upstream connections ----------------------------------------------------------
 
-    async def open(self, scheme: str, host: str, port: int) -> Stream | None:
+    async def open(self, scheme: str, host: str, port: int, *, kind: str = "http") -> Stream | None:
         """Connect, answering 502/504/508 to the client itself on failure (then None)."""
         loop = asyncio.get_running_loop()
         self.stage = Stage.UPSTREAM
         self.deadline = loop.time() + self.ctx.limits.connect_timeout + 1
         tls = self.ctx.tls if scheme == "https" else None
-        address = self.ctx.connect_to.get(host.lower(), host)
         try:
+            address = await self.ctx.upstream_address(host)
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
                     address,
@@ -267,6 +268,9 @@ class StreamConn:
                 ),
                 self.ctx.limits.connect_timeout,
             )
+        except Cloaked as exc:
+            await self.send(self.ctx.planner.cloaked(host, exc.verdict, kind))
+            return None
         except TimeoutError:
             await self.send(error_response(504, f"timed out connecting to {host}:{port}"))
             return None
@@ -295,7 +299,9 @@ class StreamConn:
         framing, length = request_framing(head)
         key = (target.scheme, target.host.lower(), target.port)
         ctx = self.ctx
-        plan = ctx.planner.request(HeadRequest(head, target), key, framing, closing=ctx.closing)
+        plan = ctx.planner.request(
+            HeadRequest(head, target), key, framing, length=length, closing=ctx.closing
+        )
         if plan.response is not None:
             await self.send(plan.response)
             return not plan.close
@@ -442,7 +448,8 @@ class StreamConn:
         client_side: bool,
         dechunk: bool = False,
     ) -> None:
-        """Stream one body from `src` to `dst`, never holding more than one chunk.
+        """Stream one body from `src` to `dst`, never holding more than one chunk, waiting
+        for `dst` after every write (a peer that does not read stops the copy, issue 9).
 
         `client_side`: the body comes from the client (an early EOF means the client went
         away); otherwise from the upstream (an early EOF truncates the response).
@@ -476,31 +483,24 @@ class StreamConn:
                     self.deadline = loop.time() + idle
                     await write(data)
             elif framing is Framing.CHUNKED:
-                while True:
-                    line = await src.readuntil(b"\r\n")
-                    size = parse_chunk_size(line, self.ctx.limits.http)
-                    if not dechunk:
-                        dst.write(line)
-                    if size == 0:
-                        break
-                    remaining = size + 2  # data and its CRLF
-                    while remaining:
-                        data = await src.read(min(COPY_SIZE, remaining))
+                # Parsed strictly and written again in canonical form (framing.py): no
+                # framing byte a peer wrote passes through, trailers are capped and dropped.
+                decoder = ChunkedDecoder(
+                    reframe=not dechunk,
+                    status=400 if client_side else 502,
+                    limits=BodyLimits(max_chunk_line=self.ctx.limits.http.max_chunk_line),
+                )
+                while not decoder.done:
+                    if decoder.wants_line:
+                        data = await src.readuntil(b"\n")  # one line, capped by the limit
+                    else:
+                        data = await src.read(min(COPY_SIZE, decoder.wants))
                         if not data:
                             raise gone("chunked body ended early")
-                        remaining -= len(data)
-                        self.deadline = loop.time() + idle
-                        if dechunk:
-                            data = data[: max(0, len(data) - max(0, 2 - remaining))]
-                        await write(data)
-                # Trailer section: fields until an empty line (bounded by the reader limit).
-                while True:
-                    line = await src.readuntil(b"\r\n")
-                    if not dechunk:
-                        dst.write(line)
-                    if line == b"\r\n":
-                        break
-                await write(b"")
+                    self.deadline = loop.time() + idle
+                    out = decoder.feed(data)
+                    if out:
+                        await write(out[0] if len(out) == 1 else b"".join(out))
         except asyncio.IncompleteReadError as exc:
             raise gone("body ended early") from exc
         except asyncio.LimitOverrunError as exc:

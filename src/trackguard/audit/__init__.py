@@ -1,0 +1,16 @@
+"""The auditor: who tracks whom, from HAR files and request logs (docs/audit.md).
+
+Read in this order:
+
+- `tally.py`: rows in, engine decisions, counts out; `Tally.merge` is commutative, which is
+  what lets partitions run anywhere. No I/O.
+- `entities.py`: companies and categories from Disconnect / DuckDuckGo data (parse is pure,
+  `load_entities` is the file edge).
+- `report.py`: a `Tally` to plain report data (the JSON contract). No I/O, no engine.
+- `render.py`: report data to JSON, CSV and self-contained HTML. No I/O.
+- `readers.py`: the input edge (HAR via `trackguard.har`, JSONL, CSV, Parquet), streamed.
+- `run.py` (one process) and `distributed.py` (Dask): partition, classify, reduce.
+
+Nothing here decides what to block: that is the engine's job; nothing here writes files:
+that is the CLI's (`trackguard.cli.audit`).
+"""

@@ -1,0 +1,204 @@
+"""CLI: `trackguard audit` — who tracks whom, from HAR files and request logs.
+
+Parses arguments, builds the engine and entity data, calls the auditor and writes the
+report. No classification or counting lives here (see `trackguard.audit`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from trackguard.model import ListRejected, TrackguardError
+
+FORMATS = ("html", "json", "csv")
+
+
+def _format_for(out: str | None, fmt: str | None) -> str:
+    if fmt:
+        return fmt
+    if out and out != "-":
+        suffix = Path(out).suffix.lower().lstrip(".")
+        if suffix in ("htm", "html"):
+            return "html"
+        if suffix in FORMATS:
+            return suffix
+    return "json"
+
+
+@contextmanager
+def _progress(enabled: bool, total: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr (rows done); a no-op when disabled."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _engine(lists: Sequence[str]) -> Any:
+    from trackguard.engine import Engine
+
+    if lists:
+        return Engine.from_files(lists)
+    from trackguard.subscriptions import engine_for
+
+    return engine_for()
+
+
+def _summary_lines(report: dict[str, Any]) -> list[str]:
+    s = report["summary"]
+    lines = [
+        f"pages {s['pages']:,} · sites {s['sites']:,} · requests {s['requests']:,}",
+        f"third-party {s['third_party_requests']:,} ({s['third_party_share']:.1%} of "
+        f"subresources) · trackers {s['trackers']:,}",
+        f"blocked by lists {s['blocked_by_lists']:,} · "
+        f"stopped by tunnels {s['stopped_by_tunnels']:,}",
+    ]
+    for t in report["trackers"][:5]:
+        company = f" ({t['company']})" if t["company"] else ""
+        lines.append(f"  {t['domain'][:40]}{company[:30]}: {t['sites']:,} sites, {t['reach']:.0%}")
+    return lines
+
+
+def register(main: click.Group) -> None:
+    """Add `audit` to the main group."""
+
+    @main.command()
+    @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+    @click.option(
+        "--list",
+        "lists",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="List file to audit with (repeatable). Default: the enabled subscriptions.",
+    )
+    @click.option(
+        "--entities",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Disconnect services.json / entities.json or DuckDuckGo tds.json (repeatable).",
+    )
+    @click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), help="Default: from --out, else json."
+    )
+    @click.option("--out", "-o", help="Write the report here (default: standard output).")
+    @click.option("--workers", type=click.IntRange(1, 256), help="Run on a local Dask cluster.")
+    @click.option(
+        "--dask", "dask_address", help="Run on an existing Dask scheduler (tcp://HOST:PORT)."
+    )
+    @click.option(
+        "--partition-rows",
+        type=click.IntRange(100, 10_000_000),
+        default=20_000,
+        show_default=True,
+        help="Rows per unit of work.",
+    )
+    @click.option("--title", default="trackguard audit", show_default=True)
+    @click.option(
+        "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+    def audit(
+        inputs: tuple[str, ...],
+        lists: tuple[str, ...],
+        entities: tuple[str, ...],
+        fmt: str | None,
+        out: str | None,
+        workers: int | None,
+        dask_address: str | None,
+        partition_rows: int,
+        title: str,
+        progress: bool | None,
+        as_json: bool,
+    ) -> None:
+        """Who tracks whom: audit HAR files, folders or request logs (JSONL, CSV, Parquet).
+
+        Reports per page and per site: requests, third parties, trackers with the rule
+        that caught each, cookies and DNT/GPC (HAR), and what trackguard would have
+        stopped with the lists by URL and with host-only tunnels.
+        """
+        from trackguard.audit.entities import EntityError, EntityMap, load_entities
+        from trackguard.audit.readers import AuditInputError, ReadStats, expand_inputs, read_rows
+        from trackguard.audit.render import render_csv, render_html, render_json
+        from trackguard.audit.report import ReportContext, build_report
+
+        if workers and dask_address:
+            raise click.UsageError("use either --workers or --dask, not both")
+        fmt = "json" if as_json else _format_for(out, fmt)
+        try:
+            files = expand_inputs(inputs)
+            entity_map = load_entities(entities) if entities else EntityMap()
+            engine = _engine(lists)
+        except (AuditInputError, EntityError, ListRejected, TrackguardError, OSError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        stats = ReadStats()
+        rows = read_rows(files, stats)
+        show = sys.stderr.isatty() if progress is None else progress
+        label = f"auditing {len(files):,} file(s)"
+        try:
+            with _progress(show, None, label) as advance:
+                if workers or dask_address:
+                    from trackguard.audit.distributed import audit_on_dask
+
+                    tally = audit_on_dask(
+                        rows,
+                        engine.to_bytes(),
+                        entity_map or None,
+                        address=dask_address,
+                        workers=workers or 2,
+                        partition_rows=partition_rows,
+                        progress=advance,
+                    )
+                else:
+                    from trackguard.audit.run import audit_rows
+
+                    tally = audit_rows(
+                        rows,
+                        engine,
+                        entity_map or None,
+                        partition_rows=partition_rows,
+                        progress=advance,
+                    )
+        except (AuditInputError, TrackguardError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        tally.skipped.update(stats.skipped)
+        list_ids = tuple(Path(p).name for p in lists) or ("enabled subscriptions",)
+        context = ReportContext(lists=list_ids, entities=entity_map.sources, inputs=len(files))
+        report = build_report(tally, entity_map, context)
+        text = {"html": lambda: render_html(report, title), "csv": lambda: render_csv(report)}.get(
+            fmt, lambda: render_json(report)
+        )()
+        if out and out != "-":
+            Path(out).write_text(text, encoding="utf-8")
+            for line in _summary_lines(report):
+                click.echo(line, err=True)
+            click.echo(f"report written to {out} ({fmt})", err=True)
+        else:
+            click.echo(text, nl=False)

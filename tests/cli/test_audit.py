@@ -1,0 +1,147 @@
+"""`trackguard audit` end to end: the real entry point as a subprocess, and the corpus.
+
+The corpus test audits the 841 real HAR files (extracted to a temporary folder) and the
+request log converted from them, and checks both reports against each other, against the
+corpus's own summary (computed with adblock-rust) and against the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from har_samples import ENTITIES, LIST_TEXT, news_har
+from real_hars import extract_real_hars
+
+
+def audit(*args: str | Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TRACKGUARD_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "trackguard", "audit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    hars = tmp_path / "hars"
+    hars.mkdir()
+    news_har(hars / "news.har")
+    lists = tmp_path / "audit-test.txt"
+    lists.write_text(LIST_TEXT)
+    entities = tmp_path / "entities.json"
+    entities.write_text(json.dumps(ENTITIES))
+    return hars, lists, entities
+
+
+def test_json_to_stdout(tmp_path: Path, inputs: tuple[Path, Path, Path]) -> None:
+    hars, lists, entities = inputs
+    done = audit(hars, "--list", lists, "--entities", entities, "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["summary"]["third_party_requests"] == 5
+    assert report["summary"]["blocked_by_lists"] == 3
+    assert report["report"]["lists"] == ["audit-test.txt"]
+    assert report["report"]["entities"] == ["disconnect-entities"]
+
+
+@pytest.mark.parametrize(("name", "marker"), [("r.html", "<!DOCTYPE html>"), ("r.csv", "section,")])
+def test_format_from_out(
+    tmp_path: Path, inputs: tuple[Path, Path, Path], name: str, marker: str
+) -> None:
+    hars, lists, _ = inputs
+    out = tmp_path / name
+    done = audit(hars, "--list", lists, "--out", out, home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith(marker)
+    assert done.stdout == ""
+    assert "blocked by lists 3" in done.stderr  # the short summary goes to stderr
+    summary = [line for line in done.stderr.splitlines() if not line.startswith("report ")]
+    assert summary and all(len(line) <= 80 for line in summary)
+
+
+def test_errors_name_the_file_and_exit_non_zero(
+    tmp_path: Path, inputs: tuple[Path, Path, Path]
+) -> None:
+    hars, lists, _ = inputs
+    (hars / "broken.har").write_text('{"log": {"entries": [{')
+    done = audit(hars, "--list", lists, home=tmp_path)
+    assert done.returncode == 1
+    assert "broken.har: not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+    bad_entities = tmp_path / "e.json"
+    bad_entities.write_text("[]")
+    done = audit(hars / "news.har", "--entities", bad_entities, home=tmp_path)
+    assert done.returncode == 2
+    assert "e.json: not an entity file" in done.stderr
+    done = audit(tmp_path / "missing.har", home=tmp_path)
+    assert done.returncode == 2  # click: the path does not exist
+    done = audit(hars, "--workers", "2", "--dask", "tcp://127.0.0.1:1", home=tmp_path)
+    assert done.returncode == 2
+
+
+def test_default_engine_is_the_users_protection(
+    tmp_path: Path, inputs: tuple[Path, Path, Path]
+) -> None:
+    hars, _, _ = inputs
+    done = audit(hars, "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["report"]["lists"] == ["enabled subscriptions"]
+
+
+def _trackers(report: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    return {t["domain"]: (t["sites"], t["requests"], t["blocked"]) for t in report["trackers"]}
+
+
+@pytest.mark.slow
+def test_real_hars_agree_with_the_log_the_summary_and_the_engine(
+    tmp_path: Path, corpus_dir: Path
+) -> None:
+    files = extract_real_hars(tmp_path / "hars")
+    assert len(files) == 841
+    lists = corpus_dir / "lists"
+    common = ["--list", lists / "easylist.txt", "--list", lists / "easyprivacy.txt", "--json"]
+    from_hars = audit(tmp_path / "hars", *common, home=tmp_path)
+    assert from_hars.returncode == 0, from_hars.stderr
+    log = corpus_dir / "requests" / "real-requests.jsonl.gz"
+    from_log = audit(log, *common, home=tmp_path)
+    assert from_log.returncode == 0, from_log.stderr
+    har_report, log_report = json.loads(from_hars.stdout), json.loads(from_log.stdout)
+    expected = json.loads((corpus_dir / "requests" / "real-requests.summary.json").read_text())
+
+    s = har_report["summary"]
+    assert s["requests"] == expected["requests"] == 64_295
+    assert s["sites"] == expected["first_party_sites_etld1"] == 625
+    assert s["subresources"] == expected["requests"] - expected["types"]["document"]
+    assert (
+        round(s["third_party_requests"] / s["subresources"], 4)
+        == (expected["third_party_share_of_subresources"])
+    )
+    # our engine blocks exactly what adblock-rust blocked, type by type
+    assert s["blocked_by_lists"] == expected["blocked_by_easylist_easyprivacy_subresources"]
+    blocked_by_type = {t: v["blocked"] for t, v in har_report["types"].items() if v["blocked"]}
+    assert blocked_by_type == expected["blocked_by_type"]
+    assert {t: v["requests"] for t, v in har_report["types"].items()} == expected["types"]
+    # the HAR files and the log converted from them give the same figures; the log counts
+    # page loads per file, the HARs count HAR pages (one file holds two pages)
+    assert s["pages"] == expected["page_loads"] + 1
+    assert log_report["summary"]["pages"] == expected["page_loads"]
+    for key in ("requests", "third_party_requests", "blocked_by_lists", "stopped_by_tunnels"):
+        assert s[key] == log_report["summary"][key], key
+    assert _trackers(har_report) == _trackers(log_report)
+    # the most frequent third-party domains, exactly as the summary lists them
+    top = [(t["domain"], t["third_party_requests"]) for t in har_report["third_parties"]]
+    expected_top = [tuple(pair) for pair in expected["top_third_party_domains"]]
+    assert top[: len(expected_top)] == expected_top
+    # HAR-only figures are present
+    assert s["detailed_requests"] == s["requests"]
+    assert s["third_party_cookies_set"] > 0 and s["bytes"] > 0
