@@ -32,6 +32,7 @@ DEFAULTS = {
     "exempt_sites": (),
     "user_allow": (),
     "user_block": (),
+    "site_allow": (),
     "disabled_rules": (),
     "log_retention_days": 7,
     "proxy_host": "127.0.0.1",

@@ -47,6 +47,9 @@ class Settings:
     #: or always blocked as third parties, whatever the lists say.
     user_allow: tuple[str, ...] = ()
     user_block: tuple[str, ...] = ()
+    #: Allows that hold on one first-party site only, as "SITE HOST" (the dashboard's
+    #: "allow it on this site"): HOST and its subdomains are allowed on pages of SITE.
+    site_allow: tuple[str, ...] = ()
     #: Rules the user switched off, by their exact text (`trackguard rule off`): no list
     #: applies them, wherever they come from (the brief: "allow ... a rule").
     disabled_rules: tuple[str, ...] = ()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from trackguard.engine import Engine
-from trackguard.engine.pieces import Budget, find_sep, prepare, reduce
 
 HOST_127 = ".".join(["a"] * 127)  # 253 characters: the longest host there is
 PATH_8K = "a" * 8000
@@ -47,24 +46,6 @@ def test_hostile_pair_is_decided_inside_the_budget(line: str, url: str, blocked:
     assert all(d.code != "engine.over-budget" for d in engine.lint())
 
 
-def _work(piece: str, text: str) -> int:
-    budget = Budget(10**12)
-    reduced = reduce(text) + "^" * 8
-    find_sep(text, reduced, prepare(piece), 0, False, budget)
-    return 10**12 - budget.left
-
-
-@pytest.mark.parametrize(
-    ("piece", "unit"),
-    [("a^" * 500, "a/"), ("/^" * 200 + "b", "/"), ("a/^", ":"), ("/^/^/^x", "/:/")],
-)
-def test_separator_search_work_grows_linearly_with_the_url(piece: str, unit: str) -> None:
-    """Doubling the URL at most doubles the work (plus the piece), for hostile pieces."""
-    small = _work(piece, unit * 2000)
-    large = _work(piece, unit * 4000)
-    assert large <= 2 * small + 4 * len(piece) + 256
-
-
 def test_index_defeating_list_runs_into_the_budget_and_is_reported() -> None:
     # Thousands of distinct filters that no host, token or 3-character literal can
     # index: all of them would be looked at for every request.
@@ -91,20 +72,3 @@ def test_budget_in_the_exception_phase_keeps_the_block() -> None:
     assert decision.blocked
     assert decision.rule == "||ads.example^"
     assert "work budget" in decision.reason
-
-
-def test_lint_names_costly_filters() -> None:
-    text = "\n".join(
-        [
-            "||ads.example^",
-            "/a*b*c*d*e*f*g*h*i*j/x",
-            "*" + "/^" * 40 + "x",
-            "*ab^*",
-        ]
-    )
-    engine = Engine.from_text(text + "\n", "abp")
-    found = {(d.line, d.code) for d in engine.lint()}
-    assert (2, "engine.costly-filter") in found
-    assert (3, "engine.costly-filter") in found
-    assert (4, "engine.unindexed-filter") in found
-    assert not any(line == 1 for line, _ in found)

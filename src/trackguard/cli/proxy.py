@@ -101,6 +101,12 @@ def _resolver_address(value: str | None) -> tuple[str, int] | None:
         ) from None
 
 
+def _dashboard(home: Path) -> Any:
+    from trackguard.web.app import WebApp
+
+    return WebApp(home)
+
+
 def _onoff(value: bool) -> str:
     return "on" if value else "off"
 
@@ -127,6 +133,11 @@ def register(main: click.Group) -> None:
     )
     @click.option("--no-log", is_flag=True, help="Do not write the decision log.")
     @click.option(
+        "--no-dashboard",
+        is_flag=True,
+        help="Do not serve the dashboard at the proxy's own address.",
+    )
+    @click.option(
         "--pac-fallback-direct",
         is_flag=True,
         help="Let /proxy.pac fall back to DIRECT when the proxy is down.",
@@ -140,7 +151,8 @@ def register(main: click.Group) -> None:
     @click.option(
         "--intercept",
         is_flag=True,
-        help="Decrypt HTTPS with mitmproxy for URL-level matching (needs trackguard[intercept]).",
+        help="Decrypt HTTPS with mitmproxy for URL-level matching (scripts/setup builds it; "
+        "`trackguard ca` shows the CA to trust).",
     )
     @click.option(
         "--passthrough",
@@ -168,6 +180,7 @@ def register(main: click.Group) -> None:
         gpc: bool | None,
         allow_from: tuple[str, ...],
         no_log: bool,
+        no_dashboard: bool,
         pac_fallback_direct: bool,
         max_connections: int,
         resolver: str | None,
@@ -211,6 +224,7 @@ def register(main: click.Group) -> None:
             log=not no_log,
             pac_fallback_direct=pac_fallback_direct,
             resolver=_resolver_address(resolver),
+            local_app=None if no_dashboard else _dashboard(home),
             limits=ServerLimits(max_connections=max_connections),
         )
         settings = effective_settings(saved, options)
@@ -253,7 +267,7 @@ def register(main: click.Group) -> None:
             shown = f"[{host}]" if ":" in host else host
             click.echo(
                 f"trackguard proxy on http://{shown}:{port}/ "
-                f"(PAC: http://{shown}:{port}/proxy.pac) - "
+                f"(dashboard: http://{shown}:{port}/, PAC: /proxy.pac) - "
                 f"protection {_onoff(settings.protection)}, DNT {_onoff(settings.dnt)}, "
                 f"GPC {_onoff(settings.gpc)}{extra}. Ctrl-C to stop.",
                 err=True,

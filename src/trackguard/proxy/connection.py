@@ -13,7 +13,7 @@ import asyncio
 import enum
 import ipaddress
 import ssl
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,6 +59,26 @@ class ClientGone(Exception):
 
 class UpstreamGone(Exception):
     """The upstream closed early; the response cannot be completed."""
+
+
+class LocalApp(Protocol):
+    """Pages the proxy serves itself besides `/proxy.pac`: the dashboard (`trackguard.web`),
+    built by the CLI and handed in, so the proxy never imports it."""
+
+    def wants(self, path: str) -> bool: ...
+
+    def listen_on(self, ports: Iterable[int]) -> None: ...  # the proxy's ports, once bound
+
+    async def serve(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        send: Callable[[bytes], Awaitable[None]],
+        *,
+        keep: bool,
+    ) -> bool: ...
 
 
 class Connection(Protocol):
@@ -133,6 +153,8 @@ class Context:
         #: `--resolver`: resolve upstream hosts through that DNS server and uncloak them.
         self.resolver: UpstreamResolver | None = None
         self.pac_fallback_direct = pac_fallback_direct
+        #: The dashboard, when the CLI gives one (`LocalApp`).
+        self.local_app: LocalApp | None = None
         self.listen: list[tuple[str, int]] = []
         self.allow = networks(allow_from)
         self.conns: set[Connection] = set()

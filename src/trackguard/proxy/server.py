@@ -21,7 +21,7 @@ import contextlib
 import socket
 from collections.abc import Iterable, Mapping
 
-from trackguard.proxy.connection import Context, ServerLimits, WriteBatch
+from trackguard.proxy.connection import Context, LocalApp, ServerLimits, WriteBatch
 from trackguard.proxy.exchange import Planner, ProxyState
 from trackguard.proxy.fastconn import FastConn
 from trackguard.proxy.listen import Acceptor, listening_sockets
@@ -47,6 +47,7 @@ class ProxyServer:
         pac_fallback_direct: bool = False,
         connect_to: Mapping[str, str] | None = None,
         resolver: tuple[str, int] | None = None,
+        local_app: LocalApp | None = None,
         fast_path: bool = True,
         reuse_port: bool = False,
         sock: socket.socket | None = None,
@@ -62,6 +63,7 @@ class ProxyServer:
             connect_to=connect_to,
             pac_fallback_direct=pac_fallback_direct,
         )
+        self.ctx.local_app = local_app
         if resolver is not None:
             self.ctx.resolver = UpstreamResolver(resolver, state)
         self.host = host
@@ -122,6 +124,8 @@ class ProxyServer:
             self._acceptor.start(loop)
         ctx.listen = [s.getsockname()[:2] for s in sockets]
         ctx.port = ctx.listen[0][1]
+        if ctx.local_app is not None:
+            ctx.local_app.listen_on(sorted({port for _, port in ctx.listen}))
         self._sweeper = asyncio.create_task(self._sweep())
 
     def _adopt(self, conn: socket.socket) -> None:

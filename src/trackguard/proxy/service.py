@@ -29,6 +29,7 @@ from pathlib import Path
 
 from trackguard.learn.service import ProxyLearning
 from trackguard.policy.decide import ListMatcher, PolicyConfig
+from trackguard.proxy.connection import LocalApp
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
@@ -57,6 +58,8 @@ class ProxyOptions:
     pac_fallback_direct: bool = False
     #: `--resolver`: resolve upstream hosts through this DNS server, uncloaking CNAMEs.
     resolver: tuple[str, int] | None = None
+    #: The dashboard to serve at the proxy's own address (`trackguard.web.WebApp`).
+    local_app: LocalApp | None = None
     #: Seconds between checks for due list updates.
     update_interval: float = 15 * 60.0
     #: Seconds between checks of the settings file.
@@ -184,6 +187,7 @@ class ProxyService:
             log=self.log,
             pac_fallback_direct=opts.pac_fallback_direct,
             resolver=opts.resolver,
+            local_app=opts.local_app,
             sock=self._sock,
         )
         self.server.planner.learner = self.learning.hook

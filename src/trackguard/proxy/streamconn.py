@@ -70,6 +70,10 @@ async def accept(ctx: Context, reader: asyncio.StreamReader, writer: asyncio.Str
             ctx.tasks.discard(task)
 
 
+#: Largest request body the proxy reads for its own pages (the dashboard's actions).
+MAX_LOCAL_BODY = 64 * 1024
+
+
 class StreamConn:
     """One client connection and, while a request is in flight, its upstream."""
 
@@ -198,8 +202,19 @@ class StreamConn:
     # -- requests to the proxy itself --------------------------------------------------
 
     async def local(self, head: RequestHead, path: str) -> bool:
-        keep = keep_alive(head.version, head.headers) and request_framing(head)[0] is Framing.NONE
+        framing, length = request_framing(head)
+        keep = keep_alive(head.version, head.headers) and framing is Framing.NONE
         ctx = self.ctx
+        app = ctx.local_app
+        if app is not None and app.wants(path.split("?", 1)[0]):
+            # The dashboard (`web/`): small bodies only (its actions are a few JSON fields).
+            if framing is Framing.CHUNKED or length > MAX_LOCAL_BODY:
+                await self.send(error_response(413, "request body too large for the dashboard"))
+                return False
+            body = await self.reader.readexactly(length) if length else b""
+            lower = {name.lower(): value for name, value in reversed(head.headers)}
+            keep = keep_alive(head.version, head.headers)
+            return await app.serve(head.method, path, lower, body, self.send, keep=keep)
         answer = local_response(
             head, path, ctx.host, ctx.port, fallback_direct=ctx.pac_fallback_direct, keep=keep
         )
