@@ -306,6 +306,9 @@ def proxy_command(
             matcher=matcher,
             sock=sock,
             peers=peers,
+            # One store writer: the first worker records what it sees for the learner
+            # (about 1/N of the traffic); every worker enforces what was learned.
+            learn=index == 0,
         )
         _run_async(lambda: serve(service, False))
         return 0
