@@ -65,6 +65,20 @@ MUTATIONS: list[Mutation] = [
         "    blocked, layer, decision = _layers(\n        url, None, rtype,",
     ),
     Mutation(
+        "decide-for-page-drops-the-page",
+        "`trackguard check --source PAGE` judges without the page: a listed site's own "
+        "resources are reported blocked and `$domain=` rules ignored",
+        (
+            "tests/policy/test_decide_engine.py",
+            "tests/cli/test_check_page.py",
+        ),
+        "src/trackguard/policy/decide.py",
+        "        url, source_url, rtype, host, site, third_party, config, matcher\n    )\n"
+        "    return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)",
+        "        url, None, rtype, host, site, third_party, config, matcher\n    )\n"
+        "    return Verdict(blocked, layer, rtype, host, site, decision, source_url=source_url)",
+    ),
+    Mutation(
         "engine-key-without-list-digest",
         "a running proxy misses `trackguard lists update`: the key leaves out the lists' "
         "digests (issue 17.3)",
@@ -165,7 +179,8 @@ MUTATIONS: list[Mutation] = [
     ),
     Mutation(
         "no-token-dedupe",
-        "a URL repeating one token thousands of times makes as many bucket lookups",
+        "a URL repeating one token thousands of times makes as many bucket lookups: the "
+        "work budget runs out and a padded tracker URL passes (fail open)",
         ("tests/engine/test_matcher.py::test_long_paths_cost_little",),
         "src/trackguard/engine/matcher.py",
         "                if len(tokens) > _DEDUPE_TOKENS_AT:\n",

@@ -43,7 +43,9 @@ FLOORS: dict[str, int] = {
     "__main__": 7,
 }
 #: Same-floor imports that are allowed, (importer, imported).
-PEERS: set[tuple[str, str]] = set()
+PEERS: set[tuple[str, str]] = {
+    ("cli", "web"),  # `trackguard proxy` builds the dashboard and hands it to the proxy
+}
 
 #: `proxy/__init__.py`'s reading order (listed modules may import only earlier ones).
 PROXY_ORDER = [

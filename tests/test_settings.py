@@ -1,7 +1,7 @@
-"""User settings (`trackguard.settings`): documented defaults, forgiving loading, atomic saves.
+"""User settings (`trackguard.settings`): documented defaults, strict loading, atomic saves.
 
-Contract (module docstring): unknown keys are ignored and bad values fall back to the
-default, "so a hand-edited file never stops the proxy from starting".
+Contract (module docstring, issue 11): a file that cannot be read as settings is refused
+with file, line and reason and left untouched; it is never replaced by the defaults.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import pytest
 from trackguard.settings import (
     SETTINGS_FILE,
     Settings,
+    SettingsError,
     load_settings,
+    parse_setting,
     save_settings,
     settings_from_dict,
     settings_to_dict,
@@ -32,6 +34,7 @@ DEFAULTS = {
     "exempt_sites": (),
     "user_allow": (),
     "user_block": (),
+    "site_allow": (),
     "disabled_rules": (),
     "log_retention_days": 7,
     "proxy_host": "127.0.0.1",
@@ -97,22 +100,59 @@ BAD = [
 
 
 @pytest.mark.parametrize(("key", "value"), BAD)
-def test_bad_values_fall_back_to_the_default(key: str, value: object) -> None:
-    loaded = settings_from_dict({key: value, "gpc": True})
-    assert getattr(loaded, key) == DEFAULTS[key]
-    assert loaded.gpc is True  # the good value next to it is kept
+def test_bad_values_are_refused_naming_the_key(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        settings_from_dict({key: value, "gpc": True})
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [("proxy_port", 70000), ("proxy_port", -1), ("allow_from", ["not-a-network"])],
 )
-def test_unusable_values_fall_back_to_the_default(key: str, value: object) -> None:
-    assert getattr(settings_from_dict({key: value}), key) == DEFAULTS[key]
+def test_unusable_values_are_refused(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        settings_from_dict({key: value})
 
 
-def test_unknown_keys_are_ignored() -> None:
-    assert settings_from_dict({"no_such_key": 1, "dnt": True}) == Settings(dnt=True)
+def test_unknown_keys_are_refused() -> None:
+    """A typo in a key name (`dtn`) must not be silently ignored."""
+    with pytest.raises(ValueError, match="unknown setting 'no_such_key'"):
+        settings_from_dict({"no_such_key": 1, "dnt": True})
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [
+        ("dnt", "on", True),
+        ("dnt", "OFF", False),
+        ("gpc", "true", True),
+        ("log_retention_days", "30", 30),
+        ("proxy_host", " ::1 ", "::1"),
+        ("allow_from", "10.0.0.0/8, 127.0.0.0/8", ("10.0.0.0/8", "127.0.0.0/8")),
+        ("exempt_sites", '["a.example"]', ("a.example",)),
+        ("user_allow", "", ()),
+        ("extra", '{"k": 1}', {"k": 1}),
+    ],
+)
+def test_parse_setting_from_command_line_text(name: str, text: str, value: object) -> None:
+    assert parse_setting(name, text) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("dnt", "maybe"),
+        ("log_retention_days", "-1"),
+        ("log_retention_days", "seven"),
+        ("proxy_port", "99999"),
+        ("allow_from", "nonsense"),
+        ("extra", "[1]"),
+        ("no_such", "1"),
+    ],
+)
+def test_parse_setting_refuses_bad_text(name: str, text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_setting(name, text)
 
 
 def test_dict_round_trip() -> None:
@@ -172,24 +212,47 @@ def test_save_overwrites(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
-    ["", "{not json", "[1, 2]", "null", '"string"', "\xff\xfe"],
-    ids=["empty", "broken", "list", "null", "string", "binary"],
+    ("content", "line", "reason"),
+    [
+        ("{not json", 1, "not valid JSON"),
+        ('{\n  "dnt": true,\n  "gpc": tru\n}', 3, "not valid JSON"),
+        ("[1, 2]", 1, "JSON object"),
+        ("null", 1, "JSON object"),
+        ('"string"', 1, "JSON object"),
+        ('{\n  "dnt": true,\n  "proxy_port": "eighty"\n}', 3, "proxy_port must be a whole"),
+        ('{\n  "dtn": true\n}', 2, "unknown setting 'dtn'"),
+    ],
+    ids=["broken", "typo", "list", "null", "string", "bad-value", "unknown-key"],
 )
-def test_unreadable_file_gives_defaults(tmp_path: Path, content: str) -> None:
-    (tmp_path / SETTINGS_FILE).write_text(content, encoding="latin-1")
+def test_unusable_file_is_refused_with_file_line_and_reason(
+    tmp_path: Path, content: str, line: int, reason: str
+) -> None:
+    path = tmp_path / SETTINGS_FILE
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path)
+    assert (caught.value.path, caught.value.line) == (path, line)
+    assert reason in caught.value.reason
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+    assert path.read_text(encoding="utf-8") == content  # untouched
+
+
+def test_binary_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE).write_bytes(b"\xff\xfe{")
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_settings(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["", "  \n"])
+def test_empty_file_gives_defaults(tmp_path: Path, content: str) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(content, encoding="utf-8")
     assert load_settings(tmp_path) == Settings()
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert load_settings(tmp_path / "nowhere") == Settings()
-
-
-def test_hand_edited_file_keeps_its_good_values(tmp_path: Path) -> None:
-    (tmp_path / SETTINGS_FILE).write_text(
-        json.dumps({"dnt": True, "proxy_port": "eighty", "later_feature": 1}), encoding="utf-8"
-    )
-    assert load_settings(tmp_path) == Settings(dnt=True)
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    assert load_settings(tmp_path / "file") == Settings()  # no state folder at all
 
 
 def test_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

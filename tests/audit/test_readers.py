@@ -101,7 +101,7 @@ def test_parquet(tmp_path: Path) -> None:
 def test_har_rows_carry_details(tmp_path: Path) -> None:
     rows = list(read_rows([news_har(tmp_path / "n.har")]))
     assert len(rows) == 8
-    assert {r.page for r in rows} == {"n.har#page_1"}
+    assert {r.page for r in rows} == {f"{tmp_path / 'n.har'}#page_1"}
     tracker = rows[3]
     assert (tracker.cookies_sent, tracker.dnt, tracker.gpc, tracker.detailed) == (
         True,
@@ -137,3 +137,18 @@ def _empty(tmp_path: Path) -> Path:
     path = tmp_path / "empty"
     path.mkdir()
     return path
+
+
+def test_corrupt_gzip_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"url": "https://a.example/"}\n' * 1000)[:200] + b"junk")
+    with pytest.raises(AuditInputError, match=r"log\.jsonl\.gz: cannot read"):
+        list(read_rows([path]))
+
+
+def test_same_file_names_in_two_folders_stay_apart(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        news_har(tmp_path / folder / "index.har")
+    pages = {r.page for r in read_rows(expand_inputs([tmp_path]))}
+    assert len(pages) == 2

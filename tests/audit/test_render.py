@@ -118,3 +118,45 @@ def test_html_renders_offline_in_chromium(tmp_path: Path, corpus_dir: Path) -> N
         finally:
             browser.close()
     assert requests == [page_file.as_uri()] * 2  # the page itself, nothing else
+
+
+def test_learned_suggestions_are_rendered_escaped(tmp_path: Path, small_engine: Engine) -> None:
+    tally = audit_rows(read_rows([news_har(tmp_path / "n.har")]), small_engine)
+    learned = {
+        "available": True,
+        "domains": 1,
+        "not_blocked_by_host": 1,
+        "files": 1,
+        "threshold": 3,
+        "suggestions": [
+            {
+                "domain": "x.test" + EVIL,
+                "sites": 4,
+                "kinds": ["cookie"],
+                "action": "block",
+                "layer": "default-allow",
+                "reason": "cookie evidence on 4 sites: block",
+            }
+        ],
+    }
+    report = build_report(tally, None, ReportContext(learned=learned))
+    assert report["summary"]["learned"] == 1
+    html = render_html(report)
+    assert "x.test&quot;&gt;&lt;script&gt;" in html
+    assert "cookie evidence on 4 sites" in html
+    assert "<script" not in html
+
+
+def test_csv_cells_never_start_like_a_formula(small_engine: Engine, tmp_path: Path) -> None:
+    page = "https://a.example/"
+    hostile = write_har(
+        tmp_path / "f.har",
+        page,
+        [har_entry(page, "document"), har_entry("https://ads.test/=HYPERLINK(1)", "script")],
+    )
+    engine = Engine.from_text("msFilterList\n-d ads.test\n", "tpl", list_id="=cmd|' /C calc'!A0")
+    report = build_report(audit_rows(read_rows([hostile]), engine))
+    cells = [c for row in csv.reader(io.StringIO(render_csv(report))) for c in row]
+    assert "'=cmd|' /C calc'!A0:2" in cells  # the rule key (list:line), neutralised
+    assert "'-d ads.test" in cells  # the TPL rule text itself starts with a minus
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from har_samples import ENTITIES, LIST_TEXT, news_har
+from har_samples import ENTITIES, LIST_TEXT, har_entry, news_har, write_har
 from real_hars import extract_real_hars
 
 
@@ -110,6 +110,7 @@ def test_real_hars_agree_with_the_log_the_summary_and_the_engine(
     assert len(files) == 841
     lists = corpus_dir / "lists"
     common = ["--list", lists / "easylist.txt", "--list", lists / "easyprivacy.txt", "--json"]
+    common.append("--no-learn")  # the learner is tested on small HARs; this run is long
     from_hars = audit(tmp_path / "hars", *common, home=tmp_path)
     assert from_hars.returncode == 0, from_hars.stderr
     log = corpus_dir / "requests" / "real-requests.jsonl.gz"
@@ -145,3 +146,54 @@ def test_real_hars_agree_with_the_log_the_summary_and_the_engine(
     # HAR-only figures are present
     assert s["detailed_requests"] == s["requests"]
     assert s["third_party_cookies_set"] > 0 and s["bytes"] > 0
+
+
+def _tracked_pages(folder: Path, sites: int) -> None:
+    """`sites` pages that each load one pixel from trackerx.test with an ID cookie."""
+    for i in range(sites):
+        pixel = har_entry(f"https://px.trackerx.test/p.gif?uid=a81f3c9e2b7d4{i}0f61", "image")
+        pixel["request"]["headers"].append({"name": "Cookie", "value": "tid=8f3a9c2e71b54d06a1f2"})
+        pixel["response"]["headers"].append(
+            {"name": "Set-Cookie", "value": "tid=8f3a9c2e71b54d06a1f2; Max-Age=31536000"}
+        )
+        page = f"https://site{i}.example/"
+        write_har(folder / f"s{i}.har", page, [har_entry(page, "document"), pixel])
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+def test_learner_suggestions_in_a_throwaway_state(tmp_path: Path) -> None:
+    hars = tmp_path / "hars"
+    hars.mkdir()
+    lists = tmp_path / "l.txt"
+    lists.write_text(LIST_TEXT)
+    home = tmp_path / "home"
+    _tracked_pages(hars, 2)
+    done = audit(hars, "--list", lists, "--json", home=home)
+    assert done.returncode == 0, done.stderr
+    learned = json.loads(done.stdout)["learned"]
+    assert (learned["available"], learned["domains"]) == (True, 0)  # 2 sites < threshold 3
+    _tracked_pages(hars, 3)
+    before = _files(home)
+    done = audit(hars, "--list", lists, "--json", home=home)
+    report = json.loads(done.stdout)
+    assert report["summary"]["learned"] == 1
+    (suggestion,) = report["learned"]["suggestions"]
+    assert (suggestion["domain"], suggestion["sites"], suggestion["action"]) == (
+        "trackerx.test",
+        3,
+        "block",
+    )
+    assert _files(home) == before  # the user's own learner learned nothing
+    done = audit(hars, "--list", lists, "--json", "--no-learn", home=home)
+    assert json.loads(done.stdout)["learned"]["available"] is False
+
+
+def test_logs_have_nothing_to_learn_from(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    log.write_text(json.dumps({"url": "https://ads.test/", "source_url": "https://a.example/"}))
+    done = audit(log, "--json", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "HAR files" in json.loads(done.stdout)["learned"]["note"]

@@ -77,7 +77,8 @@ HUMAN = [
     (
         "https://tracker.example/p.gif",
         ["--source", "https://www.tracker.example/"],
-        "allowed: no rule matched",
+        "allowed: first-party request (same site as the page)\n"
+        "  `-d tracker.example` (a.tpl:2) blocks it only as a third-party request",
     ),
     ("https://nothing.example/", [], "allowed: no rule matched"),
     (
@@ -92,7 +93,12 @@ HUMAN = [
         "allowed by `@@||ads.example/ok/` (b.txt:3), "
         "overriding `||ads.example^$third-party` (b.txt:2)",
     ),
-    ("https://ads.example/x", ["--source", "https://ads.example/"], "allowed: no rule matched"),
+    (
+        "https://ads.example/x",
+        ["--source", "https://ads.example/"],
+        "allowed: first-party request (same site as the page)\n"
+        "  `||ads.example^$third-party` (b.txt:2) blocks it only as a third-party request",
+    ),
     (
         "https://script.example/a.js",
         ["--type", "script"],
@@ -119,7 +125,7 @@ def test_check_human_output(
     lists: tuple[Path, Path], url: str, extra: list[str], line: str
 ) -> None:
     result = run("check", url, *extra, *with_lists(lists))
-    assert result.exit_code == 0
+    assert result.exit_code == (0 if line.startswith("BLOCKED") else 1)  # grep-like
     assert result.output == line + "\n"
 
 
@@ -127,8 +133,11 @@ def test_check_json_output(lists: tuple[Path, Path]) -> None:
     result = run(
         "check", "https://ok.tracker.example/x", "--source", PAGE, "--json", *with_lists(lists)
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # allowed
     assert json.loads(result.output) == {
+        "url": "https://ok.tracker.example/x",
+        "source_url": PAGE,
+        "type": "other",
         "blocked": False,
         "rule": "+d ok.tracker.example",
         "list": "a.tpl",
@@ -136,6 +145,9 @@ def test_check_json_output(lists: tuple[Path, Path]) -> None:
         "action": "allow",
         "overridden": {"rule": "-d tracker.example", "list": "a.tpl", "line": 2},
         "reason": "an allow rule overrides the block rule",
+        "layer": "list-allow",
+        "override": None,
+        "would_match": None,
     }
     assert result.output.count("\n") == 1
 
@@ -192,7 +204,7 @@ def test_check_with_a_rejected_list_fails_cleanly(tmp_path: Path) -> None:
     empty = tmp_path / "empty.tpl"
     empty.write_text("msFilterList\n# nothing\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["check", "https://x.example/", "--list", str(empty)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # an error, never "allowed"
     assert "tpl.no-valid-rule" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -201,7 +213,7 @@ def test_check_with_a_non_utf8_list_fails_cleanly(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"||ads.example^\n\xff\xfe\n")
     result = CliRunner().invoke(main, ["check", "https://x.example/", "--list", str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not UTF-8" in result.output
 
 
@@ -240,7 +252,7 @@ EXPECTED = [
 
 def _write_batch(path: Path) -> None:
     lines = [item if isinstance(item, str) else json.dumps(item) for item in BATCH]
-    lines.insert(3, "")  # blank lines are skipped, not answered
+    lines.insert(3, "")  # a blank line gets its own "skipped" line
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -250,26 +262,23 @@ def test_batch_json_keeps_order_and_answers_every_line(
     infile = tmp_path / "in.jsonl"
     _write_batch(infile)
     result = run("check", "--requests", infile, "--json", *with_lists(lists))
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # some lines failed
     out = [json.loads(line) for line in result.output.splitlines()]
-    assert len(out) == len(BATCH)
+    assert len(out) == len(BATCH) + 1  # one output line per input line, the blank one too
+    assert [o["input_line"] for o in out] == list(range(1, len(BATCH) + 2))
+    assert out[3] == {"input_line": 4, "skipped": "blank line"}
+    del out[3]
     got = ["error" if "error" in o else o["blocked"] for o in out]
     assert got == EXPECTED
     assert out[0]["rule"] == "-d tracker.example"
     assert out[2]["overridden"] == {"rule": "-d tracker.example", "list": "a.tpl", "line": 2}
     assert out[8]["rule"] == "||script.example^$script"
-    # errors say which input line (blank line 4 counted) and what was wrong
-    errors = [o["error"] for o in out if "error" in o]
-    assert errors[0].startswith("line 2: ")
-    assert errors[1].startswith("line 5: ")
-    assert "url" in errors[1]
-    assert errors[2].startswith("line 6: ")
-    assert all(set(o) == {"error"} for o in out if "error" in o)
-    assert all(
-        set(o) == {"blocked", "rule", "list", "line", "action", "overridden", "reason"}
-        for o in out
-        if "error" not in o
-    )
+    # errors are objects with the input line (blank line 4 counted), a reason and a code
+    errors = [o for o in out if "error" in o]
+    assert [e["input_line"] for e in errors] == [2, 5, 6, 8, 13]
+    assert "url" in errors[1]["error"]
+    assert all(set(e) == {"input_line", "error", "code"} for e in errors)
+    assert all("Error" not in e["error"] for e in errors)  # no raw Python exception names
 
 
 def test_batch_matches_single_checks(lists: tuple[Path, Path], tmp_path: Path) -> None:
@@ -284,12 +293,14 @@ def test_batch_matches_single_checks(lists: tuple[Path, Path], tmp_path: Path) -
         ).output.splitlines()
     ]
     for item, answer in zip(good, batch, strict=True):
+        del answer["input_line"]
         args = ["check", item["url"], "--json", *with_lists(lists)]
         if item.get("source_url"):
             args += ["--source", item["source_url"]]
         if item.get("type"):
             args += ["--type", item["type"]]
-        assert json.loads(run(*args).output) == answer
+        single = json.loads(run(*args).output)
+        assert single == answer
 
 
 def _run_module(*args: str | Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -309,14 +320,14 @@ def test_batch_from_stdin_as_a_subprocess(lists: tuple[Path, Path]) -> None:
     assert proc.returncode == 0, proc.stderr
     assert [json.loads(line)["blocked"] for line in proc.stdout.splitlines()] == [True, True, False]
     # without --json the count goes to stderr, so stdout stays pure JSON Lines
-    assert proc.stderr.strip() == "3 requests, 2 blocked"
+    assert proc.stderr.strip() == "3 lines, 2 blocked, 0 errors"
 
 
 def test_single_check_as_a_subprocess(lists: tuple[Path, Path]) -> None:
     proc = _run_module(
         "check", "https://tracker.example/p.gif", "--source", PAGE, "--json", *with_lists(lists)
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr  # 0: blocked
     assert json.loads(proc.stdout)["rule"] == "-d tracker.example"
     assert proc.stderr == ""
 
@@ -433,9 +444,10 @@ def test_without_list_the_users_overrides_and_site_switch_apply(tmp_path: Path) 
             env=env,
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
         result: dict[str, object] = json.loads(out.stdout)
+        assert out.returncode == (0 if result["blocked"] else 1), out.stderr  # grep-like
         return result
 
     def run(*args: str) -> None:
@@ -446,7 +458,8 @@ def test_without_list_the_users_overrides_and_site_switch_apply(tmp_path: Path) 
     assert check(*ga)["blocked"] is True  # the built-in list
     run("site", "off", "news.example")
     off = check(*ga)
-    assert off["blocked"] is False and "off on this site" in str(off["reason"])
+    assert off["blocked"] is False and "protection is off on news.example" in str(off["reason"])
+    assert off["override"] == {"setting": "exempt_sites", "entry": "news.example"}
     run("site", "on", "news.example")
     run("allow", "google-analytics.com")
     assert check(*ga)["blocked"] is False
@@ -470,8 +483,9 @@ def test_a_rule_switched_off_no_longer_applies(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            check=True,
+            check=False,
         )
+        assert done.returncode in (0, 1), done.stderr  # check: 0 blocked, 1 allowed
         return done.stdout
 
     assert json.loads(tg("check", *ga, "--json"))["rule"] == "-d google-analytics.com"
@@ -480,3 +494,129 @@ def test_a_rule_switched_off_no_longer_applies(tmp_path: Path) -> None:
     assert json.loads(tg("check", *ga, "--json"))["blocked"] is False
     tg("rule", "on", "-d google-analytics.com")
     assert json.loads(tg("check", *ga, "--json"))["blocked"] is True
+
+
+# --- issue 11: a command line people can trust ---------------------------------------------
+
+HTML = "<!DOCTYPE html>\n<html>\n<head><title>My lists</title></head>\n<body>\n<a href=x>x</a>\n"
+
+
+def test_a_web_page_is_no_list_anywhere(tmp_path: Path) -> None:
+    """Point 3: one validation for every entry point (lists add, lint, check, proxy)."""
+    from cli_helpers import tg
+
+    page = tmp_path / "page.html"
+    page.write_text(HTML, encoding="utf-8")
+    lint_run = tg(tmp_path, "lint", page)
+    assert lint_run.returncode == 1
+    assert "page.html: rejected: this is a web page (HTML), not a list" in lint_run.stderr
+    assert "rules applied" not in lint_run.stdout
+    check_run = tg(tmp_path, "check", "https://x.example/", "--list", page)
+    assert check_run.returncode == 2 and "web page (HTML), not a list" in check_run.stderr
+    added = tg(tmp_path, "lists", "add", page)
+    assert added.returncode == 1 and "web page (HTML), not a list" in added.stderr
+
+
+def test_a_utf16_list_gets_a_hint(tmp_path: Path) -> None:
+    """Point 10: a UTF-16 list says what it is and how to convert it."""
+    from cli_helpers import tg
+
+    utf16 = tmp_path / "utf16.tpl"
+    utf16.write_bytes("msFilterList\r\n-d tracker.example\r\n".encode("utf-16"))
+    for args in (["lint", utf16], ["check", "https://tracker.example/", "--list", utf16]):
+        done = tg(tmp_path, *args)
+        assert done.returncode in (1, 2)
+        assert "UTF-16" in done.stderr and "iconv -f UTF-16 -t UTF-8" in done.stderr
+
+
+def test_check_a_bare_domain_and_grep_like_exit_status(tmp_path: Path) -> None:
+    """Point 5: a domain is checked as https://DOMAIN/ (and says so); 0 blocked, 1
+    allowed, 2 error; a garbage --source is an error."""
+    from cli_helpers import tg
+
+    blocked = tg(tmp_path, "check", "www.google-analytics.com")
+    assert blocked.returncode == 0
+    assert blocked.stdout.startswith("BLOCKED by `-d google-analytics.com` (builtin:")
+    assert "checked https://www.google-analytics.com/" in blocked.stderr
+    allowed = tg(tmp_path, "check", "nothing.example", "--source", "news.example", "--json")
+    assert allowed.returncode == 1
+    assert json.loads(allowed.stdout)["url"] == "https://nothing.example/"
+    for args, message in [
+        (["www.google-analytics.com", "--source", "garbage text"], "--source 'garbage text'"),
+        (["not a url"], "neither a URL nor a domain"),
+        (["ftp://x.example/"], "not an http(s) address"),
+        (["https://x.example/", "--type", "scrpt"], "Invalid value for '--type'"),
+    ]:
+        done = tg(tmp_path, "check", *args)
+        assert done.returncode == 2, (args, done.stdout)
+        assert message in done.stderr
+
+
+def test_check_says_which_rule_matched_a_page_load_or_first_party_request(
+    lists: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Point 5: `--type document` and first-party requests no longer say "no rule
+    matched" when a rule matched the request in its third-party, subresource form."""
+    from cli_helpers import tg
+
+    doc = tg(
+        tmp_path,
+        "check",
+        "https://tracker.example/",
+        "--type",
+        "document",
+        "--source",
+        PAGE,
+        *with_lists(lists),
+    )
+    assert doc.returncode == 1
+    assert "no rule matched" not in doc.stdout
+    assert "`-d tracker.example` (a.tpl:2) would block it as a subresource" in doc.stdout
+    first = tg(
+        tmp_path,
+        "check",
+        "https://tracker.example/x",
+        "--source",
+        "https://www.tracker.example/",
+        "--json",
+        *with_lists(lists),
+    )
+    data = json.loads(first.stdout)
+    assert (first.returncode, data["blocked"]) == (1, False)
+    assert data["reason"] == "first-party request (same site as the page)"
+    assert data["would_match"] == {
+        "rule": "-d tracker.example",
+        "list": "a.tpl",
+        "line": 2,
+        "when": "blocks it only as a third-party request",
+    }
+
+
+def test_batch_contract_as_a_subprocess(lists: tuple[Path, Path], tmp_path: Path) -> None:
+    """Point 8: 7 lines in, 7 lines out; errors are JSON with the input line; a typo in
+    a type is an error; the exit status is 2 when any line failed."""
+    from cli_helpers import tg
+
+    lines = [
+        json.dumps({"url": "https://tracker.example/a", "source_url": PAGE}),
+        "",
+        json.dumps({"url": "https://ads.example/x", "type": "scrpt"}),
+        "{broken",
+        json.dumps({"url": "https://nothing.example/"}),
+        json.dumps({"url": "www.tracker.example", "source_url": "news.example"}),
+        json.dumps({"source_url": PAGE}),
+    ]
+    done = tg(
+        tmp_path, "check", "--requests", "-", *with_lists(lists), stdin="\n".join(lines) + "\n"
+    )
+    assert done.returncode == 2
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(out) == 7 and [o["input_line"] for o in out] == list(range(1, 8))
+    assert out[0]["blocked"] is True and out[4]["blocked"] is False and out[5]["blocked"] is True
+    assert out[1] == {"input_line": 2, "skipped": "blank line"}
+    assert out[2]["code"] == "batch.bad-request" and "unknown type 'scrpt'" in out[2]["error"]
+    assert out[3]["code"] == "batch.not-json"
+    assert out[6]["error"] == '"url" is missing or not a string'
+    assert done.stderr.strip() == "7 lines, 2 blocked, 3 errors"
+    good = tg(tmp_path, "check", "--requests", "-", *with_lists(lists), stdin=lines[0] + "\n")
+    assert good.returncode == 0  # every line decided

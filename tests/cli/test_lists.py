@@ -420,3 +420,94 @@ def test_sigkill_at_random_moments_never_corrupts(
         view = views(feed_home)["feed"]
         assert view["status"] == "ok" and view["rules"] > 10_000
     assert decide(feed_home, "https://www.google-analytics.com/analytics.js") == ["feed"]
+
+
+# --- issue 11: tables at 80 columns, --json everywhere, wording, progress -------------------
+
+
+def _widest(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def test_tables_read_at_80_columns(feed_home: Path) -> None:
+    """Point 9: no header or key is truncated; nothing is wider than the terminal."""
+    table = run(feed_home, "lists", COLUMNS="80")
+    assert table.returncode == 0 and _widest(table.stdout) <= 80
+    assert "…" not in table.stdout
+    lines = table.stdout.splitlines()
+    assert lines[1].split() == ["ID", "On", "Rules", "Updated", "Status", "Name"]
+    assert any(line.split()[:2] == ["feed", "yes"] for line in lines)
+    catalogue = run(feed_home, "lists", "catalogue", COLUMNS="80")
+    assert catalogue.returncode == 0 and _widest(catalogue.stdout) <= 80
+    assert "…" not in catalogue.stdout
+    keys = [row["key"] for row in run_json(feed_home, "lists", "catalogue")]
+    starts = [line.split()[0] for line in catalogue.stdout.splitlines()[2:] if line[:1] != " "]
+    assert starts == keys  # the names you must type, whole
+    wide = run(feed_home, "lists", COLUMNS="200")
+    assert "Not applied" in wide.stdout and "Next" in wide.stdout
+
+
+def test_json_on_the_group_reaches_every_subcommand(feed_home: Path) -> None:
+    """Point 9: `lists --json update` and `lists --json show` print JSON, not tables."""
+    done = run(feed_home, "lists", "--json", "update", "feed")
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in json.loads(done.stdout)] == ["feed"]
+    shown = run(feed_home, "lists", "--json", "show", "feed")
+    assert json.loads(shown.stdout)["id"] == "feed"
+
+
+def test_force_on_unchanged_content_says_so(feed_home: Path) -> None:
+    """Point 10: not "updated: 4562 → 4562"."""
+    done = run(feed_home, "lists", "update", "feed", "--force")
+    assert done.returncode == 0, done.stderr
+    assert "downloaded again, content unchanged" in done.stderr
+    assert "→" not in done.stderr
+
+
+def test_cosmetic_filters_are_not_called_failures(tmp_path: Path, server: ListServer) -> None:
+    """Point 10: EasyList's element-hiding filters are named for what they are."""
+    server.feed("cosmetic", b"[Adblock Plus 2.0]\n||ads.example^\nexample.com##.ad\n##.banner\n")
+    done = run(tmp_path / "home", "lists", "add", server.url("feed/cosmetic"))
+    assert done.returncode == 0, done.stderr
+    assert "1 rules" in done.stdout and "skipped" not in done.stdout
+    assert "2 cosmetic filters not applied (they hide page elements" in done.stdout
+
+
+def test_downloads_show_a_progress_bar_that_fits_80_columns(
+    tmp_path: Path, server: ListServer, tracking_tpl: bytes
+) -> None:
+    """Point 10: on a terminal, `lists add` draws a progress bar (rich) on stderr."""
+    import pty
+    import re
+
+    server.feed("progress", tracking_tpl)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trackguard", "lists", "add", server.url("feed/progress")],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=cli_env(tmp_path / "home", COLUMNS="80"),
+    )
+    os.close(slave)
+    raw = b""
+    try:
+        while chunk := _read_pty(master):
+            raw += chunk
+    finally:
+        os.close(master)
+        proc.wait(60)
+    assert proc.returncode == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", raw.decode("utf-8", "replace"))
+    bars = [line for line in re.split(r"[\r\n]", text) if "━" in line]
+    assert bars, text[-2000:]
+    assert max(len(line) for line in bars) <= 80
+    # each frame on one line: the size and its unit never wrap onto a line of their own
+    assert all(re.search(r"[\d.?]+/[\d.?]+ (bytes|kB|MB)", line) for line in bars), bars
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the child closed the terminal
+        return b""

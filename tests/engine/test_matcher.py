@@ -252,6 +252,10 @@ def test_long_paths_cost_little() -> None:
 
     def cost(repeats: int, host: str) -> int:
         url = f"https://{host}/" + "crowd?/odd-adx-" * repeats
+        # Padding must not buy a pass either: were the repeats charged to the request's
+        # budget one by one, it would run out before `*odd*` is reached (fail open).
+        decision = engine.check(url, PAGE)
+        assert (decision.blocked, decision.rule) == (True, "*odd*"), decision.reason
         return python_steps(lambda: engine.check(url, PAGE))
 
     short, long = cost(40, "x1.test"), cost(4000, "x2.test")

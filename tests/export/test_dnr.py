@@ -241,6 +241,7 @@ def test_easylist_easyprivacy_validate_and_fit_chrome_limits(el_ep_dnr: Any) -> 
     assert counts["exact"] > 0.95 * el_ep_dnr.rules_in
 
 
+@pytest.mark.slow
 def test_easylist_easyprivacy_decide_like_the_engine(
     el_ep_dnr: Any, easylist_easyprivacy: Engine, real_requests: list[dict[str, Any]]
 ) -> None:

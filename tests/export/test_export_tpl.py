@@ -76,6 +76,7 @@ def test_abp_rules_exact_narrowed_or_dropped() -> None:
     assert not any("tracker.example" in line for line in lines)
 
 
+@pytest.mark.slow
 def test_easyprivacy_to_tpl_decides_like_the_engine(
     el_ep_lists: list[Any], real_requests: list[dict[str, Any]]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,42 @@ def test_peter_lowe_as_hosts_file() -> None:
 @given(st.text())
 def test_arbitrary_text_never_raises(text: str) -> None:
     assert detect_format(text) in (TPL, ABP, HOSTS)
+
+
+# --- decode_list_bytes: the one gate every entry point uses ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"<!DOCTYPE html>\n<html></html>", "list.html"),
+        (b"\n  <html lang=en><body>", "list.html"),
+        (b"<!-- portal -->\n<p>log in</p>", "list.html"),
+        (b"! comment\n" + b"x" * 100 + b"\n<html>", "list.html"),
+        ("msFilterList\n-d a.example\n".encode("utf-16"), "list.utf16"),
+        ("msFilterList\n-d a.example\n".encode("utf-16-le"), "list.utf16"),
+        ("msFilterList\n-d a.example\n".encode("utf-16-be"), "list.utf16"),
+        (b"||a.example^\n\xff\n", "list.not-utf8"),
+        (b"||a.example^\n\x00\x01\x02", "list.binary"),
+    ],
+)
+def test_decode_list_bytes_refuses_what_is_no_list(body: bytes, code: str) -> None:
+    with pytest.raises(detect.NotAList) as caught:
+        detect.decode_list_bytes(body)
+    assert caught.value.code == code
+    assert isinstance(caught.value, ListRejected)
+
+
+def test_decode_list_bytes_accepts_lists() -> None:
+    assert detect.decode_list_bytes(b"\xef\xbb\xbfmsFilterList\n") == "msFilterList\n"
+    assert detect.decode_list_bytes("! Café\n||a.example^\n".encode()) == "! Café\n||a.example^\n"
+    assert detect.decode_list_bytes(b"") == ""
+    # `<` inside a rule later in a list is no web page
+    assert detect.decode_list_bytes(b"||a.example^\n/<script/\n").startswith("||a")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=256))
+def test_decode_list_bytes_never_raises_anything_else(body: bytes) -> None:
+    with contextlib.suppress(detect.NotAList):
+        detect.decode_list_bytes(body)

@@ -421,6 +421,29 @@ def test_resources_of_a_blocked_frame_are_blocked_with_it(
         "GET", "http://cdn.test/pixel.png", child, config=allow, matcher=matcher, record=record
     )
     assert not v.blocked
+    for overridden in (
+        PolicyConfig(protection=False),
+        PolicyConfig(exempt_sites=frozenset({"site.test"})),
+    ):
+        # Protection off, or off for the page's site (known here through `Origin`).
+        with_page = {**child, "origin": "http://www.site.test"}
+        v = decide(
+            "GET",
+            "http://cdn.test/pixel.png",
+            with_page,
+            config=overridden,
+            matcher=matcher,
+            record=record,
+        )
+        assert not v.blocked, overridden
+    # Once the user allows the frame itself, its requests pass too.
+    allowed_frame = PolicyConfig(user_allow=frozenset({"tracker.test"}))
+    v = decide("GET", frame, frame_headers, config=allowed_frame, matcher=matcher, record=record)
+    assert not v.blocked
+    v = decide(
+        "GET", "http://cdn.test/pixel.png", child, config=config, matcher=matcher, record=record
+    )
+    assert not v.blocked
     other = {**child, "referer": "http://www.site.test/other.html"}
     v = decide(
         "GET", "http://cdn.test/pixel.png", other, config=config, matcher=matcher, record=record
@@ -471,3 +494,17 @@ def test_unattributed_http_is_judged_like_https(
     assert not decide(
         "GET", "http://tracker.test/collect", {}, config=off, matcher=matcher, record=record
     ).blocked
+
+
+def test_blocked_documents_reach_sibling_workers() -> None:
+    """A blocked frame seen by one worker blocks its resources at another (RecordSync)."""
+    events: list[tuple[str, ...]] = []
+    first, second = NavigationRecord(), NavigationRecord()
+    first.publish = events.append
+    first.note_blocked("http://tracker.test/frame.html#x", None)
+    assert events == [("blocked", "http://tracker.test/frame.html")]
+    for event in events:
+        second.apply(event)
+    assert second.blocked_document("http://tracker.test/frame.html")[0]
+    second.apply(("blocked", ""))  # malformed: ignored
+    assert len(second) == 1

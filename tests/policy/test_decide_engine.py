@@ -96,3 +96,30 @@ def test_cross_site_metadata_without_a_known_page_still_names_the_initiator(
     )
     assert (v.blocked, v.type) == (True, RequestType.SCRIPT)
     assert v.rule == "||cdn.test/ads.js$domain=site.test"
+
+
+def test_site_scoped_allow_holds_on_that_site_only(engine: Engine) -> None:
+    """The dashboard's "allow it on this site": a (site, host) pair, nowhere else."""
+    from trackguard.settings import Settings
+
+    config = PolicyConfig.from_settings(
+        Settings(site_allow=("www.site.test tracker.test", "garbage", "other.test  "))
+    )
+    assert config.site_allow == frozenset({("site.test", "tracker.test")})
+    url = "http://cdn.tracker.test/t.js"
+    here = decide_for_page(
+        url, "http://site.test/", RequestType.SCRIPT, config=config, matcher=engine
+    )
+    assert not here.blocked and here.layer is Layer.USER_ALLOW
+    there = decide_for_page(
+        url, "http://other.test/", RequestType.SCRIPT, config=config, matcher=engine
+    )
+    assert there.blocked and there.layer is Layer.LIST_BLOCK
+    # A user block of a more specific host still wins over the broader site allow.
+    narrower = PolicyConfig(
+        site_allow=config.site_allow, user_block=frozenset({"cdn.tracker.test"})
+    )
+    v = decide_for_page(
+        url, "http://site.test/", RequestType.SCRIPT, config=narrower, matcher=engine
+    )
+    assert v.blocked and v.layer is Layer.USER_BLOCK

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from trackguard.proxy.log import (
     DecisionLog,
+    EchoOnly,
     LogEntry,
     connect,
     read_log,
+    read_new,
     read_stats,
     strip_query,
     wipe_log,
@@ -128,6 +130,44 @@ def _open_and_write(path: Path) -> bool:
     log.add(LogEntry(time.time(), "http", "allow", "no-match", "image", "", "cdn.example"))
     log.flush_now()
     return True
+
+
+def test_echo_sees_every_decision_as_it_is_added(tmp_path: Path) -> None:
+    """`proxy -v`: one call per decision, before any coalescing into rows."""
+    seen: list[LogEntry] = []
+    log = DecisionLog(tmp_path / "log.sqlite3")
+    log.echo = seen.append
+    for _ in range(3):
+        log.add(entry(time.time(), "block", "t.test", rule="-d t.test", list="l", line=2))
+    log.flush_now()
+    assert [(e.action, e.host, e.rule, e.line) for e in seen] == [
+        ("block", "t.test", "-d t.test", 2)
+    ] * 3
+    assert sum(e.count for e in read_log(tmp_path / "log.sqlite3")) == 3
+
+
+def test_echo_only_writes_nothing(tmp_path: Path) -> None:
+    seen: list[LogEntry] = []
+    log = EchoOnly(seen.append)
+    log.start()
+    log.add_fields(1.0, "http", "allow", "no-match", "image", "s.test", "cdn.test")
+    log.close()
+    assert [e.host for e in seen] == ["cdn.test"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_new_follows_from_now(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    log = DecisionLog(path)
+    log.add(entry(time.time(), host="old.test"))
+    log.flush_now()
+    last, rows = read_new(path)
+    assert rows == []  # where following starts: nothing replayed
+    log.add(entry(time.time(), host="new.test"))
+    log.flush_now()
+    last, rows = read_new(path, last)
+    assert [r.host for r in rows] == ["new.test"]
+    assert read_new(path, last) == (last, [])
 
 
 def _raw(path: Path) -> bytes:

@@ -237,3 +237,34 @@ def test_list_updates_and_rule_switches_reach_a_running_proxy(
         await service.stop()
 
     asyncio.run(scenario())
+
+
+def test_one_worker_records_for_the_learner_the_others_enforce(tmp_path: Path) -> None:
+    """`--workers N`: a single store writer (the first worker), not none at all."""
+    import socket
+
+    def factory(settings: Settings) -> FakeMatcher:
+        return FakeMatcher("msFilterList\n-d tracker.test\n")
+
+    async def record_flag(learn: bool | None) -> bool:
+        a, b = socket.socketpair()
+        try:
+            service = ProxyService(
+                ProxyOptions(host="127.0.0.1", port=0, log=False),
+                home=tmp_path,
+                engine_factory=factory,
+                peers=[a],
+                learn=learn,
+            )
+            await service.start()
+            assert service.learning is not None
+            flag = service.learning.hook.record
+            await service.stop()
+            return flag
+        finally:
+            a.close()
+            b.close()
+
+    assert asyncio.run(record_flag(True)) is True
+    assert asyncio.run(record_flag(False)) is False
+    assert asyncio.run(record_flag(None)) is False  # peers and no say: enforce only

@@ -107,3 +107,30 @@ def test_list_add_enable_and_wipe(home: Path, tmp_path: Path) -> None:
         api.act(home, "list-add", {"source": str(tmp_path / "missing.tpl")})
     assert "wiped" in api.act(home, "wipe-log", {})["message"]
     assert api.log_rows(home, None)["rows"] == []
+
+
+def test_allow_on_one_site_only(home: Path) -> None:
+    api.act(home, "allow", {"domain": "tracker.test", "site": "www.news.test"})
+    s = load_settings(home)
+    assert s.site_allow == ("news.test tracker.test",) and s.user_allow == ()
+    api.act(home, "allow", {"domain": "tracker.test", "site": "news.test", "on": False})
+    assert load_settings(home).site_allow == ()
+
+
+def test_signals_asked_once(home: Path) -> None:
+    assert api.overview(home)["signals_asked"] is False
+    api.act(home, "signals", {"gpc": True})
+    s = load_settings(home)
+    assert s.gpc and s.dnt and api.overview(home)["signals_asked"] is True
+
+
+def test_learn_settings_validated(home: Path) -> None:
+    api.act(home, "learn-settings", {"threshold": 5, "pause_hours": 2})
+    data = api.learn(home)
+    assert data["threshold"] == 5 and data["paused_until"] > time.time() + 3600
+    api.act(home, "learn-settings", {"pause_hours": 0})
+    assert api.learn(home)["paused_until"] == 0.0
+    for bad in ({"threshold": 2}, {"threshold": 31}, {"pause_hours": -1}, {"threshold": True}):
+        with pytest.raises(api.ActionError):
+            api.act(home, "learn-settings", bad)
+    assert api.learn_export(home).startswith("msFilterList")

@@ -155,3 +155,22 @@ def test_pac_and_proxying_unchanged(running: tuple[int, Path]) -> None:
         "GET http://tracker.test/p.gif HTTP/1.1\r\nHost: tracker.test\r\nConnection: close\r\n\r\n",
     )
     assert status in (200, 204) and "x-trackguard-blocked" in headers
+
+
+def test_broken_settings_file_is_reported_not_overwritten(running: tuple[int, Path]) -> None:
+    port, home = running
+    settings = home / "settings.json"
+    saved = settings.read_bytes() if settings.exists() else None
+    settings.write_text('{"dnt": true,\n "gpc": tru}\n')
+    try:
+        status, _, body = _get(port, "/api/settings")
+        assert status == 409 and b"settings.json:2" in body
+        token = _token(port)
+        headers = f"Origin: http://127.0.0.1:{port}\r\nX-Trackguard-CSRF: {token}\r\n"
+        status, _, body = _post(port, "/api/action/allow", {"domain": "cdn.example"}, headers)
+        assert status == 409 and settings.read_text() == '{"dnt": true,\n "gpc": tru}\n'
+    finally:
+        if saved is None:
+            settings.unlink()
+        else:
+            settings.write_bytes(saved)

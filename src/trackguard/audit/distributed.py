@@ -37,22 +37,31 @@ class DaskUnavailable(TrackguardError):
 
 
 def pack(rows: list[AuditRow]) -> list[RowTuple]:
-    """Rows as plain tuples: several times cheaper to pickle than dataclass instances."""
-    return [
-        (
-            r.page,
-            r.url,
-            r.source_url,
-            int(r.type),
-            r.detailed,
-            r.bytes,
-            r.cookies_sent,
-            r.cookies_set,
-            r.dnt,
-            r.gpc,
+    """Rows as plain tuples: several times cheaper to pickle than dataclass instances.
+
+    Page keys and page URLs repeat within a partition; interning them lets pickle write
+    each once and refer back to it (pickle memoises by object identity).
+    """
+    interned: dict[str, str] = {}
+    intern = interned.setdefault
+    out: list[RowTuple] = []
+    for r in rows:
+        source = intern(r.source_url, r.source_url) if r.source_url is not None else None
+        out.append(
+            (
+                intern(r.page, r.page),
+                r.url,
+                source,
+                int(r.type),
+                r.detailed,
+                r.bytes,
+                r.cookies_sent,
+                r.cookies_set,
+                r.dnt,
+                r.gpc,
+            )
         )
-        for r in rows
-    ]
+    return out
 
 
 def unpack(rows: Iterable[RowTuple]) -> list[AuditRow]:

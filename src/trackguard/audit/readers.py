@@ -20,6 +20,7 @@ import csv
 import gzip
 import io
 import json
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,7 +92,7 @@ def har_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
     """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
-    name = path.name
+    name = str(path)  # the whole path: two folders may both hold an `index.har`
     for item in read_har(path):
         if not isinstance(item, HarEntry):
             continue
@@ -177,7 +178,7 @@ def jsonl_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]
                     continue
                 stats.rows += 1
                 yield row
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise AuditInputError(f"{path}: cannot read: {exc}") from exc
 
 
@@ -199,7 +200,7 @@ def csv_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
                 yield row
         except csv.Error as exc:
             raise AuditInputError(f"{path}: not valid CSV ({exc})") from exc
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise AuditInputError(f"{path}: cannot read: {exc}") from exc
 
 

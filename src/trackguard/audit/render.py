@@ -49,12 +49,25 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
         yield ("rule", f"{rule['list']}:{rule['line']}", rule["rule"], rule["requests"])
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will not run: domains, URLs and rule text come from
+    untrusted input, so text starting like a formula gets a leading `'` (OWASP's advice)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(report: Mapping[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("section", "key", "metric", "value"))
     for section, key, metric, value in _csv_rows(report):
-        writer.writerow((section, key, metric, "" if value is None else value))
+        writer.writerow((section, _cell(key), _cell(metric), _cell(value)))
     return out.getvalue()
 
 
@@ -318,11 +331,31 @@ def render_html(report: Mapping[str, Any], title: str = "trackguard audit") -> s
         ],
         {1, 3},
     )
-    learned_html = (
-        f"<p>{escape(str(learned.get('note', '')))}</p>"
-        if not learned.get("available", True)
-        else f"<pre>{escape(json.dumps(learned, indent=1)[:4000])}</pre>"
-    )
+    if learned.get("available"):
+        suggestions = learned.get("suggestions") or []
+        learned_html = (
+            f"<p>{_n(learned.get('domains', 0))} domains would be suggested "
+            f"({_n(learned.get('not_blocked_by_host', 0))} of them not blocked by host in "
+            f"the lists) from {_n(learned.get('files', 0))} HAR file(s), at "
+            f"{_n(learned.get('threshold', 0))} sites. "
+            f"{escape(str(learned.get('note', '')))}</p>"
+        ) + _table(
+            ["domain", "sites", "evidence", "action", "lists today", "why"],
+            [
+                [
+                    escape(str(i.get("domain"))),
+                    _n(i.get("sites", 0)),
+                    escape(", ".join(map(str, i.get("kinds") or []))),
+                    escape(str(i.get("action"))),
+                    escape(str(i.get("layer"))),
+                    escape(str(i.get("reason"))),
+                ]
+                for i in suggestions[:100]
+            ],
+            {1},
+        )
+    else:
+        learned_html = f"<p class=muted>{escape(str(learned.get('note', '')))}</p>"
     definitions = "".join(
         f"<li><b>{escape(k.replace('_', ' '))}</b>: {escape(v)}</li>"
         for k, v in meta["definitions"].items()

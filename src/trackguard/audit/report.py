@@ -248,10 +248,7 @@ def build_report(
         "rules": rule_rows,
         "learned": dict(context.learned)
         if context.learned is not None
-        else {
-            "available": False,
-            "note": "the learner (learning.md §B, suggest mode) is not part of this build",
-        },
+        else {"available": False, "note": "not asked for (--no-learn)"},
         "skipped": dict(sorted(tally.skipped.items())),
     }
 

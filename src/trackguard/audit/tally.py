@@ -199,55 +199,108 @@ _DOCUMENT = RequestType.DOCUMENT
 _TYPE_NAMES = {t: (t.name or "other").lower() for t in RequestType}
 
 
+# Flags of one classified row, packed into an int so rows with the same page, type and
+# verdicts collapse into one counter entry before anything is added up (most do).
+_THIRD = 1
+_THIRD_BY_SITE = 2
+_BLOCKED = 4
+_TUNNEL = 8
+_DETAILED = 16
+_DNT = 32
+_GPC = 64
+_SENT = 128
+_SET = 256
+_SUB = 512
+
+
+def _row_counts(flags: int, n: int, size: int) -> list[int]:
+    """The counts vector of `n` rows sharing `flags` and `size` bytes in total."""
+    counts = [0] * N
+    counts[REQUESTS] = n
+    counts[BYTES] = size
+    if flags & _SUB:
+        counts[SUBRESOURCES] = n
+        if flags & _BLOCKED:
+            counts[BLOCKED] = n
+            counts[BLOCKED_BYTES] = size
+        if flags & _TUNNEL:
+            counts[TUNNEL] = n
+        if flags & _THIRD_BY_SITE:
+            counts[THIRD_PARTY_BY_SITE] = n
+        if flags & _THIRD:
+            counts[THIRD_PARTY] = n
+            counts[THIRD_PARTY_BYTES] = size
+            if flags & _DETAILED:
+                counts[COOKIES_SENT] = n if flags & _SENT else 0
+                counts[COOKIES_SET] = n if flags & _SET else 0
+    if flags & _DETAILED:
+        counts[DETAILED] = n
+        counts[DNT] = n if flags & _DNT else 0
+        counts[GPC] = n if flags & _GPC else 0
+    return counts
+
+
 def tally_rows(
     rows: Iterable[AuditRow], engine: Checker, entities: EntityMap | None = None
 ) -> Tally:
-    """Classify a partition of rows (one batch call to the engine) and count it."""
+    """Classify a partition of rows (one batch call to the engine) and count it.
+
+    Two passes: the first splits URLs and asks the engine about all subresources at once
+    (`check_many`); the second counts each row under a compact key (page, page URL, type,
+    flags), and only the distinct keys are expanded into the page, site and total figures.
+    """
     entities = entities if entities else None
     tally = Tally()
     batch: list[tuple[AuditRow, str, str, str]] = []  # row, host, site, page site
     questions: list[tuple[str, str | None, RequestType]] = []
+    pages_seen: dict[str | None, str] = {}  # source URL -> its site, once per partition
+    origins: dict[str, tuple[str, str]] = {}  # "scheme://authority" -> (host, site)
     for row in rows:
-        scheme, host, _ = split_url_fast(row.url)
-        if scheme not in ("http", "https", "ws", "wss") or not host:
+        url = row.url
+        origin = _origin_key(url)
+        known = origins.get(origin)
+        if known is None:
+            scheme, host, _ = split_url_fast(url)
+            if scheme not in _WEB_SCHEMES or not host:
+                host = ""
+            known = origins[origin] = (host, site_of(host) if host else "")
+        host, site = known
+        if not host:
             tally.skipped["not-a-web-url"] += 1
             continue
-        page_host = split_url_fast(row.source_url)[1] if row.source_url else ""
-        batch.append((row, host, site_of(host), site_of(page_host) if page_host else ""))
+        page_site = pages_seen.get(row.source_url)
+        if page_site is None:
+            page_host = split_url_fast(row.source_url)[1] if row.source_url else ""
+            page_site = pages_seen[row.source_url] = site_of(page_host) if page_host else ""
+        batch.append((row, host, site, page_site))
         if row.type is not _DOCUMENT:
             questions.append((row.url, row.source_url, row.type))
     decisions = iter(engine.check_many(questions))
     hosts: dict[str, Decision] = {}  # tunnel decisions, once per host per partition
-    totals = tally.totals
+    related: dict[tuple[str, str], bool] = {}
+    rows_by_key: Counter[tuple[str, str, str | None, RequestType, int]] = Counter()
+    bytes_by_key: Counter[tuple[str, str, str | None, RequestType, int]] = Counter()
+    domain_rows: Counter[tuple[str, str, str, str, int, RuleKey | None]] = Counter()
+    domain_bytes: Counter[str] = Counter()
+    companies: Counter[tuple[str, str]] = Counter()
     for row, host, site, page_site in batch:
-        counts = _counts()
-        counts[REQUESTS] = 1
         size = row.bytes if row.bytes > 0 else 0
-        counts[BYTES] = size
+        flags = 0
         if row.detailed:
-            counts[DETAILED] = 1
-            counts[DNT] = int(row.dnt)
-            counts[GPC] = int(row.gpc)
-        page = tally.pages.get(row.page)
-        if page is None:
-            page = tally.pages[row.page] = PageTally()
-        page.urls[row.source_url or ""] += 1
-        page.sites[page_site] += 1
-        site_tally = tally.sites.get(page_site)
-        if site_tally is None:
-            site_tally = tally.sites[page_site] = SiteTally()
-        site_tally.pages.add(row.page)
-        type_name = _TYPE_NAMES.get(row.type, "other")
-        tally.types[type_name] += 1
+            flags = _DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)
         if row.type is not _DOCUMENT:
-            counts[SUBRESOURCES] = 1
+            flags |= _SUB
             decision = next(decisions)
-            third_by_site = site != page_site or not page_site
-            third = third_by_site and not (
-                entities is not None and page_site and entities.related(host, page_site)
-            )
-            counts[THIRD_PARTY_BY_SITE] = int(third_by_site)
-            if row.url.startswith("https:") or row.url.startswith("wss:"):
+            third = site != page_site or not page_site
+            if third:
+                flags |= _THIRD_BY_SITE
+                if entities is not None and page_site:
+                    pair = (host, page_site)
+                    same = related.get(pair)
+                    if same is None:
+                        same = related[pair] = entities.related(host, page_site)
+                    third = not same
+            if row.url.startswith(("https:", "wss:")):
                 tunnel = hosts.get(host)
                 if tunnel is None:
                     tunnel = hosts[host] = engine.check_host(host)
@@ -255,42 +308,89 @@ def tally_rows(
                 tunnel = decision
             blocked = decision.blocked
             if blocked:
-                counts[BLOCKED] = 1
-                counts[BLOCKED_BYTES] = size
-                tally.blocked_types[type_name] += 1
+                flags |= _BLOCKED
             if tunnel.blocked:
-                counts[TUNNEL] = 1
+                flags |= _TUNNEL
             if third:
-                counts[THIRD_PARTY] = 1
-                counts[THIRD_PARTY_BYTES] = size
+                flags |= _THIRD
                 if row.detailed:
-                    counts[COOKIES_SENT] = int(row.cookies_sent)
-                    counts[COOKIES_SET] = int(row.cookies_set)
+                    flags |= (_SENT if row.cookies_sent else 0) | (_SET if row.cookies_set else 0)
                 company = entities.company(host) if entities is not None else None
-                site_tally.companies[company or site] += 1
+                companies[(page_site, company or site)] += 1
             if third or blocked:
                 # Blocked first-party requests are trackers too (first-party analytics);
                 # they are listed under their own domain.
-                domain = tally.domains.get(site)
-                if domain is None:
-                    domain = tally.domains[site] = DomainTally()
-                domain.requests += 1
-                domain.third_party += third
-                domain.bytes += size
-                domain.sites.add(page_site)
-                domain.pages.add(row.page)
-                domain.types[type_name] += 1
-                if row.detailed and (row.cookies_sent or row.cookies_set):
-                    domain.cookies += 1
-                if tunnel.blocked:
-                    domain.tunnel += 1
-                if blocked:
-                    domain.blocked += 1
-                    site_tally.trackers[site] += 1
-                    key = _rule_key(decision)
-                    if key is not None:
-                        domain.rules[key] += 1
+                rule = _rule_key(decision) if blocked else None
+                domain_rows[(site, page_site, row.page, _TYPE_NAMES[row.type], flags, rule)] += 1
+                if size:
+                    domain_bytes[site] += size
+        key = (row.page, page_site, row.source_url, row.type, flags)
+        rows_by_key[key] += 1
+        if size:
+            bytes_by_key[key] += size
+
+    totals = tally.totals
+    for (page_key, page_site, source_url, rtype, flags), n in rows_by_key.items():
+        counts = _row_counts(
+            flags, n, bytes_by_key.get((page_key, page_site, source_url, rtype, flags), 0)
+        )
+        page = tally.pages.get(page_key)
+        if page is None:
+            page = tally.pages[page_key] = PageTally()
+        page.urls[source_url or ""] += n
+        page.sites[page_site] += n
+        site_tally = tally.sites.get(page_site)
+        if site_tally is None:
+            site_tally = tally.sites[page_site] = SiteTally()
+        site_tally.pages.add(page_key)
+        type_name = _TYPE_NAMES[rtype]
+        tally.types[type_name] += n
+        if flags & _BLOCKED:
+            tally.blocked_types[type_name] += n
         _add(page.counts, counts)
         _add(site_tally.counts, counts)
         _add(totals, counts)
+    for (page_site, company), n in companies.items():
+        tally.sites[page_site].companies[company] += n
+    for (site, page_site, page_key, type_name, flags, rule), n in domain_rows.items():
+        domain = tally.domains.get(site)
+        if domain is None:
+            domain = tally.domains[site] = DomainTally()
+        domain.requests += n
+        domain.sites.add(page_site)
+        domain.pages.add(page_key)
+        domain.types[type_name] += n
+        if flags & _THIRD:
+            domain.third_party += n
+        if flags & _DETAILED and flags & (_SENT | _SET):
+            domain.cookies += n
+        if flags & _TUNNEL:
+            domain.tunnel += n
+        if flags & _BLOCKED:
+            domain.blocked += n
+            tally.sites[page_site].trackers[site] += n
+            if rule is not None:
+                domain.rules[rule] += n
+    for site, size in domain_bytes.items():
+        tally.domains[site].bytes += size
     return tally
+
+
+_WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+
+
+def _origin_key(url: str) -> str:
+    """`scheme://authority` of a URL: everything `split_url_fast` derives the host from.
+
+    (The host depends only on the text before the first `/`, `?` or `#` after `://`, so
+    URLs with the same key have the same host; the key is memoised per partition.)
+    """
+    start = url.find("://") + 3
+    if start < 3:
+        return url
+    end = len(url)
+    for mark in "/?#":
+        at = url.find(mark, start, end)
+        if at >= 0:
+            end = at
+    return url[:end]

@@ -85,6 +85,65 @@ def _summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
+    """What the Personalized list would suggest from the same HAR files (learning.md §B).
+
+    The learner's own service and HAR adapter, in `suggest` mode, on a throwaway state
+    folder (never the user's: an audit must not teach the user's learner), with the
+    audit's lists as "the lists". Request logs carry no headers, so only HARs count.
+    """
+    import tempfile
+
+    from trackguard.learn.har_adapter import read_har_exchanges
+    from trackguard.learn.listing import UserChoices, listing
+    from trackguard.learn.model import Mode
+    from trackguard.learn.service import LearnerService, LearnSettings
+
+    hars = [f for f in files if f.name.lower().endswith(".har")]
+    if not hars:
+        return {
+            "available": False,
+            "note": "the learner needs headers and cookies: give HAR files (logs have neither)",
+        }
+
+    def layer(domain: str) -> str | None:
+        decision = engine.check_host(domain)
+        if decision.blocked:
+            return "list-block"
+        return "list-allow" if decision.matched is not None else None
+
+    settings = LearnSettings(mode=Mode.SUGGEST)
+    with tempfile.TemporaryDirectory(prefix="trackguard-audit-learn-") as home:
+        service = LearnerService(
+            Path(home),
+            settings,
+            is_listed=lambda d: layer(d) is not None,
+            list_allows=lambda d: layer(d) == "list-allow",
+        )
+        for path in hars:
+            for exchange, site in read_har_exchanges(path):
+                service.exchange(exchange, site)
+        last_day = max(
+            (s.last_day for s in map(service.state.summary, service.state.trackers)), default=0
+        )
+        items = listing(service.state, service.ctx, UserChoices(list_layer=layer), last_day)
+    suggested = [i for i in items if i["action"] is not None]
+    return {
+        "available": True,
+        "mode": "suggest",
+        "threshold": settings.threshold,
+        "files": len(hars),
+        "domains": len(suggested),
+        "not_blocked_by_host": sum(1 for i in suggested if i["layer"] != "list-block"),
+        "seen": len(items),
+        "suggestions": [
+            {k: i[k] for k in ("domain", "sites", "kinds", "action", "reason", "layer")}
+            for i in suggested
+        ],
+        "note": "suggest mode: nothing is enforced; accepting a suggestion makes it a user rule",
+    }
+
+
 def register(main: click.Group) -> None:
     """Add `audit` to the main group."""
 
@@ -123,6 +182,12 @@ def register(main: click.Group) -> None:
         "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
     )
     @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+    @click.option(
+        "--learn/--no-learn",
+        default=True,
+        show_default=True,
+        help="Also report what the Personalized list would suggest (HAR input).",
+    )
     def audit(
         inputs: tuple[str, ...],
         lists: tuple[str, ...],
@@ -135,6 +200,7 @@ def register(main: click.Group) -> None:
         title: str,
         progress: bool | None,
         as_json: bool,
+        learn: bool,
     ) -> None:
         """Who tracks whom: audit HAR files, folders or request logs (JSONL, CSV, Parquet).
 
@@ -190,7 +256,10 @@ def register(main: click.Group) -> None:
             sys.exit(1)
         tally.skipped.update(stats.skipped)
         list_ids = tuple(Path(p).name for p in lists) or ("enabled subscriptions",)
-        context = ReportContext(lists=list_ids, entities=entity_map.sources, inputs=len(files))
+        learned = _learned(files, engine) if learn else None
+        context = ReportContext(
+            lists=list_ids, entities=entity_map.sources, inputs=len(files), learned=learned
+        )
         report = build_report(tally, entity_map, context)
         text = {"html": lambda: render_html(report, title), "csv": lambda: render_csv(report)}.get(
             fmt, lambda: render_json(report)

@@ -6,13 +6,12 @@ Parses input, calls `trackguard.dnsserver`, prints a banner. No decision logic l
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import logging
 import signal
 from pathlib import Path
 
 import click
 
+from trackguard.cli.common import start_service
 from trackguard.settings import Settings, state_dir
 
 
@@ -86,15 +85,7 @@ def dns_command(
     from trackguard.dnsserver.service import DnsService
     from trackguard.proxy.log import DecisionLog, log_path
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s",
-    )
-    for cidr in allow_from:
-        try:
-            ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise click.BadParameter(f"not a network: {cidr}", param_hint="--allow-from") from None
+    start_service(verbose=verbose, allow_from=allow_from)
     options = DnsOptions(
         listen=_address(listen, 5353, "--listen"),
         upstreams=tuple(_address(u, 53, "--upstream") for u in upstreams),

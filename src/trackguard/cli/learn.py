@@ -52,7 +52,7 @@ def _print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False))
 
 
-def _list_knowledge(
+def list_knowledge(
     home: Path,
 ) -> tuple[Callable[[str], bool], Callable[[str], bool], Callable[[str], str | None]]:
     """(is_listed, list_allows, list_layer) from the enabled lists; nothing if unavailable."""
@@ -84,7 +84,7 @@ class _View:
         self.settings = load_settings(self.home)
         self.learn = learn_settings(self.settings)
         listed, allows, layer = (
-            _list_knowledge(self.home)
+            list_knowledge(self.home)
             if with_lists
             else ((lambda _d: False), (lambda _d: False), (lambda _d: None))
         )

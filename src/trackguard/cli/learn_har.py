@@ -31,7 +31,11 @@ def from_har_command(paths: tuple[Path, ...], as_json: bool) -> None:
     if learn.mode is Mode.OFF:
         raise click.ClickException("learning is off (`trackguard learn mode suggest` turns it on)")
     files = har_files(paths)
-    service = LearnerService(home, learn)
+    from trackguard.cli.learn import list_knowledge
+
+    # The enabled lists say which domains are known (not novel, learning.md §B9.3).
+    listed, allows, _ = list_knowledge(home)
+    service = LearnerService(home, learn, is_listed=listed, list_allows=allows)
     stats = HarStats()
     counted = exchanges = 0
     failed: list[str] = []

@@ -27,6 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from trackguard.cli.common import JSON_META, add_row, json_option, narrow, table
 from trackguard.model import Format, TrackguardError
 from trackguard.subscriptions import (
     CATALOGUE,
@@ -50,8 +51,6 @@ _OUTCOME_STYLE = {
     "failed": "red",
     "held-back": "yellow",
 }
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
 def _out() -> Console:
@@ -113,7 +112,7 @@ class RichReporter:
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             DownloadColumn(),
             TransferSpeedColumn(),
             console=console,
@@ -131,6 +130,8 @@ class RichReporter:
 
     def track(self, label: str) -> ProgressCallback:
         """A progress bar for one download; returns the callback that moves it."""
+        if len(label) > 36:  # the bar, size and speed must still fit 80 columns
+            label = label[:17] + "…" + label[-18:]
         self._task = self.progress.add_task(escape(label), total=None)
         task = self._task
 
@@ -140,7 +141,7 @@ class RichReporter:
         return update
 
     def downloading(self, sub: Subscription) -> ProgressCallback | None:
-        return self.track(f"Downloading {sub.name}")
+        return self.track(sub.name)
 
     def finished(self, result: UpdateResult) -> None:
         if self._task is not None:
@@ -188,34 +189,62 @@ def _show_table(as_json: bool) -> None:
     if as_json:
         _print_json(views)
         return
-    table = Table(title="Tracking protection lists", title_justify="left")
-    table.add_column("ID", no_wrap=True)
-    for header in ("Name", "Format", "Rules", "Skipped"):
-        table.add_column(header, justify="right" if header in ("Rules", "Skipped") else "left")
-    for header in ("Last update", "Next update", "Status", "Enabled"):
-        table.add_column(header)
+    console = _out()
+    small = narrow(console)
+    columns = [("ID", False), ("On", False), ("Rules", False)]
+    if not small:
+        columns += [("Format", False), ("Not applied", False)]
+    columns += [("Updated", False)]
+    if not small:
+        columns += [("Next", False)]
+    columns += [("Status", False), ("Name", True)]
+    t = table(columns, title="Tracking protection lists")
     for view in views:
         status = view["status"]
         status_text = f"[{_STATUS_STYLE[status]}]{status}[/]"
-        if view["last_error"]:
-            status_text += f"\n[dim]{escape(view['last_error'])}[/]"
         name = escape(view["name"])
         if view["insecure"]:
             name += " [yellow](plain HTTP)[/]"
-        table.add_row(
+        if view["last_error"]:
+            name += f"\n[dim]{escape(view['last_error'])}[/]"
+        row = [
             escape(view["id"]),
-            name,
-            view["format"],
-            f"{view['rules']:,}",
-            f"{view['skipped']:,}",
-            _ago(view["last_update"], now),
-            _until(view["next_update"], now, view),
-            status_text,
             "[green]yes[/]" if view["enabled"] else "[dim]no[/]",
-        )
-    _out().print(table)
+            f"{view['rules']:,}",
+        ]
+        if not small:
+            row += [view["format"], f"{view['skipped']:,}"]
+        row += [_ago(view["last_update"], now)]
+        if not small:
+            row += [_until(view["next_update"], now, view)]
+        row += [status_text, name]
+        t.add_row(*row)
+    console.print(t)
     if not any(view["enabled"] for view in views):
         _err().print("[yellow]No list is enabled: nothing is blocked.[/]")
+
+
+#: Skipped kinds that hide page elements: a network blocker never applies them.
+_COSMETIC = frozenset({"cosmetic", "cosmetic-exception", "procedural", "scriptlet", "html"})
+
+
+def not_applied_text(view: dict[str, Any]) -> str:
+    """`24,596 skipped` in words: cosmetic filters are not failures (issue 11)."""
+    skipped = view["diagnostics"]["skipped"]
+    cosmetic = sum(n for kind, n in skipped.items() if kind in _COSMETIC)
+    other = sum(n for kind, n in skipped.items() if kind not in _COSMETIC | NOT_RULES)
+    errors = view["diagnostics"]["errors"]
+    parts = []
+    if cosmetic:
+        parts.append(
+            f"{cosmetic:,} cosmetic filters not applied (they hide page elements; "
+            "trackguard blocks requests)"
+        )
+    if other:
+        parts.append(f"{other:,} filters of kinds trackguard does not apply")
+    if errors:
+        parts.append(f"{errors:,} invalid lines (`trackguard lists show {view['id']}`)")
+    return "; ".join(parts)
 
 
 # --- commands -------------------------------------------------------------------------
@@ -229,6 +258,7 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
 
     Without a subcommand: a table of the lists with their status.
     """
+    ctx.meta[JSON_META] = as_json
     if ctx.invoked_subcommand is None:
         _show_table(as_json)
 
@@ -260,7 +290,7 @@ def add_command(
                 name=name,
                 format=Format(fmt) if fmt else None,
                 enabled=not disabled,
-                progress=reporter.track(f"Downloading {source}"),
+                progress=reporter.track(source),
             )
         except TrackguardError as exc:
             raise _fail(exc) from None
@@ -268,12 +298,13 @@ def add_command(
     if as_json:
         _print_json(view)
     else:
-        skipped = f", {view['skipped']:,} skipped" if view["skipped"] else ""
         _out().print(
             f"Added [bold]{escape(sub.name)}[/] as [bold]{escape(sub.id)}[/]: "
-            f"{view['rules']:,} rules{skipped} ({sub.format.value}), "
+            f"{view['rules']:,} rules ({sub.format.value}), "
             f"{'enabled' if sub.enabled else 'disabled'}."
         )
+        if not_applied := not_applied_text(view):
+            _out().print(escape(not_applied), style="dim")
         if sub.insecure:
             err.print(
                 "[yellow]warning:[/] this list is fetched over plain HTTP; anyone on the "
@@ -374,15 +405,7 @@ def _field_rows(view: dict[str, Any], now: datetime) -> list[tuple[str, str]]:
         ("Last error", lambda: view["last_error"] or ""),
         ("Failures in a row", lambda: str(view["failures"]) if view["failures"] else ""),
         ("Rules applied", lambda: f"{view['rules']:,}"),
-        (
-            "Not applied",
-            lambda: (
-                ", ".join(
-                    f"{kind} {n:,}" for kind, n in diag["skipped"].items() if kind not in NOT_RULES
-                )
-                or "none"
-            ),
-        ),
+        ("Not applied", lambda: not_applied_text(view) or "none"),
         ("Invalid lines", lambda: f"{diag['errors']:,}"),
         ("Warnings / notices", lambda: f"{diag['warnings']:,} / {diag['notices']:,}"),
         (
@@ -437,8 +460,8 @@ def show_command(name: str, as_json: bool) -> None:
         _print_json(view)
         return
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
     for label, text in _field_rows(view, now):
         grid.add_row(label, escape(text))
     out = _out()
@@ -474,18 +497,20 @@ def catalogue_command(as_json: bool) -> None:
     if as_json:
         _print_json(rows)
         return
-    table = Table(title="List catalogue", title_justify="left")
-    for header in ("Short name", "List", "What it blocks", "Address", "Subscribed"):
-        table.add_column(header)
+    console = _out()
+    small = narrow(console)
+    columns = [("Short name", False), ("Subscribed", False), ("What it blocks", True)]
+    if not small:
+        columns.insert(1, ("List", True))
+        columns.append(("Address", True))
+    t = table(columns, title="List catalogue (`trackguard lists add SHORT_NAME`)")
     for row in rows:
-        table.add_row(
-            row["key"],
-            escape(row["name"]),
-            escape(row["description"]),
-            escape(row["url"]),
-            escape(row["subscribed_as"] or "no"),
-        )
-    _out().print(table)
+        cells = [row["key"], row["subscribed_as"] or "no", row["description"]]
+        if not small:
+            cells.insert(1, row["name"])
+            cells.append(row["url"])
+        add_row(t, *cells)
+    console.print(t)
 
 
 def register(main: click.Group) -> None:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from trackguard.dnsserver.server import Address, DecisionSink, DnsOptions, DnsServer
 from trackguard.policy.decide import ListMatcher, PolicyConfig
-from trackguard.settings import SETTINGS_FILE, Settings, load_settings
+from trackguard.settings import SETTINGS_FILE, Settings, SettingsError, load_settings
 
 logger = logging.getLogger("trackguard.dns")
 
@@ -104,7 +104,11 @@ class DnsService:
         mtime = self._settings_mtime()
         if mtime != self._mtime:
             self._mtime = mtime
-            new = load_settings(self.home)
+            try:
+                new = load_settings(self.home)
+            except SettingsError as exc:  # a typo must not drop the user's choices
+                logger.warning("%s; keeping the last good settings", exc)
+                new = self.settings
             rebuild = new.strict_ie != self.settings.strict_ie
             self.settings = new
             state.config = PolicyConfig.from_settings(new)

@@ -22,10 +22,12 @@ from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
 from trackguard.engine.store import CacheError, decode, encode, load_bytes, save_bytes
 from trackguard.lists import detect_format, parse_list
+from trackguard.lists.detect import NotAList, decode_list_bytes
 from trackguard.model import (
     Decision,
     Diagnostic,
     Format,
+    ListRejected,
     ListSource,
     ParsedList,
     Request,
@@ -303,14 +305,9 @@ def _read_sources(paths: Iterable[str | Path]) -> list[ListSource]:
     out = []
     for p in paths:
         path = Path(p)
-        raw = path.read_bytes()
         try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            from trackguard.model import ListRejected
-
-            raise ListRejected(
-                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from exc
+            text = decode_list_bytes(path.read_bytes())
+        except NotAList as exc:
+            raise ListRejected(f"{path}: {exc}") from None
         out.append(ListSource(path.name, text))
     return out

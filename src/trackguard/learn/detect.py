@@ -10,6 +10,7 @@ Nothing here stores, logs or returns a cookie or query value.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from trackguard.learn.model import (
     NO_KIND,
@@ -24,6 +25,9 @@ from trackguard.model import RequestType
 MAX_VALUE = 256
 #: At most this many cookie pairs, query parameters and page cookie values are examined.
 MAX_PAIRS = 64
+#: Largest "tiny" answer: a 1x1 GIF is 43 bytes, but HAR exporters report transfer sizes,
+#: headers included, so a beacon's answer is counted up to 512 bytes.
+TINY = 512
 #: Shortest shared substring that can carry an identifier (PB's pixel-sharing rule).
 MIN_SHARED = 8
 
@@ -115,17 +119,27 @@ def _strip_known(value: str, obs: Observation) -> str:
     return value
 
 
-def longest_shared(value: str, others: tuple[str, ...]) -> str:
+@lru_cache(maxsize=256)
+def _grams(others: tuple[str, ...]) -> tuple[list[str], set[str]]:
+    """The 8-grams of a page's cookie values; cached, as a page's requests share them."""
+    pool = [o[:MAX_VALUE] for o in others[:MAX_PAIRS] if len(o) >= MIN_SHARED]
+    grams = {o[i : i + MIN_SHARED] for o in pool for i in range(len(o) - MIN_SHARED + 1)}
+    return pool, grams
+
+
+def longest_shared(
+    value: str, others: tuple[str, ...], prepared: tuple[list[str], set[str]] | None = None
+) -> str:
     """The longest substring (>= 8 characters) of `value` found in one of `others`.
 
     Bounded: both sides are cut to 256 characters and at most 64 others are read; the
-    search walks 8-character grams of `value` against a set, then extends each hit.
+    search walks 8-character grams of `value` against a set (built once per observation,
+    `prepared`), then extends each hit.
     """
     value = value[:MAX_VALUE]
-    pool = [o[:MAX_VALUE] for o in others[:MAX_PAIRS] if len(o) >= MIN_SHARED]
+    pool, grams = prepared if prepared is not None else _grams(others)
     if len(value) < MIN_SHARED or not pool:
         return ""
-    grams = {o[i : i + MIN_SHARED] for o in pool for i in range(len(o) - MIN_SHARED + 1)}
     best = ""
     i = 0
     while i <= len(value) - MIN_SHARED:
@@ -145,9 +159,14 @@ def url_id_bits(obs: Observation) -> float:
     """Bits of the largest first-party cookie fragment carried in the query (§B4 `url_id`)."""
     if not obs.query or not obs.page_cookie_values:
         return 0.0
+    prepared: tuple[list[str], set[str]] | None = None
     best = 0.0
     for _name, value in obs.query[:MAX_PAIRS]:
-        shared = longest_shared(_strip_known(value[:MAX_VALUE], obs), obs.page_cookie_values)
+        if len(value) < MIN_SHARED:
+            continue
+        if prepared is None:
+            prepared = _grams(obs.page_cookie_values)
+        shared = longest_shared(_strip_known(value[:MAX_VALUE], obs), (), prepared)
         if shared:
             best = max(best, estimate_bits(shared))
     return best
@@ -161,14 +180,14 @@ def is_beacon(obs: Observation) -> bool:
 def is_pixel(obs: Observation, config: LearnConfig) -> bool:
     """A tracking pixel: a tiny image or empty answer to a request carrying an id-sized value.
 
-    Needs a response (HAR or proxy): 204, or an image of at most 128 bytes, and a query
+    Needs a response (HAR or proxy): 204, or an image of at most `TINY` bytes, and a query
     value estimating at least `pixel_bits` (a client id, not a cache-buster digit).
     """
     shape = obs.response
     if shape is None or not obs.query:
         return False
     tiny = shape.status == 204 or (
-        shape.content_class in ("image", "other", "text") and 0 <= shape.size <= 128
+        shape.content_class in ("image", "other", "text") and 0 <= shape.size <= TINY
     )
     if not tiny or obs.request_type not in (RequestType.IMAGE, RequestType.XMLHTTPREQUEST):
         return False

@@ -16,6 +16,10 @@ Rules, in order:
    is Adblock Plus style; `!` and `#` comments do not vote (but `##`, `#@#`... do).
    At least 90 % hosts-style votes -> HOSTS, so a stray line does not flip a hosts file.
 4. No vote at all (empty, comments only) -> ABP, the most common syntax.
+
+`decode_list_bytes` is the one gate every entry point (subscriptions, `lint`, `check
+--list`, `proxy --list`) passes list bytes through: UTF-8 only (§A.9), and a web page or
+a UTF-16 file is refused with a hint, never parsed into nonsense rules.
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ from collections.abc import Iterator
 from trackguard.lists.hosts import classify_address
 from trackguard.lists.text import normalize_host, split_lines
 from trackguard.lists.tpl import HEADER
-from trackguard.model import Format
+from trackguard.model import Format, ListRejected
 
-__all__ = ["SAMPLE_CHARS", "SAMPLE_LINES", "detect_format"]
+__all__ = ["SAMPLE_CHARS", "SAMPLE_LINES", "NotAList", "decode_list_bytes", "detect_format"]
 
 #: Rule-like lines that vote; enough to see past a long header of comments.
 SAMPLE_LINES = 400
@@ -93,3 +97,48 @@ def _hosts_style(line: str) -> bool:
     if "." not in token or token[0] in ".-" or token[-1] == "-":
         return False
     return bool(normalize_host(token)[0])
+
+
+class NotAList(ListRejected):
+    """Bytes that are no list at all (a web page, UTF-16, binary); `code` is stable."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+#: How a web page starts; captive portals and error pages answer 200 with one.
+_MARKUP_STARTS = ("<!doctype", "<html", "<head", "<body", "<?xml", "<!--", "<meta", "<title")
+
+
+def decode_list_bytes(body: bytes) -> str:
+    """List text from bytes (a UTF-8 BOM is dropped), or `NotAList` saying what it is."""
+    sample = body[:64]
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(sample) >= 4 and (not any(sample[1::2]) or not any(sample[0::2]))
+    ):
+        raise NotAList(
+            "list.utf16",
+            "the list is UTF-16 text; lists must be UTF-8 (TPL spec §A.9). Convert it, "
+            "e.g. `iconv -f UTF-16 -t UTF-8 IN > OUT`, or save it as UTF-8",
+        )
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotAList(
+            "list.not-utf8",
+            f"the list is not UTF-8 text (bad byte at offset {exc.start}); "
+            "lists must be UTF-8 (TPL spec §A.9)",
+        ) from None
+    head = text[:1024].lstrip().lower()
+    if head.startswith(_MARKUP_STARTS) or "<html" in text[:4096].lower():
+        raise NotAList(
+            "list.html",
+            "this is a web page (HTML), not a list: a login/captive portal, an error "
+            "page, or the list's home page instead of its download address?",
+        )
+    if "\0" in text[:4096]:
+        raise NotAList("list.binary", "this is a binary file, not a list")
+    return text

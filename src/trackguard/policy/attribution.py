@@ -91,8 +91,8 @@ class NavigationRecord:
         self._pages: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # frame origin -> {top site: (page origin, expiry)}
         self._frames: OrderedDict[str, dict[str, tuple[str, float]]] = OrderedDict()
-        # blocked document URL (no fragment) -> (what blocked it, expiry)
-        self._blocked: OrderedDict[str, tuple[Decision | None, float]] = OrderedDict()
+        # blocked document URL (no fragment) -> (what blocked it, expiry); read-only outside
+        self.blocked_documents: OrderedDict[str, tuple[Decision | None, float]] = OrderedDict()
 
     def engage(self, url: str) -> None:
         """A top-level navigation answered 2xx HTML: open a page context (§B2 rule 1)."""
@@ -132,26 +132,39 @@ class NavigationRecord:
         """Apply a change published by a sibling worker's record; malformed ones are ignored.
 
         `("page", site, page origin)`: a page context opened (or was used: the sliding
-        expiry is shared too); `("frame", frame origin, top site, page origin)`.
+        expiry is shared too); `("frame", frame origin, top site, page origin)`;
+        `("blocked", document URL)`: a frame document was blocked.
         """
         if len(event) == 3 and event[0] == "page" and event[1] and event[2]:
             self._open_page(event[1], event[2])
         elif len(event) == 4 and event[0] == "frame" and all(event[1:]):
             self._add_frame(event[1], event[2], event[3])
+        elif len(event) == 2 and event[0] == "blocked" and event[1]:
+            self._add_blocked(event[1], None)
 
     def note_blocked(self, document_url: str, why: Decision | None) -> None:
         """A document (frame) was blocked: requests it makes are blocked with it."""
         url = document_url.split("#", 1)[0]
-        self._blocked[url] = (why, self._clock() + self._frame_ttl)
-        self._blocked.move_to_end(url)
-        while len(self._blocked) > self._max:
-            self._blocked.popitem(last=False)
+        self._add_blocked(url, why)
+        if self.publish is not None:
+            # Siblings learn the URL, not the rule (their verdict names the layer only).
+            self.publish(("blocked", url))
+
+    def _add_blocked(self, url: str, why: Decision | None) -> None:
+        self.blocked_documents[url] = (why, self._clock() + self._frame_ttl)
+        self.blocked_documents.move_to_end(url)
+        while len(self.blocked_documents) > self._max:
+            self.blocked_documents.popitem(last=False)
+
+    def forget_blocked(self, document_url: str) -> None:
+        """The document was allowed since (the user allowed it): no longer blocked."""
+        self.blocked_documents.pop(document_url.split("#", 1)[0], None)
 
     def blocked_document(self, referer: str) -> tuple[bool, Decision | None]:
         """(True, what blocked it) when `referer` is a document blocked a moment ago."""
-        if not self._blocked:
+        if not self.blocked_documents:
             return False, None
-        entry = self._blocked.get(referer.split("#", 1)[0])
+        entry = self.blocked_documents.get(referer.split("#", 1)[0])
         if entry is None or entry[1] <= self._clock():
             return False, None
         return True, entry[0]
@@ -194,4 +207,4 @@ class NavigationRecord:
         return None
 
     def __len__(self) -> int:
-        return len(self._pages) + len(self._frames) + len(self._blocked)
+        return len(self._pages) + len(self._frames) + len(self.blocked_documents)

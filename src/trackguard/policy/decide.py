@@ -144,6 +144,8 @@ class PolicyConfig:
     exempt_sites: frozenset[str] = frozenset()
     user_allow: frozenset[str] = frozenset()
     user_block: frozenset[str] = frozenset()
+    #: (site, host) pairs: host and its subdomains allowed on that first-party site only.
+    site_allow: frozenset[tuple[str, str]] = frozenset()
     signals: SignalPlan = field(default_factory=SignalPlan)
     #: Learned decisions (§B7 step 5), below every list; None: no learner wired in.
     learned: LearnedLayer | None = None
@@ -155,6 +157,7 @@ class PolicyConfig:
             exempt_sites=_domains(settings.exempt_sites, as_site=True),
             user_allow=_domains(settings.user_allow),
             user_block=_domains(settings.user_block),
+            site_allow=_site_pairs(settings.site_allow),
             signals=plan_signals(
                 protection=settings.protection,
                 dnt=settings.dnt,
@@ -162,6 +165,18 @@ class PolicyConfig:
                 gpc=settings.gpc,
             ),
         )
+
+
+def _site_pairs(values: Iterable[str]) -> frozenset[tuple[str, str]]:
+    """Entries "SITE HOST" -> (site, host) pairs; malformed entries are ignored."""
+    out = set()
+    for value in values:
+        parts = value.split()
+        if len(parts) == 2:
+            site, host = to_ascii_host(parts[0]), to_ascii_host(parts[1])
+            if site and host:
+                out.add((site_of(site), host))
+    return frozenset(out)
 
 
 def _domains(values: Iterable[str], *, as_site: bool = False) -> frozenset[str]:
@@ -241,16 +256,29 @@ def decide(
     context = record.context_for(initiator) if initiator else None
 
     referer = headers.get("referer", "")
-    if referer:
+    site = context.site if context is not None else ""
+    if referer and record.blocked_documents:  # an attribute, not a call: the hot path
         parent_blocked, why = record.blocked_document(referer)
-        if parent_blocked and _matches_domain(host, config.user_allow) is None:
-            site = context.site if context is not None else ""
+        if parent_blocked and not _left_alone(host, site, config):
             return Verdict(True, Layer.BLOCKED_DOCUMENT, rtype, host, site, why)
 
     verdict = _decide(method, url, headers, parts, rtype, initiator, context, config, matcher)
-    if verdict.blocked and verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
-        record.note_blocked(url, verdict.decision)
+    if verdict.type in (RequestType.SUBDOCUMENT, RequestType.DOCUMENT):
+        if verdict.blocked:
+            record.note_blocked(url, verdict.decision)
+        elif record.blocked_documents:
+            record.forget_blocked(url)  # allowed now (an override): its requests are too
     return verdict
+
+
+def _left_alone(host: str, site: str, config: PolicyConfig) -> bool:
+    """The user's word keeps a blocked frame's requests from being blocked with it: an
+    allow (everywhere or on this site), protection off, or the site switched off."""
+    if not config.protection or (site and site in config.exempt_sites):
+        return True
+    if _matches_domain(host, config.user_allow) is not None:
+        return True
+    return bool(site) and any((site, h) in config.site_allow for h in host_suffixes(host))
 
 
 def _decide(
@@ -324,6 +352,8 @@ def _layers(
 ) -> tuple[bool, Layer, Decision | None]:
     """TPL spec §A.8 steps 1-4 for a request whose page context is known."""
     allow = _matches_domain(host, config.user_allow)
+    if allow is None and site and config.site_allow:
+        allow = next((h for h in host_suffixes(host) if (site, h) in config.site_allow), None)
     block = _matches_domain(host, config.user_block) if third_party else None
     if allow is not None and (block is None or len(allow) >= len(block)):
         return False, Layer.USER_ALLOW, None

@@ -30,6 +30,10 @@ from trackguard.proxy.resolve import Cloaked
 from trackguard.proxy.responses import error_response
 from trackguard.proxy.streamconn import StreamConn, accept
 
+#: Body reads at least this large are written at once rather than batched (see
+#: `upstream_data`); small ones still share the iteration's batch.
+_DIRECT_WRITE = 16 * 1024
+
 
 def streams_for(
     transport: asyncio.Transport, data: bytes, eof: bool, limit: int
@@ -297,7 +301,16 @@ class FastConn(asyncio.Protocol):
                 data = data[: self.remaining]
                 self.upstream_keep = False  # bytes after the body: never reuse
             self.remaining -= len(data)
-            self.batch.write(self.transport, data)
+            if len(data) >= _DIRECT_WRITE or self.paused:
+                # Large reads go out at once, not batched: a full client then calls
+                # pause_writing inside this write, which stops the upstream's read loop
+                # before the next read. Batched, libuv delivered up to 32 reads per event
+                # first: 4-5 MiB queued per non-reading client under uvloop (issue 9,
+                # benchmarks/proxy_memory.py), 0.3 MiB now.
+                self.batch.flush()  # what is queued for this client goes first
+                self.transport.write(data)
+            else:
+                self.batch.write(self.transport, data)
             self.deadline = self.loop.time() + self.ctx.limits.idle_timeout
             if not self.remaining:
                 self._done()

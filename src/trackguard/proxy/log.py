@@ -123,6 +123,8 @@ class DecisionLog:
         self._flushed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._last_purge = 0.0
+        #: Called with every decision as it is added (`trackguard proxy -v`), or None.
+        self.echo: Callable[[LogEntry], None] | None = None
         with closing(connect(path)) as conn:
             self._purge(conn)
 
@@ -163,6 +165,8 @@ class DecisionLog:
         count: int = 1,
     ) -> None:
         """`add` without building a LogEntry: the proxy calls this once per request."""
+        if self.echo is not None:
+            self.echo(LogEntry(time, kind, action, layer, type, site, host, rule, list, line))
         key = (kind, action, layer, type, site, host, rule, list, line, url)
         with self._lock:
             row = self._pending.get(key)
@@ -223,6 +227,41 @@ class DecisionLog:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self.dropped += int(sum(row[2] for row in batch.values()))
+
+
+class EchoOnly(DecisionLog):
+    """`proxy -v --no-log`: every decision goes to `echo`, none to disk."""
+
+    def __init__(self, echo: Callable[[LogEntry], None]) -> None:  # no database at all
+        self.echo = echo
+        self.dropped = 0
+
+    def start(self) -> None:
+        pass
+
+    def add_fields(
+        self,
+        time: float,
+        kind: str,
+        action: str,
+        layer: str,
+        type: str,
+        site: str,
+        host: str,
+        rule: str | None = None,
+        list: str | None = None,
+        line: int | None = None,
+        url: str | None = None,
+        count: int = 1,
+    ) -> None:
+        assert self.echo is not None
+        self.echo(LogEntry(time, kind, action, layer, type, site, host, rule, list, line))
+
+    def close(self) -> None:
+        pass
+
+    def flush_now(self) -> None:
+        pass
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ judged as tunnels on the host alone in `http_connect`.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ from trackguard.proxy.intercept import (
 )
 from trackguard.proxy.log import DecisionLog, log_path
 from trackguard.proxy.responses import Answer
-from trackguard.settings import SETTINGS_FILE, Settings, load_settings
+from trackguard.settings import SETTINGS_FILE, Settings, SettingsError, load_settings
 
 
 def _tristate(name: str) -> bool | None:
@@ -114,7 +115,13 @@ class TrackguardAddon:
         mtime = self._settings_mtime()
         if mtime != self._mtime:
             self._mtime = mtime
-            self.settings = self._load()
+            try:
+                self.settings = self._load()
+            except SettingsError as exc:  # a typo must not drop the user's choices
+                logging.getLogger("trackguard.proxy").warning(
+                    "%s; keeping the last good settings", exc
+                )
+                return
             self.learning.reload(self.settings)
             config = PolicyConfig.from_settings(self.settings)
             self.planner.state.config = self.learning.with_learned(config)

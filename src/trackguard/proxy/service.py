@@ -30,10 +30,10 @@ from pathlib import Path
 from trackguard.learn.service import ProxyLearning
 from trackguard.policy.decide import ListMatcher, PolicyConfig
 from trackguard.proxy.connection import LocalApp
-from trackguard.proxy.log import DecisionLog, log_path
+from trackguard.proxy.log import DecisionLog, EchoOnly, LogEntry, log_path
 from trackguard.proxy.server import ProxyServer, ProxyState, ServerLimits
 from trackguard.proxy.workers import RecordSync
-from trackguard.settings import SETTINGS_FILE, Settings, load_settings
+from trackguard.settings import SETTINGS_FILE, Settings, SettingsError, load_settings
 
 logger = logging.getLogger("trackguard.proxy")
 
@@ -67,6 +67,8 @@ class ProxyOptions:
     #: Seconds between checks of the enabled lists' fingerprint (`engine_key`).
     lists_poll: float = 2.0
     limits: ServerLimits = field(default_factory=ServerLimits)
+    #: Shown every decision as it is made (`trackguard proxy -v`), log or no log.
+    echo: Callable[[LogEntry], None] | None = None
 
 
 def effective_settings(saved: Settings, options: ProxyOptions) -> Settings:
@@ -123,12 +125,15 @@ class ProxyService:
         matcher: ListMatcher | None = None,
         sock: socket.socket | None = None,
         peers: Sequence[socket.socket] = (),
+        learn: bool | None = None,
     ) -> None:
         """`engine_key`: cheap fingerprint of what `engine_factory` would build from
         (`subscriptions.engine_key`), polled to apply list changes made from the CLI.
         `matcher`: an engine built already (workers share the parent's). `sock`: a
         listening socket to serve instead of opening one; `peers`: sibling workers'
-        sockets for sharing attribution (`workers.RecordSync`)."""
+        sockets for sharing attribution (`workers.RecordSync`). `learn`: whether this
+        process records observations for the learner (default: only when it has no peers;
+        `trackguard proxy --workers N` lets the first worker record, the others enforce)."""
         self.options = options
         self.home = home
         self.engine_factory = engine_factory
@@ -137,6 +142,7 @@ class ProxyService:
         self._prebuilt = matcher
         self._sock = sock
         self._peers = tuple(peers)
+        self._learn = (not self._peers) if learn is None else learn
         self.sync: RecordSync | None = None
         self._key: str | None = None
         self.settings = effective_settings(load_settings(home), options)
@@ -166,8 +172,8 @@ class ProxyService:
             # Built and frozen by the parent before forking (`workers.run_workers`):
             # unfreezing would walk it and unshare its copy-on-write pages.
             _freeze_heap(unfreeze=False)
-        # The learner (learning.md §B2/§B7): one recording process; workers only enforce.
-        self.learning = ProxyLearning(self.home, settings, matcher, record=not self._peers)
+        # The learner (learning.md §B2/§B7): one recording process; the others enforce.
+        self.learning = ProxyLearning(self.home, settings, matcher, record=self._learn)
         state = ProxyState(
             matcher, self.learning.with_learned(PolicyConfig.from_settings(settings))
         )
@@ -176,7 +182,10 @@ class ProxyService:
             self.sync.start()
         if self.options.log:
             self.log = DecisionLog(log_path(self.home), retention_days=settings.log_retention_days)
+            self.log.echo = self.options.echo
             self.log.start()
+        elif self.options.echo is not None:
+            self.log = EchoOnly(self.options.echo)
         opts = self.options
         self.server = ProxyServer(
             state,
@@ -292,6 +301,9 @@ class ProxyService:
                 self._settings_mtime = mtime
                 try:
                     await self.reload_settings()
+                except SettingsError as exc:
+                    # A typo in a hand-edited file must not drop the user's choices.
+                    logger.warning("%s; keeping the last good settings", exc)
                 except Exception:
                     logger.exception("could not apply new settings; keeping the old ones")
 

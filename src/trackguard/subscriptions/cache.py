@@ -19,6 +19,7 @@ from pathlib import Path
 from trackguard import __version__
 from trackguard.engine import Engine
 from trackguard.lists import parse_list
+from trackguard.lists.detect import NotAList, decode_list_bytes
 from trackguard.model import Format, ListRejected, ListSource, TrackguardError
 from trackguard.settings import Settings, load_settings, state_dir
 from trackguard.subscriptions.service import ensure_state
@@ -57,14 +58,24 @@ def _read_sources(store: Store, state: State) -> list[ListSource]:
     return sources
 
 
+def enabled_sources(home: Path | None = None) -> list[ListSource]:
+    """The enabled lists' texts (built-in included), e.g. to find where a rule comes from."""
+    store = Store(home or state_dir())
+    state = _state_for_reading(store)
+    if state is None:
+        return [_builtin_source()]
+    with store.read_lock():
+        return _read_sources(store, state)
+
+
 def _extra_sources(extra_files: Sequence[Path]) -> list[ListSource]:
     """Extra list files (list id = file name, format detected), as `Engine.from_files`."""
     out: list[ListSource] = []
     for path in extra_files:
         try:
-            text = path.read_bytes().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TrackguardError(f"cannot read list file {path}: {exc}") from None
+            text = decode_list_bytes(path.read_bytes())
+        except (OSError, NotAList) as exc:
+            raise TrackguardError(f"cannot use list file {path}: {exc}") from None
         out.append(ListSource(path.name, text))
     return out
 

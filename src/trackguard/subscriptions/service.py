@@ -465,7 +465,8 @@ def _update_one(
         )
 
     body = text.encode("utf-8") if text is not None else None
-    if body is None or (sha256_hex(body) == sub.sha256 and not unconditional):
+    same = body is not None and sha256_hex(body) == sub.sha256
+    if body is None or (same and not unconditional):
         _modify(store, sub.id, confirmed)
         why = "not modified" if body is None else "unchanged"
         return result(Outcome.NOT_MODIFIED, why, before)
@@ -495,7 +496,13 @@ def _update_one(
     if new is None:
         return result(Outcome.FAILED, "removed during the update", before, "list.removed")
     after = len(parsed.rules)
-    return result(Outcome.UPDATED, f"updated: {before} → {after} rules", after)
+    if same:  # `--force`: downloaded and parsed again, but the text is the same
+        return result(
+            Outcome.UPDATED, f"downloaded again, content unchanged: {after:,} rules", after
+        )
+    if before == after:
+        return result(Outcome.UPDATED, f"updated: new content, still {after:,} rules", after)
+    return result(Outcome.UPDATED, f"updated: {before:,} → {after:,} rules", after)
 
 
 def update_lists(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from trackguard.lists.detect import NotAList, decode_list_bytes
 from trackguard.model import Format, TrackguardError
 from trackguard.subscriptions.state import Subscription
 
@@ -200,33 +201,19 @@ def status_of(sub: Subscription, now: datetime) -> Status:
 
 # --- Validation of a fetched version ----------------------------------------------------
 
-_HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<?xml")
-
 
 def decode_list(body: bytes) -> str:
     """Turn downloaded bytes into list text, or raise ListError.
 
     Invalid UTF-8 makes the version invalid (§A.9), and so does an HTML page: captive
     portals and error pages answer 200 with HTML, and Adblock Plus syntax would read
-    many HTML lines as (nonsense) URL filters.
+    many HTML lines as (nonsense) URL filters. The check is `lists.detect`'s, shared
+    with every other way a list gets in.
     """
-    if body.startswith(b"\xef\xbb\xbf"):
-        body = body[3:]
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ListError(
-            "list.not-utf8",
-            f"the list is not valid UTF-8 (bad byte at offset {exc.start}); "
-            "lists must be UTF-8 (TPL spec §A.9)",
-        ) from None
-    head = text[:1024].lstrip().lower()
-    if head.startswith(_HTML_STARTS):
-        raise ListError(
-            "list.html",
-            "the server sent a web page (HTML), not a list: a login/captive portal or an "
-            "error page?",
-        )
+        text = decode_list_bytes(body)
+    except NotAList as exc:
+        raise ListError(exc.code, str(exc)) from None
     if not text.strip():
         raise ListError("list.empty", "the server sent an empty list")
     return text

@@ -89,6 +89,7 @@ def overview(home: Path, now: float | None = None) -> dict[str, Any]:
         "series_since": now - 7 * DAY,
         "series_bucket": SERIES_BUCKET,
         "learn_mode": learn.mode.value,
+        "signals_asked": bool(settings.extra.get("signals_asked")),
     }
 
 
@@ -162,6 +163,8 @@ def settings_view(home: Path) -> dict[str, Any]:
         "user_allow": list(s.user_allow),
         "user_block": list(s.user_block),
         "exempt_sites": list(s.exempt_sites),
+        "site_allow": list(s.site_allow),
+        "signals_asked": bool(s.extra.get("signals_asked")),
         "ca": _ca_status(home),
     }
 
@@ -225,6 +228,13 @@ def _allow(home: Path, p: dict[str, Any]) -> dict[str, Any]:
     host = _domain(p)
     on = p.get("on", True) is not False
     s = load_settings(home)
+    if p.get("site"):
+        # "Allow it on this site only": a (site, host) pair, not a global allow.
+        site = site_of(_domain(p, "site"))
+        entry = f"{site} {host}"
+        _save(home, s.replace(site_allow=_toggle(s.site_allow, entry, on)))
+        verb = "allowed" if on else "no longer allowed"
+        return {"message": f"{host} {verb} on {site}"}
     allow = _toggle(s.user_allow, host, on)
     block = tuple(d for d in s.user_block if d != host) if on else s.user_block
     _save(home, s.replace(user_allow=allow, user_block=block))
@@ -264,6 +274,15 @@ def _settings(home: Path, p: dict[str, Any]) -> dict[str, Any]:
         raise ActionError("nothing to change")
     _save(home, s.replace(**changes))
     return {"message": "settings saved", "changed": sorted(changes)}
+
+
+def _signals_answer(home: Path, p: dict[str, Any]) -> dict[str, Any]:
+    """The overview's one-time question: send DNT/GPC? Asked once, answered either way."""
+    gpc = _flag(p, "gpc")
+    s = load_settings(home)
+    extra = {**s.extra, "signals_asked": True}
+    _save(home, s.replace(gpc=gpc, dnt=gpc or s.dnt, extra=extra))
+    return {"message": "privacy signals on" if gpc else "privacy signals stay off"}
 
 
 def _wipe_log(home: Path, p: dict[str, Any]) -> dict[str, Any]:
@@ -334,6 +353,34 @@ def _learn_mode(home: Path, p: dict[str, Any]) -> dict[str, Any]:
     return {"message": f"learning mode: {mode.value}"}
 
 
+def _learn_settings(home: Path, p: dict[str, Any]) -> dict[str, Any]:
+    """Threshold (3-30 sites, §B6) and a pause in hours (0 resumes)."""
+    current = learn_settings(load_settings(home))
+    fields = {f: getattr(current, f) for f in current.__dataclass_fields__}
+    if "threshold" in p:
+        value = p["threshold"]
+        if not isinstance(value, int) or isinstance(value, bool) or not 3 <= value <= 30:
+            raise ActionError("the threshold is a number of sites from 3 to 30")
+        fields["threshold"] = value
+    if "pause_hours" in p:
+        hours = p["pause_hours"]
+        if (
+            not isinstance(hours, int | float)
+            or isinstance(hours, bool)
+            or not 0 <= hours <= 24 * 30
+        ):
+            raise ActionError("pause for 0 to 720 hours")
+        fields["paused_until"] = time.time() + hours * 3600 if hours else 0.0
+    save_learn_settings(home, LearnSettings(**fields))
+    return {"message": "learning settings saved"}
+
+
+def learn_export(home: Path) -> str:
+    """The personalized list as a TPL file (`learn export --format tpl`)."""
+    _, _, items = _learn_view(home)
+    return listing.export_tpl(items, today())
+
+
 def _learn_wipe(home: Path, p: dict[str, Any]) -> dict[str, Any]:
     return {"message": f"learned state wiped ({store.wipe(home)} trackers)"}
 
@@ -351,5 +398,7 @@ ACTIONS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "learn-accept": lambda home, p: _learn_verdict(home, p, "accepted"),
     "learn-reject": lambda home, p: _learn_verdict(home, p, "rejected"),
     "learn-mode": _learn_mode,
+    "learn-settings": _learn_settings,
+    "signals": _signals_answer,
     "learn-wipe": _learn_wipe,
 }

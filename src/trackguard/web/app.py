@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from trackguard.model import TrackguardError
 from trackguard.proxy.responses import build_response
 from trackguard.web import api
 from trackguard.web.guard import SECURITY_HEADERS, TOKEN_HEADER, Guard, load_secret
@@ -51,7 +52,7 @@ class WebApp:
         self.guard = Guard(self.secret, ports)
 
     def wants(self, path: str) -> bool:
-        return path == "/" or path.startswith(("/static/", "/api/", "/index.html"))
+        return path in ("/", "/index.html") or path.startswith(("/static/", "/api/"))
 
     async def serve(
         self,
@@ -81,6 +82,10 @@ class WebApp:
         except api.ActionError as exc:
             status, ctype = 400, "application/json"
             data = json.dumps({"ok": False, "error": str(exc)}).encode()
+        except TrackguardError as exc:
+            # e.g. a hand-edited settings.json with a typo: say where, change nothing.
+            status, ctype = 409, "application/json"
+            data = json.dumps({"ok": False, "error": str(exc)}).encode()
         await send(
             build_response(
                 status,
@@ -97,6 +102,9 @@ class WebApp:
             if path in ("/", "/index.html"):
                 page = _asset("index.html").replace(b"{{csrf}}", self.guard.token.encode("ascii"))
                 return 200, "text/html; charset=utf-8", page
+            if path == "/api/learn/export.tpl":
+                text = api.learn_export(self.home)
+                return 200, "text/plain; charset=utf-8", text.encode()
             if path in _STATIC:
                 name, ctype = _STATIC[path]
                 return 200, ctype, _asset(name)

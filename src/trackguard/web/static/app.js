@@ -16,7 +16,10 @@ function say(text, isError) {
 
 async function getJSON(path) {
   const response = await fetch(path, { credentials: "same-origin" });
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(body.error || `${path}: ${response.status}`);
+  }
   return response.json();
 }
 
@@ -98,6 +101,7 @@ async function loadOverview() {
   $("fig-stripped").textContent = data.today.stripped;
   $("fig-tunnels").textContent = `${Math.round(data.today.no_signal_share * 100)}%`;
   $("signals-state").textContent = `Do Not Track: ${data.dnt ? "sent" : "off"}. Global Privacy Control: ${data.gpc ? "sent" : "off"}.`;
+  $("signals-question").hidden = data.signals_asked;
   fillList("top-trackers", data.top_trackers);
   fillList("top-sites", data.top_sites);
   fillList("top-lists", data.top_lists);
@@ -131,6 +135,10 @@ function renderLog() {
     const change = cell(tr, "", "Change");
     if (row.action === "block") {
       change.appendChild(button(`Allow ${row.host}`, () => act("allow", { domain: row.host })));
+      if (row.site) {
+        change.appendChild(button(`Allow ${row.host} on ${row.site} only`,
+          () => act("allow", { domain: row.host, site: row.site })));
+      }
     }
     if (row.site) {
       change.appendChild(button(`Protection off on ${row.site}`,
@@ -170,6 +178,18 @@ async function loadSites() {
   }
 }
 
+function diagnostics(stats) {
+  if (!stats) return "–";
+  const parts = [];
+  for (const [key, value] of Object.entries(stats)) {
+    if (typeof value === "number" && value > 0 && key !== "rules") parts.push(`${key.replaceAll("_", " ")}: ${value}`);
+    else if (value && typeof value === "object") {
+      for (const [k, v] of Object.entries(value)) if (typeof v === "number" && v > 0) parts.push(`${k}: ${v}`);
+    }
+  }
+  return parts.slice(0, 6).join(", ") || "none";
+}
+
 async function loadLists() {
   const data = await getJSON("/api/lists");
   const catalogue = $("catalogue");
@@ -186,6 +206,7 @@ async function loadLists() {
     cell(tr, list.name, "Name");
     cell(tr, `${list.rules}${list.skipped ? ` (${list.skipped} not applied)` : ""}`, "Rules");
     cell(tr, `${list.enabled ? "" : "disabled, "}${list.status}${list.last_error ? ": " + list.last_error : ""}`, "Health");
+    cell(tr, diagnostics(list.diagnostics), "Diagnostics");
     cell(tr, list.builtin ? "built in" : (list.last_update || "never").replace("T", " ").slice(0, 16), "Updated");
     const change = cell(tr, "", "Change");
     change.appendChild(button(list.enabled ? `Disable ${list.name}` : `Enable ${list.name}`,
@@ -199,6 +220,10 @@ async function loadLists() {
 async function loadLearn() {
   const data = await getJSON("/api/learn");
   $("learn-mode").value = data.mode;
+  $("learn-threshold").value = data.threshold;
+  const paused = data.paused_until * 1000 > Date.now();
+  $("learn-paused").hidden = !paused;
+  $("learn-paused").textContent = paused ? `Learning is paused until ${new Date(data.paused_until * 1000).toLocaleString()}.` : "";
   $("auto-warning").hidden = data.mode !== "auto";
   const body = $("learn-rows");
   body.replaceChildren();
@@ -257,6 +282,19 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     if (await act("learn-mode", { mode: $("learn-mode").value })) loadLearn();
   });
+  $("learn-settings-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await act("learn-settings", { threshold: Number($("learn-threshold").value) })) loadLearn();
+  });
+  $("learn-pause-button").addEventListener("click", async () => {
+    if (await act("learn-settings", { pause_hours: Number($("learn-pause").value) })) loadLearn();
+  });
+  $("learn-resume").addEventListener("click", async () => {
+    if (await act("learn-settings", { pause_hours: 0 })) loadLearn();
+  });
+  for (const [id, gpc] of [["signals-yes", true], ["signals-no", false]]) {
+    $(id).addEventListener("click", async () => { if (await act("signals", { gpc })) loadOverview(); });
+  }
   $("learn-mode").addEventListener("change", () => { $("auto-warning").hidden = $("learn-mode").value !== "auto"; });
   $("learn-wipe").addEventListener("click", async () => {
     if (confirm("Wipe everything the personalized list has learned?")) { await act("learn-wipe", {}); loadLearn(); }

@@ -1,0 +1,160 @@
+"""Auditor benchmark: rows/s in one process and on a local Dask cluster, in one run.
+
+    python benchmarks/audit.py [--rows 1000000] [--workers 2] [--partition-rows 20000]
+
+The real request log (64,295 rows) is repeated to `--rows` rows (each copy with its own
+page keys, so pages and sites are counted as in a log that large). Measured, in order:
+
+* engine: `Engine.check` on every subresource row, one call each: the per-request cost
+  of the engine benchmark (`benchmarks/engine.py`), measured here on the same rows and
+  the same machine load so the two can be compared;
+* one process: `audit_rows` (classify with the batch API + count + merge) on all rows;
+* cluster: `audit_on_dask` on a local cluster of `--workers` worker processes (one
+  thread each), timed from the first submitted partition to the merged tally; starting
+  the cluster is reported apart;
+* the reports of both runs are compared (they must be identical).
+
+CPU time (`time.process_time`, and the workers' own via `client.run`) is reported beside
+wall time: on a busy machine wall time mostly measures the neighbours, while CPU time per
+row still says what a run costs. `cluster_cpu_bound_speedup` is single-process CPU time
+divided by the busiest cluster process's CPU time: the speedup with a free core each.
+
+Rows are generated in memory (reading the log file is not timed: it is the same for
+both runs and dominated by JSON decoding). Ratios matter more than absolute numbers:
+on a shared machine other processes take CPU time from both runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+from trackguard.audit.distributed import audit_on_dask  # noqa: E402
+from trackguard.audit.readers import row_from_record  # noqa: E402
+from trackguard.audit.report import build_report  # noqa: E402
+from trackguard.audit.run import audit_rows  # noqa: E402
+from trackguard.audit.tally import AuditRow  # noqa: E402
+from trackguard.engine import Engine  # noqa: E402
+from trackguard.model import RequestType  # noqa: E402
+
+
+def shared() -> Path:
+    return Path(os.environ.get("TRACKGUARD_SHARED", REPO_ROOT.parent / "shared")) / "corpus"
+
+
+def load_log(corpus: Path) -> list[AuditRow]:
+    rows = []
+    with gzip.open(corpus / "requests" / "real-requests.jsonl.gz", "rt") as handle:
+        for line in handle:
+            row = row_from_record(json.loads(line))
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def repeated(rows: list[AuditRow], total: int) -> Iterator[AuditRow]:
+    made = 0
+    copy = 0
+    while made < total:
+        for row in rows:
+            if made >= total:
+                return
+            yield (
+                row
+                if copy == 0
+                else AuditRow(f"{row.page}#{copy}", row.url, row.source_url, row.type)
+            )
+            made += 1
+        copy += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--partition-rows", type=int, default=20_000)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    corpus = shared()
+    lists = corpus / "lists"
+    engine = Engine.from_files([lists / "easylist.txt", lists / "easyprivacy.txt"])
+    base = load_log(corpus)
+    rows = list(repeated(base, args.rows))
+    subresources = [
+        (r.url, r.source_url, r.type) for r in rows if r.type is not RequestType.DOCUMENT
+    ]
+
+    check = engine.check
+    start, cpu = time.perf_counter(), time.process_time()
+    for url, source, rtype in subresources:
+        check(url, source, rtype)
+    engine_s, engine_cpu = time.perf_counter() - start, time.process_time() - cpu
+
+    start, cpu = time.perf_counter(), time.process_time()
+    single = audit_rows(rows, engine, partition_rows=args.partition_rows)
+    single_s, single_cpu = time.perf_counter() - start, time.process_time() - cpu
+
+    from dask.distributed import Client, LocalCluster
+
+    start = time.perf_counter()
+    cluster = LocalCluster(
+        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    startup_s = time.perf_counter() - start
+    address = cluster.scheduler_address
+    engine_bytes = engine.to_bytes()
+    with Client(address) as client:
+        client.run(lambda: __import__("trackguard.engine"))  # imports before timing
+        before = client.run(time.process_time)
+        start, cpu = time.perf_counter(), time.process_time()
+        on_cluster = audit_on_dask(
+            iter(rows), engine_bytes, address=address, partition_rows=args.partition_rows
+        )
+        cluster_s, client_cpu = time.perf_counter() - start, time.process_time() - cpu
+        after = client.run(time.process_time)
+    cluster.close()
+    worker_cpu = [after[w] - before[w] for w in after]
+
+    same = json.dumps(build_report(single)) == json.dumps(build_report(on_cluster))
+    per_request = engine_cpu / len(subresources)
+    figures = {
+        "rows": len(rows),
+        "subresource_rows": len(subresources),
+        "engine_check_cpu_us_per_request": round(per_request * 1e6, 2),
+        "engine_check_wall_us_per_request": round(engine_s / len(subresources) * 1e6, 2),
+        "single_rows_per_s": round(len(rows) / single_s),
+        "single_cpu_us_per_row": round(single_cpu / len(rows) * 1e6, 2),
+        "single_cpu_cost_vs_engine": round((single_cpu / len(rows)) / per_request, 2),
+        "cluster_workers": args.workers,
+        "cluster_startup_s": round(startup_s, 1),
+        "cluster_rows_per_s": round(len(rows) / cluster_s),
+        "cluster_wall_speedup": round(single_s / cluster_s, 2),
+        "cluster_worker_cpu_s": [round(c, 1) for c in worker_cpu],
+        "cluster_client_cpu_s": round(client_cpu, 1),
+        # what the wall-clock speedup would be if each process had a core of its own
+        "cluster_cpu_bound_speedup": round(single_cpu / max(*worker_cpu, client_cpu), 2),
+        "single_cpu_s": round(single_cpu, 1),
+        "identical_reports": same,
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+    }
+    if args.json:
+        print(json.dumps(figures, indent=1))
+        return
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
