@@ -86,7 +86,9 @@ class Cluster:
         for proc in [*self.workers, self.scheduler]:
             if proc is not None:
                 try:
-                    proc.wait(timeout=30)
+                    # A dask worker's graceful shutdown can wait out its own 30 s timeouts
+                    # on a scheduler that is going away; these processes keep nothing.
+                    proc.wait(timeout=3)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
