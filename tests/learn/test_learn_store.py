@@ -91,3 +91,22 @@ def test_l9_wipe_leaves_no_tracker_name_and_rotates_the_key(tmp_path: Path) -> N
     assert store.load_verdicts(tmp_path) == {"kept-choice.example": ("rejected", "block")}
     store.wipe(tmp_path, include_verdicts=True)
     assert store.load_verdicts(tmp_path) == {}
+
+
+def test_key_created_once_when_processes_race(tmp_path: Path) -> None:
+    """Proxy workers start together on a fresh folder: one key for all of them.
+
+    (Seen as a worker failing to start: two writers shared one temporary file name.)
+    """
+    import multiprocessing
+    import stat
+
+    from trackguard.learn.store import KEY_FILE, load_key
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(6) as pool:
+        keys = pool.map(load_key, [tmp_path] * 24)
+    assert len(set(keys)) == 1
+    assert (tmp_path / KEY_FILE).read_bytes() == keys[0]
+    assert stat.S_IMODE((tmp_path / KEY_FILE).stat().st_mode) == 0o600
+    assert not list(tmp_path.glob(f".{KEY_FILE}*"))  # no temporary file left behind

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
 from trackguard import sqlite
+from trackguard.files import save_atomic
 from trackguard.learn.core import LearnState, TrackerRow
 from trackguard.learn.model import Remedy, Source
 
@@ -73,30 +75,41 @@ POLICY_SCHEMA = sqlite.Schema(
 
 
 def load_key(home: Path) -> bytes:
-    """The site-tag key, created (0600) on first use."""
+    """The site-tag key, created (0600) on first use.
+
+    Several proxy workers may ask at once on a fresh state folder: the first to create the
+    file wins (a hard link that fails if the name exists) and the others read its key, so
+    every process tags sites with the same key.
+    """
     path = home / KEY_FILE
-    try:
-        data = path.read_bytes()
-        if len(data) == KEY_BYTES:
-            return data
-    except FileNotFoundError:
-        pass
-    return rotate_key(home)
+    for _ in range(5):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            pass
+        else:
+            return data if len(data) == KEY_BYTES else rotate_key(home)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = secrets.token_bytes(KEY_BYTES)
+        fd, tmp = tempfile.mkstemp(dir=home, prefix=f".{KEY_FILE}-", suffix=".tmp")  # 0600
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(key)
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, path)
+            return key
+        except FileExistsError:
+            continue  # another process created it first: read theirs
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    raise OSError(f"cannot create {path}")
 
 
 def rotate_key(home: Path) -> bytes:
     """Write a fresh random key (0600 from creation) and return it."""
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = home / KEY_FILE
     key = secrets.token_bytes(KEY_BYTES)
-    tmp = home / f".{KEY_FILE}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    save_atomic(home / KEY_FILE, key)
     return key
 
 
