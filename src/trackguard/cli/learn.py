@@ -28,10 +28,11 @@ from trackguard.learn.service import (
     LearnSettings,
     build_context,
     learn_settings,
+    record_verdict,
     save_learn_settings,
     today,
 )
-from trackguard.settings import load_settings, save_settings, state_dir
+from trackguard.settings import load_settings, state_dir
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 AUTO_WARNING = (
@@ -216,18 +217,7 @@ def _verdict(domain: str, verdict: str, as_json: bool) -> None:
         _err().print(f"{escape(domain)}: nothing learned about this domain; nothing to {verdict}.")
         sys.exit(1)
     name = found["domain"]
-    action = found["action"] or "block"
-    store.save_verdict(view.home, name, verdict, action, view.today)
-    settings = load_settings(view.home)
-    if verdict == "accepted" and action == "block" and name not in settings.user_block:
-        # An accepted block is a user rule like `trackguard block` (§B6 `suggest`).
-        settings = settings.replace(user_block=(*settings.user_block, name))
-    elif verdict == "rejected":
-        settings = settings.replace(user_block=tuple(d for d in settings.user_block if d != name))
-    # Saving settings also tells a running proxy to reload the learned layer.
-    extra = dict(settings.extra)
-    extra["learn_revision"] = int(extra.get("learn_revision", 0) or 0) + 1
-    save_settings(settings.replace(extra=extra), view.home)
+    action = record_verdict(view.home, found, verdict)
     data = {"domain": name, "verdict": verdict, "action": action}
     if as_json:
         _print_json(data)

@@ -115,6 +115,27 @@ def load_entity_map(path: str) -> EntityMap:
     return entity_map_from_disconnect(data)
 
 
+def record_verdict(home: Path, item: Mapping[str, Any], verdict: str) -> str:
+    """Accept or reject one listed suggestion (`learn accept|reject`, the dashboard).
+
+    The verdict goes into the policy store; an accepted block becomes a user block like
+    `trackguard block` (§B6 `suggest`), a rejection removes it; bumping `learn_revision`
+    in the settings tells a running proxy to reload the learned layer. Returns the action.
+    """
+    name = str(item["domain"])
+    action = str(item["action"] or "block")
+    store.save_verdict(home, name, verdict, action, today())
+    settings = load_settings(home)
+    if verdict == "accepted" and action == "block" and name not in settings.user_block:
+        settings = settings.replace(user_block=(*settings.user_block, name))
+    elif verdict == "rejected":
+        settings = settings.replace(user_block=tuple(d for d in settings.user_block if d != name))
+    extra = dict(settings.extra)
+    extra["learn_revision"] = int(extra.get("learn_revision", 0) or 0) + 1
+    save_settings(settings.replace(extra=extra), home)
+    return action
+
+
 def today(now: float | None = None) -> int:
     return int((time.time() if now is None else now) // DAY)
 

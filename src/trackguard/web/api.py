@@ -23,6 +23,7 @@ from trackguard.learn.service import (
     LearnSettings,
     build_context,
     learn_settings,
+    record_verdict,
     save_learn_settings,
     today,
 )
@@ -328,16 +329,7 @@ def _learn_verdict(home: Path, p: dict[str, Any], verdict: str) -> dict[str, Any
     found = next((i for i in items if i["domain"] == name), None)
     if found is None:
         raise ActionError(f"nothing learned about {name}")
-    action = found["action"] or "block"
-    store.save_verdict(home, name, verdict, action, today())
-    s = load_settings(home)
-    if verdict == "accepted" and action == "block":
-        s = s.replace(user_block=_toggle(s.user_block, name, True))
-    elif verdict == "rejected":
-        s = s.replace(user_block=_toggle(s.user_block, name, False))
-    extra = dict(s.extra)
-    extra["learn_revision"] = int(extra.get("learn_revision", 0) or 0) + 1
-    _save(home, s.replace(extra=extra))
+    action = record_verdict(home, found, verdict)
     return {"message": f"{name}: {verdict} ({action})"}
 
 
