@@ -9,12 +9,16 @@ plus `--load-extension` and `--disable-extensions-except`. Every host name resol
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "proxy"))
+import proxy_helpers
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -118,37 +122,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     """A throw-away certificate for the replay origin (Chromium ignores its errors)."""
-    import shutil
-    import subprocess
-
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        import pytest
-
-        pytest.skip("openssl not installed")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=replay.test",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+    return proxy_helpers.self_signed_cert(folder, "replay.test", "DNS:replay.test")
 
 
 class TlsRecorder(Recorder):
