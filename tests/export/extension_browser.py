@@ -101,6 +101,7 @@ class Recorder(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: Recorder
+    protocol_version = "HTTP/1.1"  # keep-alive: one TLS handshake per host, not per request
 
     def _answer(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0]
