@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "proxy"))
 import proxy_helpers
 
-CHROMIUM = Path("/usr/bin/chromium")
+from chromium import CHROMIUM
 
 
 def chromium_args(extension: Path, resolver: str, extra: tuple[str, ...] = ()) -> list[str]:
