@@ -340,10 +340,13 @@ def import_command(file: Path, as_json: bool) -> None:
         rows = listing.parse_import(file.read_text(encoding="utf-8", errors="replace"), today())
     except ValueError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    home = state_dir()
-    state = store.load_state(home)
-    added = listing.merge_import(state, rows)
-    store.save_state(home, state)
+    added = 0
+
+    def merge(state: LearnState) -> None:
+        nonlocal added
+        added = listing.merge_import(state, rows)
+
+    store.update_state(state_dir(), merge)  # a running proxy's evidence is kept
     if as_json:
         _print_json({"imported": added, "read": len(rows)})
     else:

@@ -31,13 +31,15 @@ from trackguard.learn.core import (
 from trackguard.learn.feed import DAY, Exchange, Feed
 from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
 from trackguard.learn.listing import iso_day
-from trackguard.learn.model import LearnConfig, Mode, Remedy
+from trackguard.learn.model import Evidence, LearnConfig, Mode, PresenceItem, Remedy
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
 from trackguard.policy.decide import LearnedMatch, PolicyConfig
 from trackguard.settings import Settings, load_settings, save_settings
 
 #: Save the state at most this often from a long-running adapter (seconds).
 FLUSH_EVERY = 30.0
+#: Save at once when this many observations wait (bounds the memory they use).
+MAX_PENDING = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,10 @@ class LearnerService:
         self.learner = Learner(self.ctx)
         self.feed = Feed()
         self.state = store.load_state(home) if learn.mode is not Mode.OFF else LearnState()
-        self.dirty = False
+        # What this process counted since its last flush, replayed onto the stored state
+        # then (`store.update_state`), so writers beside it lose nothing.
+        self._pending: list[Evidence | PresenceItem] = []
+        self._sightings: dict[str, int] = {}
         self._last_flush = clock()
         self._rules_day = -1
         self._rules = LearnedRules()
@@ -194,6 +199,10 @@ class LearnerService:
     @property
     def active(self) -> bool:
         return self.learn.mode is not Mode.OFF and self.clock() >= self.learn.paused_until
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending or self._sightings)
 
     def exchange(self, ex: Exchange, site_host: str) -> bool:
         """Count one exchange attributed to `site_host` ("" when unattributed)."""
@@ -207,18 +216,22 @@ class LearnerService:
             return False
         counted = False
         ev = self.learner.observe(obs)
-        if ev is not None:
+        # Evidence-free observations only refine the response shape of known trackers.
+        if ev is not None and (ev.kinds or ev.tracker in self.state.trackers):
             counted = self.state.add(ev, self.ctx)
-            self.dirty = self.dirty or counted or bool(ev.kinds)
+            self._pending.append(ev)
         item = self.learner.presence(obs)
         if item is not None:
             self.state.add_presence(item, self.ctx)
-            self.dirty = True
+            self._pending.append(item)
+        if len(self._pending) >= MAX_PENDING:
+            self.flush()
         return counted
 
     def sighting(self, tracker: str, day: int) -> None:
         self.state.sighting(tracker, day)
-        self.dirty = True
+        if self._sightings.get(tracker, -1) < day:
+            self._sightings[tracker] = day
 
     def rules(self) -> LearnedRules:
         """What `auto` enforces today (recomputed at most once a day, §B9.4)."""
@@ -235,10 +248,37 @@ class LearnerService:
             self.flush()
 
     def flush(self) -> None:
-        if self.dirty:
-            store.save_state(self.home, self.state)
-            self.dirty = False
+        """Add what this process counted to the store; take everyone's state back.
+
+        The pending evidence is replayed through the same counting rules (novelty cap,
+        remedy, retention) onto the stored state, so the result is what one process seeing
+        all the traffic would have counted. If the store cannot be written the pending
+        evidence is kept for the next try, up to `MAX_PENDING` items.
+        """
         self._last_flush = self.clock()
+        if not self.dirty:
+            return
+        pending, sightings, ctx = self._pending, self._sightings, self.ctx
+
+        def replay(state: LearnState) -> None:
+            for item in pending:
+                if isinstance(item, Evidence):
+                    state.add(item, ctx)
+                else:
+                    state.add_presence(item, ctx)
+            for tracker, day in sightings.items():
+                state.sighting(tracker, day)
+
+        try:
+            self.state = store.update_state(self.home, replay)
+        except Exception:
+            del self._pending[: max(0, len(self._pending) - MAX_PENDING // 2)]
+            raise
+        self._pending = []
+        self._sightings = {}
+        # Other writers' evidence may have brought decisions: the layer is derived again
+        # (from decisions made by the daily recompute, so no same-day loop closes, §B9.4).
+        self._rules_day = -1
 
 
 # -- the proxy's view: the learned layer and the observation hook ---------------------------
@@ -301,8 +341,9 @@ class LearnedPolicy:
 class ProxyLearner:
     """What the proxy's planner calls with each answered exchange (§B2: it attributed it).
 
-    `record=False` (one of several `--workers`) enforces without recording, so sibling
-    processes never overwrite each other's state.
+    Every proxy process records (each `--workers` process sees part of the traffic; the
+    store merges what they save). `record=False` enforces without recording, for a
+    listener whose traffic must not be learned from.
     """
 
     def __init__(self, service: LearnerService, *, record: bool = True) -> None:
