@@ -205,6 +205,17 @@ def show_command(domain: str, as_json: bool) -> None:
         ("deciding layer", f"{found.get('layer', '-')}: {found.get('layer_reason', '')}"),
         ("enforced", "yes" if found["enforced"] else "no"),
     ]
+    checked = found.get("dnt_policy") or {}
+    if checked:
+        rows.append(
+            (
+                "dnt policy",
+                ", ".join(
+                    f"{host} {'posts it (exempt)' if ok else 'none'}"
+                    for host, ok in checked.items()
+                ),
+            )
+        )
     out = _out()
     for key, value in rows:
         out.print(f"{key:<15} {escape(str(value))}")

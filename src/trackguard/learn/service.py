@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -25,9 +26,12 @@ from trackguard.learn.core import (
     LearnedRules,
     Learner,
     LearnState,
+    dnt_due,
     enforced,
+    is_learned,
     match_learned,
 )
+from trackguard.learn.dnt import DntChecker
 from trackguard.learn.feed import DAY, Exchange, Feed
 from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
 from trackguard.learn.listing import iso_day
@@ -178,10 +182,13 @@ class LearnerService:
         list_allows: Callable[[str], bool] | None = None,
         entities: EntityMap | None = None,
         clock: Callable[[], float] = time.time,
+        dnt: DntChecker | None = None,
     ) -> None:
+        """`dnt`: the DNT-policy checker (§B7.4) learned decisions consult; None: none."""
         self.home = home
         self.learn = learn
         self.clock = clock
+        self.dnt = dnt
         self.ctx = build_context(
             home, learn, is_listed=is_listed, list_allows=list_allows, entities=entities
         )
@@ -192,6 +199,7 @@ class LearnerService:
         # then (`store.update_state`), so writers beside it lose nothing.
         self._pending: list[Evidence | PresenceItem] = []
         self._sightings: dict[str, int] = {}
+        self._dnt_results: dict[str, tuple[bool, int]] = {}
         self._last_flush = clock()
         self._rules_day = -1
         self._rules = LearnedRules()
@@ -202,7 +210,7 @@ class LearnerService:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._pending or self._sightings)
+        return bool(self._pending or self._sightings or self._dnt_results)
 
     def exchange(self, ex: Exchange, site_host: str) -> bool:
         """Count one exchange attributed to `site_host` ("" when unattributed)."""
@@ -233,9 +241,36 @@ class LearnerService:
         if self._sightings.get(tracker, -1) < day:
             self._sightings[tracker] = day
 
-    def rules(self) -> LearnedRules:
-        """What `auto` enforces today (recomputed at most once a day, §B9.4)."""
+    def dnt_check(self, fqdn: str) -> None:
+        """A learned decision matched a request to `fqdn`: check its DNT policy if due.
+
+        Only learned decisions reach here, and only in `auto` mode (in other modes the
+        layer holds accepted suggestions alone), as §B7.4 requires: the fetch itself tells
+        the server the user is considering blocking it.
+        """
+        if self.dnt is not None and dnt_due(self.state, fqdn, today(self.clock())):
+            self.dnt.request(fqdn)
+
+    def collect_dnt(self) -> bool:
+        """Take finished checks into the state; each is re-checked in 1-7 days (random)."""
+        if self.dnt is None:
+            return False
+        done = self.dnt.results()
+        if not done:
+            return False
         day = today(self.clock())
+        for fqdn, compliant in done:
+            result = (compliant, day + 1 + secrets.randbelow(7))
+            self.state.record_dnt(fqdn, *result)
+            self._dnt_results[fqdn] = result
+        return True
+
+    def rules(self) -> LearnedRules:
+        """What `auto` enforces today (recomputed at most once a day, §B9.4; a finished
+        DNT-policy check only changes which exact hosts are exempt)."""
+        day = today(self.clock())
+        if self.collect_dnt():
+            self._rules_day = -1
         if day != self._rules_day:
             if self.learn.mode is not Mode.OFF:
                 self.state.roll(day, self.ctx)
@@ -259,6 +294,7 @@ class LearnerService:
         if not self.dirty:
             return
         pending, sightings, ctx = self._pending, self._sightings, self.ctx
+        checks = self._dnt_results
 
         def replay(state: LearnState) -> None:
             for item in pending:
@@ -268,6 +304,8 @@ class LearnerService:
                     state.add_presence(item, ctx)
             for tracker, day in sightings.items():
                 state.sighting(tracker, day)
+            for fqdn, (compliant, next_day) in checks.items():
+                state.record_dnt(fqdn, compliant, next_day)
 
         try:
             self.state = store.update_state(self.home, replay)
@@ -276,6 +314,7 @@ class LearnerService:
             raise
         self._pending = []
         self._sightings = {}
+        self._dnt_results = {}
         # Other writers' evidence may have brought decisions: the layer is derived again
         # (from decisions made by the daily recompute, so no same-day loop closes, §B9.4).
         self._rules_day = -1
@@ -299,10 +338,15 @@ class LearnedPolicy:
 
     def match(self, host: str, path: str) -> LearnedMatch | None:
         service = self.service
-        found = match_learned(service.rules(), host, path)
+        rules = service.rules()
+        found = match_learned(rules, host, path)
         if found is None:
             return None
         remedy, key = found
+        if is_learned(rules, key):  # DNT-policy exemption, learned decisions only (§B7.4)
+            service.dnt_check(host)
+            if host in rules.exempt:
+                return None
         block = remedy is not Remedy.STRIP
         if block:
             service.sighting(key, today(service.clock()))
@@ -409,10 +453,14 @@ class ProxyLearning:
         *,
         record: bool = True,
         clock: Callable[[], float] = time.time,
+        dnt: DntChecker | None = None,
     ) -> None:
+        """`dnt`: the DNT-policy checker (default: real HTTPS fetches, started on the
+        first learned match in `auto` mode)."""
         self.home = home
         self.matcher = matcher
         self.clock = clock
+        self.dnt = dnt if dnt is not None else DntChecker()
         self.service = self._service(settings)
         self.hook = ProxyLearner(self.service, record=record)
         self.policy = LearnedPolicy(self.service)
@@ -434,6 +482,7 @@ class ProxyLearning:
             is_listed=self._listed,
             list_allows=self._allows,
             clock=self.clock,
+            dnt=self.dnt,
         )
 
     def reload(self, settings: Settings) -> None:
@@ -448,5 +497,7 @@ class ProxyLearning:
         return dataclasses.replace(config, learned=self.policy)
 
     def close(self) -> None:
+        self.dnt.close()
+        self.service.collect_dnt()  # checks that finished are saved too
         if self.hook.record:
             self.service.flush()

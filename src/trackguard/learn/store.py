@@ -189,6 +189,10 @@ def _read(conn: sqlite3.Connection) -> LearnState:
         state.novelty[(int(tag), int(day))] = int(used)
     for item, tag, day in conn.execute("SELECT item, site_tag, day FROM presence_item"):
         state.presence[(item, int(tag))] = int(day)
+    for fqdn, compliant, next_day in conn.execute(
+        "SELECT fqdn, compliant, next_day FROM dnt_check"
+    ):
+        state.dnt[fqdn] = (bool(compliant), int(next_day))
     meta = dict(conn.execute("SELECT key, value FROM learn_meta").fetchall())
     state.recomputed_day = int(meta.get("recomputed_day", -1))
     state.noisy = int(meta.get("noisy", 0))
@@ -197,7 +201,8 @@ def _read(conn: sqlite3.Connection) -> LearnState:
 
 def _write(conn: sqlite3.Connection, state: LearnState) -> None:
     """Replace every table's rows with `state` (inside the caller's transaction)."""
-    for table in ("evidence", "tracker", "path_rule", "novelty_budget", "presence_item"):
+    tables = ("evidence", "tracker", "path_rule", "novelty_budget", "presence_item", "dnt_check")
+    for table in tables:
         conn.execute(f"DELETE FROM {table}")
     conn.executemany(
         "INSERT INTO evidence VALUES (?, ?, ?, ?)",
@@ -233,6 +238,10 @@ def _write(conn: sqlite3.Connection, state: LearnState) -> None:
     conn.executemany(
         "INSERT INTO presence_item VALUES (?, ?, ?)",
         ((item, tag, day) for (item, tag), day in state.presence.items()),
+    )
+    conn.executemany(
+        "INSERT INTO dnt_check VALUES (?, ?, ?)",
+        ((fqdn, int(ok), day) for fqdn, (ok, day) in state.dnt.items()),
     )
     conn.executemany(
         "INSERT OR REPLACE INTO learn_meta VALUES (?, ?)",
