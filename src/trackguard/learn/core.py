@@ -113,11 +113,17 @@ class Learner:
             return None
         if self.ctx.entities.owner(tracker) == site:
             return None  # first party, or one owner's related domains (§B5)
-        if ignored_reason(host) is not None or site in self.ctx.never_learn:
+        if ignored_reason(host) is not None or self.never_here(obs.site_host, site):
             return None
         if self.ctx.verdicts.get(tracker) == "rejected":
             return None  # a rejected suggestion is never suggested again (§B7.1)
         return tracker, site
+
+    def never_here(self, site_host: str, site: str) -> bool:
+        """The page's site is on the "never learn here" list (by registrable domain, or
+        by its owner key when the user listed that)."""
+        never = self.ctx.never_learn
+        return bool(never) and (site in never or tracker_key(to_ascii_host(site_host)) in never)
 
     def observe(self, obs: Observation) -> Evidence | None:
         if self.ctx.config.mode is Mode.OFF:
@@ -210,6 +216,31 @@ class LearnState:
         self.roll(item.day, ctx)
         key = (item.item, item.site_tag)
         self.presence[key] = max(self.presence.get(key, item.day), item.day)
+
+    def forget_site(self, tag: int) -> int:
+        """Drop every row counted for one site tag ("never learn here" added later).
+
+        Tags are 16 bits, so a row of another site with the same tag may go too: that can
+        only undercount, like any tag collision (§B10). Returns the rows dropped.
+        """
+        dropped = 0
+        for tracker, rows in list(self.evidence.items()):
+            if rows.pop(tag, None) is not None:
+                dropped += 1
+                row = self.trackers.get(tracker)
+                if row is not None and row.decision is Remedy.NONE:
+                    row.site_count = len(rows)
+            if not rows:
+                del self.evidence[tracker]
+                row = self.trackers.get(tracker)
+                if row is not None and row.decision is Remedy.NONE:
+                    del self.trackers[tracker]
+        for key in [k for k in self.presence if k[1] == tag]:
+            del self.presence[key]
+            dropped += 1
+        for budget in [k for k in self.novelty if k[0] == tag]:
+            del self.novelty[budget]
+        return dropped
 
     def record_dnt(self, fqdn: str, compliant: bool, next_day: int) -> None:
         """The result of one DNT-policy check of a decided tracker's host (§B7.4)."""

@@ -33,7 +33,13 @@ from trackguard.learn.core import (
 )
 from trackguard.learn.dnt import DntChecker
 from trackguard.learn.feed import DAY, Exchange, Feed
-from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
+from trackguard.learn.keys import (
+    EntityMap,
+    entity_map_from_disconnect,
+    site_key,
+    site_tagger,
+    tracker_key,
+)
 from trackguard.learn.listing import iso_day
 from trackguard.learn.model import Evidence, LearnConfig, Mode, PresenceItem, Remedy
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
@@ -136,10 +142,48 @@ def record_verdict(home: Path, item: Mapping[str, Any], verdict: str) -> str:
         settings = settings.replace(user_block=(*settings.user_block, name))
     elif verdict == "rejected":
         settings = settings.replace(user_block=tuple(d for d in settings.user_block if d != name))
+    _bump_revision(home, settings)
+    return action
+
+
+def _bump_revision(home: Path, settings: Settings) -> None:
+    """Save `settings` with `learn_revision` + 1: running proxies reload the learner."""
     extra = dict(settings.extra)
     extra["learn_revision"] = int(extra.get("learn_revision", 0) or 0) + 1
     save_settings(settings.replace(extra=extra), home)
-    return action
+
+
+def never_learn_key(text: str) -> str | None:
+    """The registrable domain "never learn here" keeps for a site, host or URL typed by
+    the user; None when it names no site that could ever be learned from (IP, local)."""
+    text = text.strip()
+    host = split_url(text if "://" in text else f"http://{text}").host
+    return tracker_key(host) if host and " " not in host else None
+
+
+def set_never_learn(home: Path, site: str, listed: bool) -> tuple[bool, int]:
+    """Add a site to "never learn here" (forgetting what was counted there) or remove it.
+
+    `site` is a registrable domain (`never_learn_key`). Returns (the list changed, rows
+    forgotten). Rows are found by the site's keyed tag, so those of a site sharing its tag
+    (or its owner, through the entity map) go too: an undercount, never an overcount.
+    """
+    changed = store.save_never_learn(home, site, listed)
+    forgotten = 0
+    settings = load_settings(home)
+    if listed and (home / store.LEARN_DB).exists():
+        learn = learn_settings(settings)
+        key = site_key(site, load_entity_map(learn.entities_file))
+        if key is not None:
+            tag = site_tagger(store.load_key(home))(key)
+
+            def forget(state: LearnState) -> None:
+                nonlocal forgotten
+                forgotten = state.forget_site(tag)
+
+            store.update_state(home, forget)
+    _bump_revision(home, settings)
+    return changed, forgotten
 
 
 def today(now: float | None = None) -> int:

@@ -294,7 +294,17 @@ def save_verdict(home: Path, tracker: str, verdict: str, action: str, day: int) 
 
 
 def load_never_learn(home: Path) -> frozenset[str]:
+    """The sites on the user's "never learn here" list (registrable domains)."""
     if not (home / POLICY_DB).exists():
         return frozenset()
     with closing(_policy(home)) as conn:
         return frozenset(s for (s,) in conn.execute("SELECT site FROM never_learn"))
+
+
+def save_never_learn(home: Path, site: str, listed: bool) -> bool:
+    """Add (`listed`) or remove one site; True when the list changed."""
+    with closing(_policy(home)) as conn:
+        if listed:
+            sql = "INSERT OR IGNORE INTO never_learn VALUES (?)"
+            return conn.execute(sql, (site,)).rowcount > 0
+        return sqlite.purge(conn, "DELETE FROM never_learn WHERE site = ?", (site,)) > 0
