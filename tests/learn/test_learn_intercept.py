@@ -429,3 +429,4 @@ def test_chromium_learns_over_intercept_then_accept_blocks_next_https_request(
     assert row["host"] == TRACKER and row["site"] == LATER_SITES[1] and row["layer"] == "user-block"
     shown = json.loads(cli(home, "learn", "show", TRACKER_DOMAIN, "--json"))
     assert shown["verdict"] == "accepted" and shown["layer"] == "user-block", shown
+    assert shown["enforced"] is True

@@ -126,7 +126,12 @@ def item(
         "days": summary.last_day - summary.first_day + 1,
         "kinds": summary.kinds.names,
         "action": None if action is Remedy.NONE else action.value,
-        "enforced": layer in ("learned", "user-accept") and action is not Remedy.NONE,
+        # An accepted block is your override now (layer user-block): enforced all the same.
+        "enforced": action is not Remedy.NONE
+        and (
+            layer in ("learned", "user-accept")
+            or (layer == "user-block" and verdict is not None and verdict[0] == "accepted")
+        ),
         "first_day": iso_day(summary.first_day),
         "last_day": iso_day(summary.last_day),
         "threshold": ctx.config.threshold,
