@@ -105,6 +105,20 @@ def _visit(learning: ProxyLearning, site: str, now: float) -> None:
     )
 
 
+def test_evidence_counted_just_before_ignore_does_not_come_back(tmp_path: Path) -> None:
+    """A proxy counted a visit, then the site was ignored before the proxy saved: its
+    save (on reload or shutdown) must not bring the forgotten evidence back."""
+    home = tmp_path / "home"
+    now = time.time()
+    learning = ProxyLearning(home, load_settings(home), _NoLists(), clock=lambda: now)
+    _visit(learning, "news.example", now)
+    _visit(learning, "shop.example", now)
+    ok(home, "learn", "ignore", "shop.example")
+    learning.reload(load_settings(home))  # saves what it counted, then reads the store
+    learning.close()
+    assert sites(home) == 1
+
+
 def test_running_proxy_honours_the_list_after_reload(tmp_path: Path) -> None:
     home = tmp_path / "home"
     now = time.time()

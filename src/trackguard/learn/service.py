@@ -339,9 +339,18 @@ class LearnerService:
             return
         pending, sightings, ctx = self._pending, self._sightings, self.ctx
         checks = self._dnt_results
+        # Sites put on "never learn here" since this process counted them: their
+        # evidence was just forgotten in the store and must not come back from here.
+        never = {
+            ctx.site_tag(key)
+            for site in store.load_never_learn(self.home)
+            if (key := site_key(site, ctx.entities)) is not None
+        }
 
         def replay(state: LearnState) -> None:
             for item in pending:
+                if item.site_tag in never:
+                    continue
                 if isinstance(item, Evidence):
                     state.add(item, ctx)
                 else:
