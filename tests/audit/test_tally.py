@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from har_samples import ENTITIES, news_har
 from trackguard.audit.entities import parse_entities
-from trackguard.audit.readers import har_rows
+from trackguard.audit.readers import read_rows
 from trackguard.audit.report import build_report
 from trackguard.audit.tally import FIGURES, AuditRow, Tally, tally_rows
 from trackguard.engine import Engine
@@ -22,7 +22,7 @@ def _figures(tally: Tally) -> dict[str, int]:
 
 
 def test_every_figure_of_one_page(tmp_path: Path, small_engine: Engine) -> None:
-    rows = list(har_rows(news_har(tmp_path / "news.har")))
+    rows = list(read_rows([news_har(tmp_path / "news.har")]))
     tally = tally_rows(rows, small_engine)
     assert _figures(tally) == {
         "requests": 8,
@@ -59,7 +59,7 @@ def test_every_figure_of_one_page(tmp_path: Path, small_engine: Engine) -> None:
 def test_related_domains_of_one_company_are_not_third_parties(
     tmp_path: Path, small_engine: Engine
 ) -> None:
-    rows = list(har_rows(news_har(tmp_path / "news.har")))
+    rows = list(read_rows([news_har(tmp_path / "news.har")]))
     tally = tally_rows(rows, small_engine, parse_entities([ENTITIES]))
     figures = _figures(tally)
     assert figures["third_party_requests"] == 5  # newscdn.example belongs to News Corp

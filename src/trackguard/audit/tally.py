@@ -63,6 +63,10 @@ N = len(FIGURES)
 
 RuleKey = tuple[str, int, str]  # (list id, line, rule text)
 
+#: Reasons in `Tally.skipped` that mean broken input (the others, e.g. `not-a-web-url` for
+#: `data:` entries of a HAR, are normal and not worth a warning or an exit status).
+UNREADABLE_ROWS = frozenset({"bad-json", "bad-csv", "line-too-long", "no-url"})
+
 
 @dataclass(frozen=True, slots=True)
 class AuditRow:
@@ -164,6 +168,7 @@ class Tally:
     types: Counter[str] = field(default_factory=Counter)
     blocked_types: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)  # rows not audited, by reason
+    broken: set[tuple[str, str]] = field(default_factory=set)  # (file, reason): read partly
 
     def merge(self, other: Tally) -> Tally:
         _add(self.totals, other.totals)
@@ -185,6 +190,7 @@ class Tally:
         self.types.update(other.types)
         self.blocked_types.update(other.blocked_types)
         self.skipped.update(other.skipped)
+        self.broken |= other.broken
         return self
 
 
