@@ -30,37 +30,37 @@ from trackguard.audit.entities import EntityMap
 from trackguard.audit.plan import Task
 from trackguard.audit.readers import InputUnreachable
 from trackguard.audit.run import PARTITION_ROWS, Progress, tally_task
-from trackguard.audit.tally import REQUESTS, Tally
+from trackguard.audit.tally import REQUESTS, Memo, Tally
 from trackguard.model import TrackguardError
 
-#: Engines loaded in this worker process, by the SHA-256 of their bytes. Module state on
-#: purpose: it is the per-worker cache that makes "send the engine once" work; bounded.
-_WORKER_ENGINES: dict[str, Any] = {}
+#: Engines loaded in this worker process (with their host memo, `tally.Memo`), by the
+#: SHA-256 of their bytes. Module state on purpose: it is the per-worker cache that makes
+#: "send the engine once" work; bounded.
+_WORKER_ENGINES: dict[str, tuple[Any, Memo]] = {}
 
 
 class DaskUnavailable(TrackguardError):
     """`--workers`/`--dask` asked for, but dask.distributed is not installed or reachable."""
 
 
-def _worker_engine(key: str, data: bytes) -> Any:
-    engine = _WORKER_ENGINES.get(key)
-    if engine is None:
+def _worker_engine(key: str, data: bytes) -> tuple[Any, Memo]:
+    loaded = _WORKER_ENGINES.get(key)
+    if loaded is None:
         from trackguard.engine import Engine
 
-        engine = Engine.from_bytes(data)
         if len(_WORKER_ENGINES) >= 2:
             _WORKER_ENGINES.clear()
-        _WORKER_ENGINES[key] = engine
-    return engine
+        loaded = _WORKER_ENGINES[key] = (Engine.from_bytes(data), Memo())
+    return loaded
 
 
 def run_task(
     key: str, engine_bytes: bytes, entities: EntityMap | None, parts: Task, batch_rows: int
 ) -> Tally:
     """The task each worker runs: read its parts, classify them, return the partial tally."""
-    engine = _worker_engine(key, engine_bytes)
+    engine, memo = _worker_engine(key, engine_bytes)
     try:
-        return tally_task(parts, engine, entities, batch_rows=batch_rows)
+        return tally_task(parts, engine, entities, batch_rows=batch_rows, memo=memo)
     except InputUnreachable as exc:
         import socket
 

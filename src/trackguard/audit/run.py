@@ -13,7 +13,7 @@ from itertools import islice
 from trackguard.audit.entities import EntityMap
 from trackguard.audit.plan import Task
 from trackguard.audit.readers import Part, ReadStats, read_part
-from trackguard.audit.tally import AuditRow, Checker, Tally, tally_rows
+from trackguard.audit.tally import AuditRow, Checker, Memo, Tally, tally_rows
 
 PARTITION_ROWS = 20_000
 
@@ -34,6 +34,7 @@ def tally_task(
     *,
     batch_rows: int = PARTITION_ROWS,
     progress: Progress | None = None,
+    memo: Memo | None = None,
 ) -> Tally:
     """Read the parts and classify their rows in batches: one task's partial `Tally`.
 
@@ -43,13 +44,14 @@ def tally_task(
     """
     stats = ReadStats()
     total = Tally()
+    memo = memo if memo is not None else Memo()
 
     def rows() -> Iterator[AuditRow]:
         for part in parts:
             yield from read_part(part, stats)
 
     for batch in partitions(rows(), batch_rows):
-        total.merge(tally_rows(batch, engine, entities))
+        total.merge(tally_rows(batch, engine, entities, memo))
         if progress is not None:
             progress(len(batch))
     total.skipped.update(stats.skipped)
@@ -67,9 +69,12 @@ def audit_tasks(
 ) -> Tally:
     """Run every planned task here, one after the other, and merge their tallies."""
     total = Tally()
+    memo = Memo()
     for task in tasks:
         total.merge(
-            tally_task(task, engine, entities, batch_rows=partition_rows, progress=progress)
+            tally_task(
+                task, engine, entities, batch_rows=partition_rows, progress=progress, memo=memo
+            )
         )
     return total
 
@@ -84,8 +89,9 @@ def audit_rows(
 ) -> Tally:
     """Classify and count rows already in memory (tests, benchmarks, library callers)."""
     total = Tally()
+    memo = Memo()
     for batch in partitions(rows, partition_rows):
-        total.merge(tally_rows(batch, engine, entities))
+        total.merge(tally_rows(batch, engine, entities, memo))
         if progress is not None:
             progress(len(batch))
     return total
