@@ -172,6 +172,10 @@ def test_a_file_that_cannot_be_opened_stops_the_read(tmp_path: Path) -> None:
     ):
         with pytest.raises(InputUnreachable, match=r"gone\..*: cannot open"):
             list(read_part(part))
+    # a folder where a file was planned, as an unreadable path (root reads any file)
+    (tmp_path / "dir.har").mkdir()
+    with pytest.raises(InputUnreachable, match=r"dir\.har: cannot open: Is a directory"):
+        list(read_part(Part(str(tmp_path / "dir.har"), "har")))
 
 
 def test_expand_inputs(tmp_path: Path) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -129,12 +128,17 @@ def _unreachable(path: str, exc: OSError) -> InputUnreachable:
     return InputUnreachable(f"{path}: cannot open: {exc.strerror or exc}")
 
 
-def _har_rows(path: str, stats: ReadStats) -> Iterator[AuditRow]:
-    """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
+def _check_open(path: str) -> None:
+    """Raise `InputUnreachable` unless the file opens here (missing, no permission, ...)."""
     try:
-        os.stat(path)
+        open(path, "rb").close()
     except OSError as exc:
         raise _unreachable(path, exc) from exc
+
+
+def _har_rows(path: str, stats: ReadStats) -> Iterator[AuditRow]:
+    """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
+    _check_open(path)
     try:
         for item in read_har(path):
             if not isinstance(item, HarEntry):
@@ -298,10 +302,7 @@ def parquet_file(path: str) -> Any:
 
 def _parquet_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
     """Row group by row group: a corrupt group is listed and the next one still read."""
-    try:
-        os.stat(part.path)
-    except OSError as exc:
-        raise _unreachable(part.path, exc) from exc
+    _check_open(part.path)
     try:
         parquet = parquet_file(part.path)
         names = set(parquet.schema_arrow.names)
