@@ -12,7 +12,7 @@ from har_samples import ENTITIES, news_har
 from trackguard.audit.entities import parse_entities
 from trackguard.audit.readers import read_rows
 from trackguard.audit.report import build_report
-from trackguard.audit.tally import FIGURES, AuditRow, Tally, tally_rows
+from trackguard.audit.tally import FIGURES, AuditRow, Memo, Tally, tally_rows
 from trackguard.engine import Engine
 from trackguard.model import RequestType
 
@@ -119,8 +119,27 @@ def test_any_partitioning_gives_the_same_report(
     audit_rows = [AuditRow(page, url, page, t) for url, page, t in rows]
     whole = build_report(tally_rows(audit_rows, small_engine))
     bounds = sorted({0, len(audit_rows), *(c for c in cuts if c < len(audit_rows))})
-    parts = [tally_rows(audit_rows[a:b], small_engine) for a, b in itertools.pairwise(bounds)]
+    memo = Memo(limit=3)  # shared across the parts and cleared often: no effect on figures
+    parts = [
+        tally_rows(audit_rows[a:b], small_engine, None, memo) for a, b in itertools.pairwise(bounds)
+    ]
     merged = Tally()
     for part in reversed(parts):  # order of arrival must not matter
         merged.merge(part)
     assert build_report(merged) == whole
+
+
+def test_memo_is_per_engine_and_bounded(small_engine: Engine) -> None:
+    rows = [AuditRow(p, u, p, RequestType.SCRIPT) for u in _URLS for p in _PAGES]
+    memo = Memo(limit=4)
+    tally_rows(rows[:2], small_engine, None, memo)
+    assert memo.engine is small_engine and 0 < len(memo.origins) + len(memo.pages) <= 4
+    first = tally_rows(rows, small_engine, None, memo)  # past the limit: cleared next batch
+    assert first.totals[FIGURES.index("stopped_by_tunnels")] > 0
+    assert len(memo.origins) + len(memo.pages) > 4
+    tally_rows(rows[:1], small_engine, None, memo)
+    assert len(memo.origins) + len(memo.pages) <= 2
+    # Another engine (here: one that blocks nothing) never sees the first one's answers.
+    other = Engine.from_text("||unrelated.example^", list_id="other.txt")
+    assert tally_rows(rows, other, None, memo).totals[FIGURES.index("stopped_by_tunnels")] == 0
+    assert memo.engine is other
