@@ -108,3 +108,22 @@ def test_any_plan_gives_the_same_report(tmp_path: Path, small_engine: Engine) ->
         for rows in (1, 13, 100, 20_000)
     }
     assert len(reports) == 1
+
+
+def test_parts_open_absolute_paths_and_keep_the_given_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    news_har(tmp_path / "n.har")
+    (tmp_path / "cut.har").write_bytes((tmp_path / "n.har").read_bytes()[:900])
+    monkeypatch.chdir(tmp_path)
+    tasks = plan_inputs([Path("n.har"), Path("cut.har")], 10)
+    parts = [p for t in tasks for p in t]
+    assert [(p.path, p.label) for p in parts] == [
+        (str(tmp_path / "n.har"), "n.har"),
+        (str(tmp_path / "cut.har"), "cut.har"),
+    ]
+    monkeypatch.chdir("/")  # a worker elsewhere reads the same files, reports the same names
+    stats = ReadStats()
+    pages = {r.page for p in parts for r in read_part(p, stats)}
+    assert pages == {"n.har#page_1", "cut.har#page_1"}  # cut.har: the entries before the cut
+    assert {f for f, _ in stats.broken} == {"cut.har"}

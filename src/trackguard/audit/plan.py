@@ -13,10 +13,11 @@ Each task gets about `partition_rows` rows:
 - HAR files: whole files (a page load needs its file's page list), grouped into tasks of
   about `partition_rows` entries by size.
 
-A file whose metadata cannot be read here is planned as one whole part, so the worker meets
-the same problem and lists the file as broken (`readers`), as a one-process run does. Any
-plan gives the same report: parts never overlap and together cover every line, row group
-and file once.
+Parts open absolute paths (a worker's working folder may differ) and keep the path as
+given for page keys and messages. A file whose metadata cannot be read here is planned as
+one whole part, so the worker meets the same problem and lists the file as broken
+(`readers`), as a one-process run does. Any plan gives the same report: parts never
+overlap and together cover every line, row group and file once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from trackguard.audit.readers import AuditInputError, Part, kind_of, parquet_file, read_line
@@ -126,13 +128,13 @@ def plan_inputs(files: Iterable[Path], partition_rows: int) -> list[Task]:
         hars, har_bytes = [], 0
 
     for file in files:
-        path, kind = str(file), kind_of(file)
+        path, kind = os.path.abspath(file), kind_of(file)
         try:
             if kind == "har":
                 size = os.path.getsize(path)
                 if hars and har_bytes + size > budget:
                     flush()
-                hars.append(Part(path, "har"))
+                hars.append(Part(path, "har", name=str(file)))
                 har_bytes += size
                 continue
             flush()
@@ -144,6 +146,6 @@ def plan_inputs(files: Iterable[Path], partition_rows: int) -> list[Task]:
                 parts = _byte_parts(path, kind, partition_rows)
         except OSError as exc:
             raise AuditInputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-        tasks.extend((part,) for part in parts)
+        tasks.extend((replace(part, name=str(file)),) for part in parts)
     flush()
     return tasks

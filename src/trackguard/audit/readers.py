@@ -72,11 +72,16 @@ class Part:
     (`"row-groups"`); `end=-1` means to the end. A HAR file is always whole (`"file"`).
     """
 
-    path: str
+    path: str  # where to open it (absolute when planned: workers may have another cwd)
     kind: str  # "har", "jsonl", "csv" or "parquet"
     unit: str = "file"
     start: int = 0
     end: int = -1
+    name: str = ""  # the path as the user gave it: page keys and reports say this
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
 
 
 @dataclass(slots=True)
@@ -136,8 +141,9 @@ def _check_open(path: str) -> None:
         raise _unreachable(path, exc) from exc
 
 
-def _har_rows(path: str, stats: ReadStats) -> Iterator[AuditRow]:
+def _har_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
     """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
+    path, name = part.path, part.label
     _check_open(path)
     try:
         for item in read_har(path):
@@ -148,7 +154,7 @@ def _har_rows(path: str, stats: ReadStats) -> Iterator[AuditRow]:
                 continue
             stats.rows += 1
             yield AuditRow(
-                page=f"{path}#{item.pageref or ''}",  # the whole path: two folders may
+                page=f"{name}#{item.pageref or ''}",  # the whole path: two folders may
                 url=item.url,  # both hold an `index.har`
                 source_url=item.page_url,
                 type=entry_type(item),
@@ -162,8 +168,7 @@ def _har_rows(path: str, stats: ReadStats) -> Iterator[AuditRow]:
                 gpc=_signal(item, "sec-gpc"),
             )
     except HarError as exc:
-        reason = str(exc)
-        stats.broken.add((path, reason.removeprefix(f"{path}: ")))
+        stats.broken.add((name, str(exc).removeprefix(f"{path}: ")))
 
 
 def _page_key(record: Mapping[str, Any], source: str | None) -> str:
@@ -248,7 +253,7 @@ def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
                 line = read_line(handle)
                 header = _csv_fields(line) if line else None
                 if header is None or "url" not in header:
-                    stats.broken.add((part.path, "no header row with a `url` column"))
+                    stats.broken.add((part.label, "no header row with a `url` column"))
                     return
                 first = handle.tell()  # data lines are counted after the header
             for line in _lines(handle, part, first):
@@ -278,7 +283,7 @@ def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
                 stats.rows += 1
                 yield row
     except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
-        stats.broken.add((part.path, f"cannot read past a point: {exc}"))
+        stats.broken.add((part.label, f"cannot read past a point: {exc}"))
 
 
 def _csv_fields(line: bytes) -> list[str] | None:
@@ -310,10 +315,10 @@ def _parquet_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
     except AuditInputError:
         raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        stats.broken.add((part.path, f"not a readable Parquet file ({exc})"))
+        stats.broken.add((part.label, f"not a readable Parquet file ({exc})"))
         return
     if "url" not in names:
-        stats.broken.add((part.path, "a Parquet log needs a `url` column"))
+        stats.broken.add((part.label, "a Parquet log needs a `url` column"))
         return
     columns = [c for c in PARQUET_COLUMNS if c in names]
     end = groups if part.end < 0 else min(part.end, groups)
@@ -323,7 +328,7 @@ def _parquet_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
                 parquet.iter_batches(batch_size=PARQUET_BATCH, row_groups=[group], columns=columns)
             )
         except Exception as exc:  # corrupt pages raise pyarrow's own error types
-            stats.broken.add((part.path, f"row group {group} unreadable ({exc})"))
+            stats.broken.add((part.label, f"row group {group} unreadable ({exc})"))
             continue
         for batch in batches:
             for record in batch.to_pylist():
@@ -339,7 +344,7 @@ def read_part(part: Part, stats: ReadStats | None = None) -> Iterator[AuditRow]:
     """The rows of one part; bad rows and breaks are recorded in `stats` (module doc)."""
     stats = stats if stats is not None else ReadStats()
     if part.kind == "har":
-        return _har_rows(part.path, stats)
+        return _har_rows(part, stats)
     if part.kind == "parquet":
         return _parquet_rows(part, stats)
     return _log_rows(part, stats)
