@@ -8,9 +8,11 @@ page keys, so pages and sites are counted as in a log that large). Measured, in 
 * engine: `Engine.check` on every subresource row, one call each: the per-request cost
   of the engine benchmark (`benchmarks/engine.py`), measured here on the same rows and
   the same machine load so the two can be compared;
-* classify: `audit_rows` on the rows in memory (batch API + count + merge): the audit's
-  own cost per row, compared with the engine's per-request cost (also with the engine
-  loop's GC paused, since `tally_rows` pauses it for its batches);
+* classify: `tally_rows` on the rows in memory, partition by partition (batch API +
+  count + merge): the audit's own cost per row, compared with the engine's per-request
+  cost (also with the engine loop's GC paused, since `tally_rows` pauses it for its
+  batches). Engine and audit are timed interleaved, partition by partition, so both see
+  the same load;
 * one process: the repeated log written as plain JSON Lines (not timed), then planned,
   read, classified and counted here (`audit_tasks`): what `trackguard audit LOG` does;
 * cluster: the same plan on a local cluster of `--workers` worker processes (one thread
@@ -47,8 +49,8 @@ from trackguard.audit.distributed import audit_on_dask  # noqa: E402
 from trackguard.audit.plan import plan_inputs  # noqa: E402
 from trackguard.audit.readers import row_from_record  # noqa: E402
 from trackguard.audit.report import build_report  # noqa: E402
-from trackguard.audit.run import audit_rows, audit_tasks  # noqa: E402
-from trackguard.audit.tally import AuditRow  # noqa: E402
+from trackguard.audit.run import audit_tasks, partitions  # noqa: E402
+from trackguard.audit.tally import AuditRow, Memo, Tally, tally_rows  # noqa: E402
 from trackguard.engine import Engine  # noqa: E402
 from trackguard.model import RequestType  # noqa: E402
 
@@ -96,27 +98,37 @@ def main() -> None:
     engine = Engine.from_files([lists / "easylist.txt", lists / "easyprivacy.txt"])
     base = load_log(corpus)
     rows = list(repeated(base, args.rows))
-    subresources = [
-        (r.url, r.source_url, r.type) for r in rows if r.type is not RequestType.DOCUMENT
+    # Engine and audit are timed partition by partition, interleaved, so that both see
+    # the same machine load (on a shared machine load changes within seconds).
+    batches = list(partitions(rows, args.partition_rows))
+    questions = [
+        [(r.url, r.source_url, r.type) for r in batch if r.type is not RequestType.DOCUMENT]
+        for batch in batches
     ]
-
+    subresources = sum(map(len, questions))
     check = engine.check
-    start, cpu = time.perf_counter(), time.process_time()
-    for url, source, rtype in subresources:
-        check(url, source, rtype)
-    engine_s, engine_cpu = time.perf_counter() - start, time.process_time() - cpu
-    # The same with the cyclic GC paused, as `tally_rows` pauses it for its batches: the
-    # stricter base for the audit's per-row cost (the engine benchmark leaves GC on).
-    gc.disable()
-    cpu = time.process_time()
-    for url, source, rtype in subresources:
-        check(url, source, rtype)
-    engine_nogc_cpu = time.process_time() - cpu
-    gc.enable()
-
-    start, cpu = time.perf_counter(), time.process_time()
-    in_memory = audit_rows(rows, engine, partition_rows=args.partition_rows)
-    classify_s, classify_cpu = time.perf_counter() - start, time.process_time() - cpu
+    engine_s = engine_cpu = engine_nogc_cpu = classify_s = classify_cpu = 0.0
+    in_memory = Tally()
+    memo = Memo()
+    for batch, asked in zip(batches, questions, strict=True):
+        start, cpu = time.perf_counter(), time.process_time()
+        for url, source, rtype in asked:
+            check(url, source, rtype)
+        engine_s += time.perf_counter() - start
+        engine_cpu += time.process_time() - cpu
+        # The same with the cyclic GC paused, as `tally_rows` pauses it for its batches:
+        # the stricter base for the audit's cost (the engine benchmark leaves GC on).
+        gc.disable()
+        cpu = time.process_time()
+        for url, source, rtype in asked:
+            check(url, source, rtype)
+        engine_nogc_cpu += time.process_time() - cpu
+        gc.enable()
+        start, cpu = time.perf_counter(), time.process_time()
+        in_memory.merge(tally_rows(batch, engine, None, memo))
+        classify_s += time.perf_counter() - start
+        classify_cpu += time.process_time() - cpu
+    del batches, questions
 
     folder = Path(tempfile.mkdtemp(prefix="trackguard-audit-bench-"))
     log = folder / "log.jsonl"
@@ -157,20 +169,18 @@ def main() -> None:
 
     reference = json.dumps(build_report(in_memory))
     same = reference == json.dumps(build_report(single)) == json.dumps(build_report(on_cluster))
-    per_request = engine_cpu / len(subresources)
+    per_request = engine_cpu / subresources
     n = args.rows
     figures = {
         "rows": n,
-        "subresource_rows": len(subresources),
+        "subresource_rows": subresources,
         "engine_check_cpu_us_per_request": round(per_request * 1e6, 2),
-        "engine_check_wall_us_per_request": round(engine_s / len(subresources) * 1e6, 2),
+        "engine_check_wall_us_per_request": round(engine_s / subresources * 1e6, 2),
         "classify_cpu_us_per_row": round(classify_cpu / n * 1e6, 2),
         "classify_cpu_cost_vs_engine": round((classify_cpu / n) / per_request, 2),
-        "engine_check_cpu_us_per_request_gc_paused": round(
-            engine_nogc_cpu / len(subresources) * 1e6, 2
-        ),
+        "engine_check_cpu_us_per_request_gc_paused": round(engine_nogc_cpu / subresources * 1e6, 2),
         "classify_cpu_cost_vs_engine_gc_paused": round(
-            (classify_cpu / n) / (engine_nogc_cpu / len(subresources)), 2
+            (classify_cpu / n) / (engine_nogc_cpu / subresources), 2
         ),
         "classify_rows_per_s": round(n / classify_s),
         "single_rows_per_s": round(n / single_s),

@@ -143,3 +143,23 @@ def test_memo_is_per_engine_and_bounded(small_engine: Engine) -> None:
     other = Engine.from_text("||unrelated.example^", list_id="other.txt")
     assert tally_rows(rows, other, None, memo).totals[FIGURES.index("stopped_by_tunnels")] == 0
     assert memo.engine is other
+
+
+_URL_TEXT = st.text(alphabet="hHtTpPsSwW:/?#@[]a.b1-", max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=_URL_TEXT, tail=_URL_TEXT, prefix=st.sampled_from(["", "http://", "HTTPS://", "ws://"]))
+def test_urls_sharing_an_origin_key_share_host_facts(
+    small_engine: Engine, url: str, tail: str, prefix: str
+) -> None:
+    """`tally_rows` memoises host facts by `url[:url.find("/", 8)]`; that is only sound
+    if every URL with that key has the same facts (`_origin_facts`' argument)."""
+    from trackguard.audit.tally import _origin_facts
+
+    url = prefix + url
+    cut = url.find("/", 8)
+    if cut < 0:
+        return  # the key is the whole URL: nothing else shares it
+    other = url[:cut] + "/" + tail
+    assert _origin_facts(url, small_engine) == _origin_facts(other, small_engine)

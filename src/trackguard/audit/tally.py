@@ -311,11 +311,8 @@ def _tally_rows(
     not_web = 0
     for row in rows:
         url = row.url
-        if url.startswith(_WEB_PREFIXES):
-            cut = url.find("/", 8)  # see `_origin_key`: the host ends at or before it
-            origin = url if cut < 0 else url[:cut]
-        else:
-            origin = _origin_key(url)
+        cut = url.find("/", 8)  # the origin key: see `_origin_facts`
+        origin = url[:cut] if cut >= 0 else url
         known = origins.get(origin)
         if known is None:
             known = origins[origin] = _origin_facts(url, engine)
@@ -434,32 +431,21 @@ def _tally_rows(
 
 
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
-_WEB_PREFIXES = ("https://", "http://", "wss://", "ws://")
 _SECURE = frozenset({"https", "wss"})
 
 
 def _origin_facts(url: str, engine: Checker) -> tuple[str, str, int]:
     """(host, site, tunnel) of a URL's origin: tunnel is `_TUNNEL` or 0 for `https`/`wss`
-    (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by URL)."""
+    (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by URL).
+
+    Memoised under the origin key `url[:url.find("/", 8)]` (the whole URL without such a
+    `/`). All URLs with one key have the same facts: a web scheme (`https` is the longest)
+    puts `://` before index 8, so the authority the host comes from ends inside the key;
+    a URL with another scheme has no host, and so has every URL sharing its key (they
+    start alike, so they are not web URLs either).
+    """
     scheme, host, _ = split_url_fast(url)
     if scheme not in _WEB_SCHEMES or not host:
         return "", "", 0
     tunnel = (_TUNNEL if engine.check_host(host).blocked else 0) if scheme in _SECURE else -1
     return host, site_of(host), tunnel
-
-
-def _origin_key(url: str) -> str:
-    """`scheme://authority` of a URL: everything `split_url_fast` derives the host from.
-
-    (The host depends only on the text before the first `/`, `?` or `#` after `://`, so
-    URLs with the same key have the same host; the key is memoised per partition.)
-    """
-    start = url.find("://") + 3
-    if start < 3:
-        return url
-    end = len(url)
-    for mark in "/?#":
-        at = url.find(mark, start, end)
-        if at >= 0:
-            end = at
-    return url[:end]
