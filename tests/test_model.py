@@ -92,7 +92,6 @@ def test_request_type_parse(name: str, flag: RequestType) -> None:
 VALUES = [
     SourceRef("l", 1, "x"),
     Diagnostic("l", 1, Severity.ERROR, "abp.unknown-option", "m"),
-    BLOCK,
     ParsedList("l", Format.ABP, (), ()),
     ListSource("l", "text"),
     Request("https://x.test/"),
@@ -109,12 +108,20 @@ def test_values_are_frozen_with_slots(value: object) -> None:
     assert not hasattr(value, "__dict__")
 
 
+def test_rule_is_immutable_without_a_dict() -> None:
+    """`Rule` is a NamedTuple (built 100k times per engine build; see its docstring)."""
+    with pytest.raises(AttributeError):
+        BLOCK.pattern = "x"  # type: ignore[misc]
+    assert not hasattr(BLOCK, "__dict__")
+    assert BLOCK._replace(pattern="x").pattern == "x" and BLOCK.pattern == "ads.example^"
+
+
 def test_values_compare_and_hash_by_content() -> None:
     again = Rule(
         Action.BLOCK, SourceRef("easylist.txt", 12, "||ads.example^"), Format.ABP, "ads.example^"
     )
     assert again == BLOCK and hash(again) == hash(BLOCK)
-    assert dataclasses.replace(BLOCK, important=True) != BLOCK
+    assert BLOCK._replace(important=True) != BLOCK
 
 
 def test_rule_defaults() -> None:

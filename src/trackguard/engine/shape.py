@@ -66,12 +66,30 @@ def check_indexes(indexes: Any, count: int) -> None:
         buckets.append(index["fallback"])
         for slot in _SLOTS:
             table = index[slot]
-            if not isinstance(table, dict) or set(map(type, table)) - {str} or "" in table:
+            key_type = bytes if slot == "token" else str  # tokens: see `matcher._url_tokens`
+            if (
+                not isinstance(table, dict)
+                or set(map(type, table)) - {key_type}
+                or key_type() in table
+            ):
                 raise _bad(f"{category}.{slot}")
             buckets.extend(table.values())
-    if set(map(type, buckets)) - {list}:
+    kinds = set(map(type, buckets))
+    plain: set[int] = set()
+    if int in kinds:  # bare rule ids (plain `||host^` filters) sit in suffix buckets only
+        plain = {b for b in buckets if type(b) is int}
+        if plain and (min(plain) < 0 or max(plain) >= count):
+            raise _bad("filter id")
+        suffixes = [indexes[c]["suffix"].values() for c in CATEGORIES]
+        if sum(type(b) is int for b in chain.from_iterable(suffixes)) != len(
+            [b for b in buckets if type(b) is int]
+        ):
+            raise _bad("plain filter outside a suffix bucket")
+        buckets = [b for b in buckets if type(b) is not int]
+        kinds.discard(int)
+    if kinds - {list}:
         raise _bad("index bucket")
-    seen = _check_filters(list(chain.from_iterable(buckets)), count)
+    seen = _check_filters(list(chain.from_iterable(buckets)), count) | plain
     if len(seen) != count:
         raise _bad(f"{count - len(seen):,} of {count:,} rules are in no index")
 
