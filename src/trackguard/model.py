@@ -111,9 +111,10 @@ class HostMode(enum.Enum):
     EXACT = "exact"  # host equals `host` exactly (IP literals)
 
 
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """Where a rule came from: enough to explain any decision to a person."""
+class SourceRef(NamedTuple):
+    """Where a rule came from: enough to explain any decision to a person.
+
+    A NamedTuple for the same reason as `Rule` (one per filter, made in a C call)."""
 
     list_id: str
     line: int  # 1-based line number in the list text

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.engine import shape
-from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
+from trackguard.engine.compiler import (
+    ENGINE_VERSION,
+    RuleTable,
+    build_index,
+    cache_key,
+    pack_rules,
+)
 from trackguard.engine.costs import cost_diagnostics
 from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
@@ -118,7 +124,7 @@ class Engine:
             # are re-made on demand for the few rules that decide, as after a cache load.
             # This keeps a built engine as small as a loaded one (about 20 MB less for
             # EasyList + EasyPrivacy).
-            table = RuleTable(packed=RuleTable(rules).pack())
+            table = RuleTable(packed=pack_rules(rules))
             return cls(table, indexes, diagnostics, lists, key)
 
     @classmethod
