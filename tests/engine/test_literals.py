@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from trackguard.engine import Engine
 from trackguard.engine.literals import regex_tokens
-from trackguard.engine.matcher import _url_tokens
+from trackguard.engine.request import url_tokens as _url_tokens
 
 CASES = [
     # (regex body, case-sensitive?, expected tokens, a URL the regex matches)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import pytest
 
 from trackguard.engine import Engine
-from trackguard.engine.matcher import _SCREEN_AT, _label_runs, _page_keys
+from trackguard.engine.category import SCREEN_AT as _SCREEN_AT
+from trackguard.engine.request import label_runs as _label_runs
+from trackguard.engine.request import page_keys as _page_keys
 from trackguard.model import ListSource
 from work_budget import peak_bytes, python_steps
 

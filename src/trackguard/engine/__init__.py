@@ -1,10 +1,12 @@
 """The engine: one index for TPL, Adblock Plus and hosts rules, with explained decisions.
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
-save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`,
-matching in `matcher` (linear piece search and the work budget in `pieces`),
-`$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file format in
-`store` and its shape check in `shape`. The engine never imports the proxy.
+save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`
+(regex index tokens in `literals`), deciding in `matcher`: candidates per category in
+`category`, one filter against one request in `filters`, the request's view in `request`,
+linear piece search and the work budget in `pieces`. `$removeparam` in `params`,
+expensive-filter diagnostics in `costs`, the file format in `store` and its shape check
+in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from trackguard.engine.compiler import (
     Compiled,
     Index,
 )
-from trackguard.engine.matcher import longest_literal
+from trackguard.engine.filters import longest_literal
 from trackguard.engine.params import compile_regex
 from trackguard.model import Diagnostic, Rule, Severity
 

@@ -66,7 +66,7 @@ def check_indexes(indexes: Any, count: int) -> None:
         buckets.append(index["fallback"])
         for slot in _SLOTS:
             table = index[slot]
-            key_type = bytes if slot == "token" else str  # tokens: see `matcher._url_tokens`
+            key_type = bytes if slot == "token" else str  # see `request.url_tokens`
             if (
                 not isinstance(table, dict)
                 or set(map(type, table)) - {key_type}
