@@ -358,16 +358,15 @@ def decide(summary: Summary, ctx: LearnContext) -> Decision:
         return Decision(Remedy.NONE, f"seen on {summary.sites} of {t} sites needed")
     if summary.kinds & Kind.FINGERPRINT and "/" in summary.tracker:
         return Decision(Remedy.PATH, "fingerprinting script on a shared host: path rule")
+    reason = strip_only_reason(summary.tracker)
+    if reason is not None:  # before escalation: a strip-only host is never blocked (§B8.3)
+        return Decision(Remedy.STRIP, f"on the strip-only list ({reason})")
     if summary.decision is Remedy.STRIP:
         if summary.non_cookie_sites >= t:
             return Decision(
                 Remedy.BLOCK, f"escalated: non-cookie evidence on {summary.non_cookie_sites} sites"
             )
         return Decision(Remedy.STRIP, "identifier cookies on an asset host: strip cookies")
-    domain = summary.tracker
-    reason = strip_only_reason(domain)
-    if reason is not None:
-        return Decision(Remedy.STRIP, f"on the strip-only list ({reason})")
     ratio = summary.asset_ratio
     if summary.kinds == Kind.COOKIE and ratio is not None and ratio >= cfg.asset_share:
         return Decision(
@@ -471,7 +470,11 @@ def enforced(state: LearnState, ctx: LearnContext, today: int) -> LearnedRules:
 
 
 def match_learned(rules: LearnedRules, host: str, path: str) -> tuple[Remedy, str] | None:
-    """The learned remedy for a request host and path, with the key that matched."""
+    """The learned remedy for a request host and path, with the key that matched.
+
+    A block found for a host on the strip-only list (`i0.wp.com` under a learned `wp.com`,
+    or a block decided before the host was listed) is applied as `strip` (§B8.3).
+    """
     if not rules:
         return None
     path = path.split("?", 1)[0]
@@ -480,7 +483,7 @@ def match_learned(rules: LearnedRules, host: str, path: str) -> tuple[Remedy, st
     suffix = host
     while True:
         if suffix in rules.block:
-            return Remedy.BLOCK, suffix
+            return (Remedy.STRIP if strip_only_reason(host) else Remedy.BLOCK), suffix
         if suffix in rules.strip:
             return Remedy.STRIP, suffix
         dot = suffix.find(".")

@@ -40,7 +40,10 @@ IGNORED_HOSTS: dict[str, str] = {
 }
 
 #: Strip-only list (our yellowlist, §B8.3): blocking breaks what the user came for, no
-#: known non-consensual tracking, no self-hostable surrogate. Parent-domain matching.
+#: known non-consensual tracking, no self-hostable surrogate. Parent-domain matching: an
+#: entry covers its subdomains; a host entry below a learned block (`i0.wp.com` under
+#: `wp.com`) turns that block into `strip` for the host only. A learned decision on a
+#: listed domain is `strip` whatever the evidence, and never escalates to `block`.
 #: No fingerprinting or supercookie domains may be added.
 STRIP_ONLY: dict[str, str] = {
     "accounts.google.com": "sign-in with Google",
@@ -49,11 +52,65 @@ STRIP_ONLY: dict[str, str] = {
     "login.live.com": "Microsoft account sign-in",
     "appleid.apple.com": "Sign in with Apple",
     "maps.googleapis.com": "embedded maps",
-    "player.vimeo.com": "embedded video player",
-    "youtube-nocookie.com": "embedded video player",
     "disqus.com": "comment widget",
     "paypal.com": "checkout",
     "js.stripe.com": "checkout",
+    # Video embeds (L-12: none of these may be learned as a block, embedded videos would
+    # break). Each is a player, its page, its thumbnails or its media segments; the
+    # players' separate analytics hosts (`jwpltx.com`) are not here.
+    "youtube.com": "video: YouTube embedded player (/embed/, the player's API and config)",
+    "youtube-nocookie.com": "video: YouTube privacy-enhanced embedded player",
+    "ytimg.com": "video: YouTube thumbnails and player scripts (i.ytimg.com, s.ytimg.com)",
+    "googlevideo.com": "video: YouTube media segments",
+    "vimeo.com": "video: Vimeo embedded player (player.vimeo.com)",
+    "vimeocdn.com": "video: Vimeo player scripts, thumbnails and media",
+    "jwplayer.com": "video: JW Player hosted players (cdn.jwplayer.com)",
+    "jwpcdn.com": "video: JW Player library (ssl.p.jwpcdn.com)",
+    "jwplatform.com": "video: JW Player media and playlists (content.jwplatform.com)",
+    "jwpsrv.com": "video: JW Player hosted media (videos-*.jwpsrv.com)",
+    "brightcove.net": "video: Brightcove embedded player (players.brightcove.net)",
+    "boltdns.net": "video: Brightcove media delivery",
+    "dailymotion.com": "video: Dailymotion embedded player",
+    "dmcdn.net": "video: Dailymotion player scripts and media",
+    "kaltura.com": "video: Kaltura embedded player and media",
+    "wistia.com": "video: Wistia embedded player",
+    "wistia.net": "video: Wistia player scripts and media",
+    "vidyard.com": "video: Vidyard embedded player",
+    # Host entries under a domain that also carries tracking (stats.wp.com stays blockable).
+    "i0.wp.com": "images: Jetpack image CDN for WordPress sites",
+    "i1.wp.com": "images: Jetpack image CDN for WordPress sites",
+    "i2.wp.com": "images: Jetpack image CDN for WordPress sites",
+    "s0.wp.com": "WordPress.com static scripts and styles",
+    "c0.wp.com": "WordPress core scripts and styles served by Jetpack",
+}
+
+#: Same-owner groups Disconnect's entity map lacks (§B5, §B8.5), each with its evidence.
+#: A group joins the Disconnect owner of any of its domains, so it never splits an owner.
+ENTITY_SUPPLEMENT: dict[str, tuple[tuple[str, ...], str]] = {
+    "Wikimedia Foundation": (
+        (
+            "wikipedia.org",
+            "wikimedia.org",
+            "wikimediafoundation.org",
+            "wiktionary.org",
+            "wikidata.org",
+            "wikibooks.org",
+            "wikiquote.org",
+            "wikisource.org",
+            "wikivoyage.org",
+            "mediawiki.org",
+        ),
+        "Wikipedia's media come from upload.wikimedia.org (L-12 learned wikimedia.org from"
+        " wikipedia.org pages); all are the Foundation's sites (wikimediafoundation.org)",
+    ),
+    "MercadoLibre": (
+        ("mercadopago.com.ar", "mercadopago.com.br", "mercadopago.com.mx", "mercadolibre.com"),
+        "Mercado Pago is MercadoLibre's payment arm; Disconnect lists mercadopago.com only",
+    ),
+    "Vtex": (
+        ("vtex.com", "vtex.com.br", "vtexassets.com", "vteximg.com.br", "myvtex.com"),
+        "VTEX's own domains; Disconnect lists vtex.com.br only",
+    ),
 }
 
 #: Shared script CDNs: fingerprinting seen there gives a path rule, never a host block.
@@ -124,9 +181,16 @@ class EntityMap:
         return a == b or self.owner(a) == self.owner(b)
 
 
-def entity_map_from_disconnect(data: object, extra: Iterable[tuple[str, str]] = ()) -> EntityMap:
+def entity_map_from_disconnect(
+    data: object,
+    extra: Iterable[tuple[str, str]] = (),
+    supplement: Mapping[str, tuple[tuple[str, ...], str]] | None = None,
+) -> EntityMap:
     """Build an entity map from Disconnect's `entities.json` (parsed), plus local additions.
 
+    `supplement` (normally `ENTITY_SUPPLEMENT`) adds same-owner groups: each group takes
+    the Disconnect owner of its first known domain, else its own name, and never moves a
+    domain Disconnect already gives to another owner. `extra` pairs override everything.
     Malformed parts are skipped: the file is input like any list.
     """
     owners: dict[str, str] = {}
@@ -144,6 +208,11 @@ def entity_map_from_disconnect(data: object, extra: Iterable[tuple[str, str]] = 
                         key = registrable_domain(domain)
                         if key:
                             owners.setdefault(key, name)
+    for group, (domains, _why) in (supplement or {}).items():
+        known = [owners[d] for d in domains if d in owners]
+        owner = known[0] if known else group
+        for domain in domains:
+            owners.setdefault(domain, owner)
     for domain, name in extra:
         key = registrable_domain(domain)
         if key:

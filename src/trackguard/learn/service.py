@@ -34,10 +34,12 @@ from trackguard.learn.core import (
 from trackguard.learn.dnt import DntChecker
 from trackguard.learn.feed import DAY, Exchange, Feed
 from trackguard.learn.keys import (
+    ENTITY_SUPPLEMENT,
     EntityMap,
     entity_map_from_disconnect,
     site_key,
     site_tagger,
+    strip_only_reason,
     tracker_key,
 )
 from trackguard.learn.listing import iso_day
@@ -117,14 +119,15 @@ def save_learn_settings(home: Path, learn: LearnSettings) -> None:
 
 
 def load_entity_map(path: str) -> EntityMap:
-    """The entity map from a Disconnect `entities.json`; an empty map when unusable."""
-    if not path:
-        return EntityMap()
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return EntityMap()
-    return entity_map_from_disconnect(data)
+    """The entity map from a Disconnect `entities.json` plus the shipped supplement
+    (`keys.ENTITY_SUPPLEMENT`); the supplement alone when the file is unusable."""
+    data: object = None
+    if path:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+    return entity_map_from_disconnect(data, supplement=ENTITY_SUPPLEMENT)
 
 
 def record_verdict(home: Path, item: Mapping[str, Any], verdict: str) -> str:
@@ -414,6 +417,9 @@ class LearnedPolicy:
             )
         if service.ctx.verdicts.get(key) == "accepted":
             reason += "; you accepted this suggestion"
+        strip_only = strip_only_reason(host) if not block else None
+        if strip_only is not None:
+            reason += f"; cookies stripped, never blocked: strip-only host ({strip_only})"
         return LearnedMatch(block, Decision(block, rule, None, reason))
 
     def _rule(self, key: str, block: bool) -> Rule:
