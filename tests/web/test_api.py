@@ -82,6 +82,9 @@ def test_actions_change_settings_like_the_cli(home: Path) -> None:
         ("protection", {"on": 1}, "true or false"),
         ("learn-mode", {"mode": "always"}, "mode must be one of"),
         ("learn-accept", {"domain": "never-seen.example"}, "nothing learned"),
+        ("learn-ignore", {"site": "127.0.0.1", "ignored": True}, "give a site name"),
+        ("learn-ignore", {"site": "news.example"}, "true or false"),
+        ("learn-ignore", {"ignored": True}, "non-empty text"),
         ("nope", {}, "unknown action"),
     ],
 )
@@ -134,3 +137,50 @@ def test_learn_settings_validated(home: Path) -> None:
         with pytest.raises(api.ActionError):
             api.act(home, "learn-settings", bad)
     assert api.learn_export(home).startswith("msFilterList")
+
+
+def test_never_learn_here_from_the_dashboard_is_the_cli_list(home: Path, tmp_path: Path) -> None:
+    """The dashboard's "never learn here" and `learn ignore|unignore` share one list and one
+    implementation: what one adds, the other shows and can remove; evidence is forgotten."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from learn_hars import TRACKER_DOMAIN, write_visits
+
+    har = write_visits(tmp_path / "v.har", ["news.example", "shop.example", "blog.example"], [0])
+    env = {**os.environ, "TRACKGUARD_HOME": str(home)}
+
+    def cli(*args: str) -> object:
+        done = subprocess.run(
+            [sys.executable, "-m", "trackguard", "learn", *args, "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    cli("from-har", str(har))
+
+    def sites() -> int:
+        items = {i["domain"]: i for i in api.learn(home)["items"]}
+        return int(items[TRACKER_DOMAIN]["sites"]) if TRACKER_DOMAIN in items else 0
+
+    assert sites() == 3 and api.learn(home)["never_learn"] == []
+    done = api.act(home, "learn-ignore", {"site": "https://www.news.example/a?b", "ignored": True})
+    assert done["site"] == "news.example" and done["forgotten"] >= 1
+    assert "never learned from" in done["message"]
+    assert api.learn(home)["never_learn"] == ["news.example"] and sites() == 2
+    status = cli("status")
+    assert isinstance(status, dict) and status["never_learn"] == ["news.example"]
+    again = api.act(home, "learn-ignore", {"site": "news.example", "ignored": True})
+    assert "already listed" in again["message"]
+    cli("ignore", "shop.example")
+    assert api.learn(home)["never_learn"] == ["news.example", "shop.example"]
+    api.act(home, "learn-ignore", {"site": "shop.example", "ignored": False})
+    api.act(home, "learn-ignore", {"site": "news.example", "ignored": False})
+    assert api.learn(home)["never_learn"] == []
+    assert cli("status")["never_learn"] == []  # type: ignore[index]

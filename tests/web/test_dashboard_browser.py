@@ -203,6 +203,35 @@ def test_accept_a_suggestion_and_it_is_enforced(browser: Any, running: Running) 
     page.close()
 
 
+def test_never_learn_here_add_and_remove(browser: Any, running: Running) -> None:
+    """The Personalized list page lists "never learn here" sites and changes the list the
+    CLI's `learn ignore|unignore` changes (a site with no evidence, so the module's other
+    tests keep theirs in any order)."""
+    from trackguard.learn import store
+
+    home = running.service.home
+    page = browser.new_page()
+    page.goto(_dashboard(running, "learn"))
+    page.get_by_text("No site is excluded.").wait_for()
+    page.locator("#learn").get_by_label("Site", exact=True).fill(
+        "https://www.forum.example/thread?id=1"
+    )
+    page.get_by_role("button", name="Never learn here").click()
+    page.get_by_role("status").filter(has_text="forum.example: never learned from").wait_for()
+    assert store.load_never_learn(home) == {"forum.example"}
+    remove = page.get_by_role("button", name="Learn from forum.example again")
+    remove.wait_for()
+    assert not page.get_by_text("No site is excluded.").is_visible()
+    page.locator("#learn").get_by_label("Site", exact=True).fill("192.168.1.1")
+    page.get_by_role("button", name="Never learn here").click()
+    page.get_by_role("status").filter(has_text="give a site name").wait_for()
+    remove.click()
+    page.get_by_role("status").filter(has_text="forum.example: learned from again").wait_for()
+    page.get_by_text("No site is excluded.").wait_for()
+    assert store.load_never_learn(home) == frozenset()
+    page.close()
+
+
 def test_screenshots_and_accessibility(browser: Any, running: Running, tmp_path: Path) -> None:
     from axe_playwright_python.sync_playwright import Axe
 

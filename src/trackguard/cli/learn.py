@@ -28,10 +28,9 @@ from trackguard.learn.service import (
     LearnSettings,
     build_context,
     learn_settings,
-    never_learn_key,
+    never_learn,
     record_verdict,
     save_learn_settings,
-    set_never_learn,
     today,
 )
 from trackguard.settings import load_settings, state_dir
@@ -258,29 +257,21 @@ def reject_command(domain: str, as_json: bool) -> None:
 
 
 def _never_learn(site: str, listed: bool, as_json: bool) -> None:
-    key = never_learn_key(site)
-    if key is None:
-        raise click.BadParameter(
-            "give a site name such as example.com (IP addresses and local names are never"
-            " learned from anyway)",
-            param_hint="SITE",
-        )
-    changed, forgotten = set_never_learn(state_dir(), key, listed)
+    try:
+        change = never_learn(state_dir(), site, listed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="SITE") from None
     if as_json:
         _print_json(
-            {"site": key, "never_learn": listed, "changed": changed, "forgotten": forgotten}
+            {
+                "site": change.site,
+                "never_learn": change.never_learn,
+                "changed": change.changed,
+                "forgotten": change.forgotten,
+            }
         )
         return
-    if listed:
-        _out().print(
-            f"{escape(key)}: never learned from"
-            + (" (already listed)" if not changed else "")
-            + (f"; forgot {forgotten} evidence rows counted there" if forgotten else "")
-        )
-    else:
-        _out().print(
-            f"{escape(key)}: learned from again" + ("" if changed else " (was not listed)")
-        )
+    _out().print(escape(change.message()))
 
 
 @learn_group.command("ignore")

@@ -189,6 +189,40 @@ def set_never_learn(home: Path, site: str, listed: bool) -> tuple[bool, int]:
     return changed, forgotten
 
 
+@dataclass(frozen=True, slots=True)
+class NeverLearnChange:
+    """What `learn ignore|unignore` (and the dashboard's "never learn here") did."""
+
+    site: str
+    never_learn: bool
+    changed: bool
+    forgotten: int
+
+    def message(self) -> str:
+        if self.never_learn:
+            forgot = f"; forgot {self.forgotten} evidence rows counted there"
+            return (
+                f"{self.site}: never learned from"
+                + (" (already listed)" if not self.changed else "")
+                + (forgot if self.forgotten else "")
+            )
+        return f"{self.site}: learned from again" + ("" if self.changed else " (was not listed)")
+
+
+def never_learn(home: Path, text: str, listed: bool) -> NeverLearnChange:
+    """Put a site typed by the user (name, host or URL) on "never learn here", or take it
+    off: the one implementation behind the CLI and the dashboard. Raises ValueError with a
+    message for the user when the text names no site that could be learned from."""
+    key = never_learn_key(text)
+    if key is None:
+        raise ValueError(
+            "give a site name such as example.com (IP addresses and local names are never"
+            " learned from anyway)"
+        )
+    changed, forgotten = set_never_learn(home, key, listed)
+    return NeverLearnChange(key, listed, changed, forgotten)
+
+
 def today(now: float | None = None) -> int:
     return int((time.time() if now is None else now) // DAY)
 

@@ -23,6 +23,7 @@ from trackguard.learn.service import (
     LearnSettings,
     build_context,
     learn_settings,
+    never_learn,
     record_verdict,
     save_learn_settings,
     today,
@@ -150,6 +151,7 @@ def learn(home: Path) -> dict[str, Any]:
         "mode": settings.mode.value,
         "threshold": settings.threshold,
         "paused_until": settings.paused_until,
+        "never_learn": sorted(store.load_never_learn(home)),
         "items": items,
     }
 
@@ -374,6 +376,15 @@ def learn_export(home: Path) -> str:
     return listing.export_tpl(items, today())
 
 
+def _learn_ignore(home: Path, p: dict[str, Any]) -> dict[str, Any]:
+    """The "never learn here" list on or off for a site (the function `learn ignore` uses)."""
+    try:
+        change = never_learn(home, _text(p, "site"), _flag(p, "ignored"))
+    except ValueError as exc:
+        raise ActionError(str(exc)) from None
+    return {"message": change.message(), "site": change.site, "forgotten": change.forgotten}
+
+
 def _learn_wipe(home: Path, p: dict[str, Any]) -> dict[str, Any]:
     return {"message": f"learned state wiped ({store.wipe(home)} trackers)"}
 
@@ -394,4 +405,5 @@ ACTIONS: dict[str, Callable[[Path, dict[str, Any]], dict[str, Any]]] = {
     "learn-settings": _learn_settings,
     "signals": _signals_answer,
     "learn-wipe": _learn_wipe,
+    "learn-ignore": _learn_ignore,
 }

@@ -241,6 +241,16 @@ async function loadLearn() {
       async () => { if (await act("learn-reject", { domain: item.domain })) loadLearn(); }));
     body.appendChild(tr);
   }
+  const ignored = $("never-learn-rows");
+  ignored.replaceChildren();
+  for (const site of data.never_learn || []) {
+    const li = document.createElement("li");
+    li.textContent = `${site} `;
+    li.appendChild(button(`Learn from ${site} again`,
+      async () => { if (await act("learn-ignore", { site, ignored: false })) loadLearn(); }));
+    ignored.appendChild(li);
+  }
+  $("never-learn-empty").hidden = (data.never_learn || []).length > 0;
 }
 
 async function loadSettings() {
@@ -296,6 +306,13 @@ document.addEventListener("DOMContentLoaded", () => {
     $(id).addEventListener("click", async () => { if (await act("signals", { gpc })) loadOverview(); });
   }
   $("learn-mode").addEventListener("change", () => { $("auto-warning").hidden = $("learn-mode").value !== "auto"; });
+  $("never-learn-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (await act("learn-ignore", { site: $("never-learn-site").value, ignored: true })) {
+      $("never-learn-site").value = "";
+      loadLearn();
+    }
+  });
   $("learn-wipe").addEventListener("click", async () => {
     if (confirm("Wipe everything the personalized list has learned?")) { await act("learn-wipe", {}); loadLearn(); }
   });
