@@ -138,7 +138,9 @@ def test_learned_block_exempts_the_exact_host_posting_the_policy(
         # Unchecked hosts are blocked while the check runs (as Privacy Badger does).
         assert all((m := layer.match(h, "/p.gif")) is not None and m.block for h in hosts)
         _wait_idle(checker)
-        assert layer.match("good.trackco.test", "/p.gif") is None  # exempt
+        exempt = layer.match("good.trackco.test", "/p.gif")
+        assert exempt is not None and exempt.exempt and not exempt.block
+        _explained_as_exempt(layer)
         for host in hosts[1:]:
             found = layer.match(host, "/p.gif")
             assert found is not None and found.block
@@ -185,6 +187,32 @@ def test_learned_block_exempts_the_exact_host_posting_the_policy(
     assert "good.trackco.test posts it (exempt)" in text
 
 
+def _explained_as_exempt(layer: LearnedPolicy) -> None:
+    """The policy passes the exempt host untouched and says why (the log's layer, the
+    decision's reason); its sibling on the same learned rule is blocked."""
+    from trackguard.engine import Engine
+    from trackguard.model import RequestType
+    from trackguard.policy.decide import Layer, PolicyConfig, decide_for_page, explain_decision
+
+    config = PolicyConfig(learned=layer)
+    engine = Engine.from_text("msFilterList\n-d unrelated.example\n", list_id="other")
+    page = "https://www.news.example/"
+    verdict = decide_for_page(
+        "https://good.trackco.test/p.gif", page, RequestType.IMAGE, config=config, matcher=engine
+    )
+    assert not verdict.blocked and verdict.layer is Layer.LEARNED_EXEMPT
+    assert verdict.decision is not None and verdict.rule is None  # no allow rule to show
+    assert verdict.decision.overridden is not None
+    assert verdict.decision.overridden.source.text == "-d trackco.test"
+    assert explain_decision(verdict.decision) == (
+        "allowed: learned rule not applied: good.trackco.test posts the EFF Do Not Track policy"
+    )
+    other = decide_for_page(
+        "https://bad.trackco.test/p.gif", page, RequestType.IMAGE, config=config, matcher=engine
+    )
+    assert other.blocked and other.layer is Layer.LEARNED_BLOCK
+
+
 def test_recheck_only_when_due(https: functools.partial[bytes | None], tmp_path: Path) -> None:
     """A stored result holds until its re-check day; then the host is fetched again."""
     home = tmp_path / "home"
@@ -197,11 +225,13 @@ def test_recheck_only_when_due(https: functools.partial[bytes | None], tmp_path:
     try:
         layer.match("good.trackco.test", "/")
         _wait_idle(checker)
-        assert layer.match("good.trackco.test", "/") is None
+        first = layer.match("good.trackco.test", "/")
+        assert first is not None and first.exempt
         next_day = service.state.dnt["good.trackco.test"][1]
         now[0] += (next_day - day) * 86400.0  # the re-check day
         service.state.trackers["trackco.test"].last_day = next_day  # still seen
-        assert layer.match("good.trackco.test", "/") is None  # still exempt meanwhile
+        still = layer.match("good.trackco.test", "/")
+        assert still is not None and still.exempt  # still exempt meanwhile
         _wait_idle(checker)
         assert [h for h, _, _ in _Server.seen] == ["good.trackco.test"] * 2
     finally:

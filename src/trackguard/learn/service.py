@@ -436,7 +436,9 @@ class LearnedPolicy:
         if is_learned(rules, key):  # DNT-policy exemption, learned decisions only (§B7.4)
             service.dnt_check(host)
             if host in rules.exempt:
-                return None
+                why = f"learned rule not applied: {host} posts the EFF Do Not Track policy"
+                skipped = Decision(False, None, self._rule(key, remedy is not Remedy.STRIP), why)
+                return LearnedMatch(False, skipped, exempt=True)
         block = remedy is not Remedy.STRIP
         if block:
             service.sighting(key, today(service.clock()))

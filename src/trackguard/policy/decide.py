@@ -118,6 +118,8 @@ class Layer(enum.Enum):
     LIST_BLOCK = "list-block"
     LEARNED_BLOCK = "learned-block"  # the personalized list, `auto` (learning.md §B7 step 5)
     LEARNED_STRIP = "learned-strip"  # ... its `strip` remedy: cookies removed, not blocked
+    #: ... a learned block not applied: the exact host posts the EFF DNT policy (§B7.4)
+    LEARNED_EXEMPT = "learned-exempt"
     NO_MATCH = "no-match"
 
 
@@ -128,6 +130,9 @@ class LearnedMatch:
 
     block: bool  # False: strip cookies both ways and cut the Referer (§B6 `strip`)
     decision: Decision
+    #: The learned decision is not applied at all (DNT-policy exemption, learning.md
+    #: §B7.4): the request passes untouched; `decision.overridden` names the learned rule.
+    exempt: bool = False
 
 
 class LearnedLayer(Protocol):
@@ -375,6 +380,8 @@ def _layers(
             allowed = _list_allow(matcher, url, source_url, rtype)
             if allowed is not None:
                 return False, Layer.LIST_ALLOW, allowed
+            if found.exempt:
+                return False, Layer.LEARNED_EXEMPT, found.decision
             layer = Layer.LEARNED_BLOCK if found.block else Layer.LEARNED_STRIP
             return found.block, layer, found.decision
     return False, Layer.NO_MATCH, decision
