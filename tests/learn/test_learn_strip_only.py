@@ -9,6 +9,8 @@ entry from the shipped table fails a test.
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +143,40 @@ def test_entity_supplement_never_splits_a_disconnect_owner() -> None:
     assert entities.owner("a.example") == "entity:Big"  # joins the known owner
     assert entities.related("a.example", "c.example")
     assert entities.owner("z.example") == "entity:Own"
+
+
+def test_the_proxy_layer_strips_and_explains_a_strip_only_host(tmp_path: Path) -> None:
+    """A stored learned block of `wp.com` (auto mode, real store): `stats.wp.com` is
+    blocked, `i0.wp.com` only stripped, and the explanation says why."""
+    from trackguard.learn import store
+    from trackguard.learn.core import TrackerRow
+    from trackguard.learn.service import (
+        LearnedPolicy,
+        LearnerService,
+        LearnSettings,
+        save_learn_settings,
+        today,
+    )
+
+    home = tmp_path / "home"
+    save_learn_settings(home, LearnSettings(mode=Mode.AUTO))
+    now = time.time()
+    day = today(now)
+    state = LearnState(recomputed_day=day)
+    state.trackers["wp.com"] = TrackerRow(
+        kinds=int(Kind.COOKIE | Kind.PIXEL),
+        site_count=4,
+        first_day=day - 2,
+        last_day=day,
+        decision=Remedy.BLOCK,
+        decided_day=day - 1,
+        source=Source.LEARNED,
+    )
+    store.save_state(home, state)
+    service = LearnerService(home, LearnSettings(mode=Mode.AUTO), clock=lambda: now)
+    layer = LearnedPolicy(service)
+    stats = layer.match("stats.wp.com", "/g.gif")
+    assert stats is not None and stats.block and stats.decision.rule == "-d wp.com"
+    image = layer.match("i0.wp.com", "/x.jpg")
+    assert image is not None and not image.block and not image.exempt
+    assert "never blocked: strip-only host (images: Jetpack image CDN" in image.decision.reason
