@@ -90,9 +90,7 @@ def test_request_type_parse(name: str, flag: RequestType) -> None:
 # --- frozen values --------------------------------------------------------------------------
 
 VALUES = [
-    SourceRef("l", 1, "x"),
     Diagnostic("l", 1, Severity.ERROR, "abp.unknown-option", "m"),
-    BLOCK,
     ParsedList("l", Format.ABP, (), ()),
     ListSource("l", "text"),
     Request("https://x.test/"),
@@ -109,12 +107,22 @@ def test_values_are_frozen_with_slots(value: object) -> None:
     assert not hasattr(value, "__dict__")
 
 
+def test_rule_is_immutable_without_a_dict() -> None:
+    """`Rule` and `SourceRef` are NamedTuples (built 100k times per engine build)."""
+    with pytest.raises(AttributeError):
+        BLOCK.pattern = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        BLOCK.source.line = 2  # type: ignore[misc]
+    assert not hasattr(BLOCK, "__dict__") and not hasattr(BLOCK.source, "__dict__")
+    assert BLOCK._replace(pattern="x").pattern == "x" and BLOCK.pattern == "ads.example^"
+
+
 def test_values_compare_and_hash_by_content() -> None:
     again = Rule(
         Action.BLOCK, SourceRef("easylist.txt", 12, "||ads.example^"), Format.ABP, "ads.example^"
     )
     assert again == BLOCK and hash(again) == hash(BLOCK)
-    assert dataclasses.replace(BLOCK, important=True) != BLOCK
+    assert BLOCK._replace(important=True) != BLOCK
 
 
 def test_rule_defaults() -> None:

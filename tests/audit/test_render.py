@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from chromium import CHROMIUM, QUIET
 from har_samples import har_entry, news_har, write_har
 from trackguard.audit.readers import read_rows
 from trackguard.audit.render import render_csv, render_html, render_json
@@ -21,7 +22,6 @@ from trackguard.engine import Engine
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "build" / "audit-screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 EVIL = '"><script>fetch("https://evil.test/x")</script><img src=https://evil.test/i.png>'
 
 
@@ -89,14 +89,7 @@ def test_html_renders_offline_in_chromium(tmp_path: Path, corpus_dir: Path) -> N
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-dev-shm-usage",
-            ],
+            args=list(QUIET),
             env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
         )
         try:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import pytest
 
 from trackguard.engine import Engine
-from trackguard.engine.matcher import _SCREEN_AT, _label_runs, _page_keys
+from trackguard.engine.category import SCREEN_AT as _SCREEN_AT
+from trackguard.engine.request import label_runs as _label_runs
+from trackguard.engine.request import page_keys as _page_keys
 from trackguard.model import ListSource
 from work_budget import peak_bytes, python_steps
 
@@ -130,7 +132,7 @@ def test_check_agrees_with_matching_rules(combined: Engine) -> None:
 def test_lookup_paths_are_really_used(combined: Engine) -> None:
     """Precondition for the tests above: the filters landed on the paths they name."""
     block = combined._indexes["block"]
-    assert len(block["token"]["crowd"]) >= _SCREEN_AT  # screened by one RE2 set
+    assert len(block["token"][b"crowd"]) >= _SCREEN_AT  # screened by one RE2 set
     assert {"host.test", "deep.host2.test", "203.0.113.9"} <= set(block["suffix"])
     assert {"labels", "two.labels.test"} <= set(block["labels"])
     assert "198.51.100.1" in block["exact"]

@@ -47,13 +47,22 @@ def _bucket_not_list(p: list[Any]) -> None:
 
 
 def _short_filter(p: list[Any]) -> None:
-    bucket = p[3]["block"]["suffix"]["ads.example"]
+    bucket = p[3]["block"]["suffix"]["track.example"]
     bucket[0] = bucket[0][:3]
 
 
 def _id_out_of_range(p: list[Any]) -> None:
-    bucket = p[3]["block"]["suffix"]["ads.example"]
+    bucket = p[3]["block"]["suffix"]["track.example"]
     bucket[0] = (999, *bucket[0][1:])
+
+
+def _plain_id_out_of_range(p: list[Any]) -> None:
+    assert type(p[3]["block"]["suffix"]["ads.example"]) is int  # `||ads.example^`: bare id
+    p[3]["block"]["suffix"]["ads.example"] = 999
+
+
+def _plain_id_in_a_token_bucket(p: list[Any]) -> None:
+    p[3]["block"]["token"][b"banner"] = p[3]["block"]["suffix"].pop("ads.example")
 
 
 def _lists_overcount(p: list[Any]) -> None:
@@ -80,6 +89,8 @@ BREAKAGES: list[Callable[[list[Any]], None]] = [
     _bucket_not_list,
     _short_filter,
     _id_out_of_range,
+    _plain_id_out_of_range,
+    _plain_id_in_a_token_bucket,
     _lists_overcount,
     _rule_table_truncated,
     _diagnostics_garbage,

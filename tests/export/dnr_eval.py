@@ -66,8 +66,25 @@ def url_filter_regex(text: str, case: bool) -> re.Pattern[str]:
     return re.compile(out + end, flags)  # noqa: TID251 - test-only translation, our own text
 
 
-def _domain_match(host: str, domains: list[str]) -> bool:
-    return any(host == d or host.endswith("." + d) for d in domains)
+def _domain_match(host: str, domains: frozenset[str]) -> bool:
+    """`host` is one of `domains` or below one (a suffix walk: lists can be long)."""
+    if not domains:
+        return False
+    while True:
+        if host in domains:
+            return True
+        dot = host.find(".")
+        if dot < 0:
+            return False
+        host = host[dot + 1 :]
+
+
+_DOMAIN_KEYS = (
+    "requestDomains",
+    "excludedRequestDomains",
+    "initiatorDomains",
+    "excludedInitiatorDomains",
+)
 
 
 def _site(host: str) -> str:
@@ -80,6 +97,7 @@ class _Rule:
     raw: dict[str, Any]
     url_rx: Any
     literal: str
+    domains: dict[str, frozenset[str]]
 
     @property
     def action(self) -> str:
@@ -118,7 +136,8 @@ class DnrEvaluator:
                     rx = re2.compile(cond["regexFilter"], options)
                 else:
                     rx = None
-                rule = _Rule(name, raw, rx, literal)
+                domains = {k: frozenset(cond.get(k, ())) for k in _DOMAIN_KEYS}
+                rule = _Rule(name, raw, rx, literal, domains)
                 if "requestDomains" in cond:
                     for d in cond["requestDomains"]:
                         self.by_host.setdefault(d, []).append(rule)
@@ -162,15 +181,16 @@ class DnrEvaluator:
                 continue
             if rule.literal and rule.literal not in low:
                 continue
-            if "requestDomains" in cond and not _domain_match(host, cond["requestDomains"]):
+            domains = rule.domains
+            if "requestDomains" in cond and not _domain_match(host, domains["requestDomains"]):
                 continue
-            if _domain_match(host, cond.get("excludedRequestDomains", [])):
+            if _domain_match(host, domains["excludedRequestDomains"]):
                 continue
             if "initiatorDomains" in cond and not (
-                ihost and _domain_match(ihost, cond["initiatorDomains"])
+                ihost and _domain_match(ihost, domains["initiatorDomains"])
             ):
                 continue
-            if ihost and _domain_match(ihost, cond.get("excludedInitiatorDomains", [])):
+            if ihost and _domain_match(ihost, domains["excludedInitiatorDomains"]):
                 continue
             dtype = cond.get("domainType")
             if dtype is not None:

@@ -20,7 +20,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "proxy"))
 import proxy_helpers
 
-CHROMIUM = Path("/usr/bin/chromium")
+from chromium import CHROMIUM
 
 
 def chromium_args(extension: Path, resolver: str, extra: tuple[str, ...] = ()) -> list[str]:
@@ -101,6 +101,7 @@ class Recorder(http.server.ThreadingHTTPServer):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: Recorder
+    protocol_version = "HTTP/1.1"  # keep-alive: one TLS handshake per host, not per request
 
     def _answer(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0]

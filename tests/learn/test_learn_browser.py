@@ -1,8 +1,8 @@
 """End to end: headless Chromium through the proxy learns a tracker, the CLI accepts it,
 and the next request to it is blocked with an explanation (issue 13, "Done means").
 
-Plain-HTTP loopback sites: mitmproxy (`--intercept`) is not installed on this machine, so
-the interception path is not exercised here; the planner is the same for both paths. The
+Plain-HTTP loopback sites with a fake clock, so `auto` mode and the daily recompute can be
+shown too; the HTTPS version through `proxy --intercept` is test_learn_intercept.py. The
 proxy is composed as `ProxyService.start` composes it (engine, `ProxyLearning`, planner
 hook, settings reload) with `connect_to` mapping the test names to 127.0.0.1; the CLI runs
 as real subprocesses on the same TRACKGUARD_HOME. A fake clock spreads visits over 2 days.
@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from chromium import CHROMIUM, through_proxy
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "proxy"))
 from proxy_helpers import LoopThread, Origin, Seen, hosts_map, make_matcher
 
@@ -29,7 +31,6 @@ from trackguard.proxy.exchange import ProxyState
 from trackguard.proxy.server import ProxyServer
 from trackguard.settings import load_settings
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
@@ -113,19 +114,7 @@ def test_chromium_learned_tracker_is_suggested_accepted_and_blocked(tmp_path: Pa
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM),
                 headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    f"--proxy-server=http://127.0.0.1:{proxy.port}",
-                    "--proxy-bypass-list=<-loopback>",
-                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                ],
+                args=through_proxy(proxy.port),
             )
             page = browser.new_page()
 

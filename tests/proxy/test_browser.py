@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from proxy_helpers import Net, Origin, Seen
 
+from chromium import CHROMIUM, through_proxy
 from trackguard.policy.signals import SignalPlan
-
-CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,19 +81,7 @@ def serve_page(site: Origin, cdn: Origin, tracker: Origin) -> Callable[[], None]
 
 def chromium_args(proxy_port: int) -> list[str]:
     """Headless Chromium through the proxy, resolving no name itself."""
-    return [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        f"--proxy-server=http://127.0.0.1:{proxy_port}",
-        "--proxy-bypass-list=<-loopback>",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ]
+    return through_proxy(proxy_port)
 
 
 def load_page(page: Any, url: str) -> tuple[dict[str, Any], list[int], bool]:

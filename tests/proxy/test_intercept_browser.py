@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from proxy_helpers import self_signed_cert
 
+from chromium import CHROMIUM, through_proxy
 from trackguard.proxy.intercept import mitm_python
 
-CHROMIUM = Path("/usr/bin/chromium")
 SITE, THIRD, PINNED = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
 pytestmark = [
@@ -210,19 +210,9 @@ def test_chromium_through_intercepting_proxy(origins: tuple[Origins, Path], tmp_
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM),
                 headless=True,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--disable-dev-shm-usage",
-                    f"--proxy-server=http://127.0.0.1:{port}",
-                    "--proxy-bypass-list=<-loopback>",
-                    f"--ignore-certificate-errors-spki-list={trusted}",
-                ],
+                args=through_proxy(
+                    port, f"--ignore-certificate-errors-spki-list={trusted}", resolve_names=True
+                ),
                 env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
             )
             try:

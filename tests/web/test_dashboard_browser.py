@@ -23,11 +23,11 @@ import pytest
 from learn_hars import TRACKER, TRACKER_DOMAIN, write_visits
 from proxy_helpers import TEST_HOSTS, LoopThread, Origin, Seen, hosts_map
 
+from chromium import CHROMIUM, through_proxy
 from trackguard.proxy.service import ProxyOptions, ProxyService
 from trackguard.settings import Settings
 from trackguard.web.app import WebApp
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
@@ -124,15 +124,8 @@ def browser(running: Running) -> Iterator[Any]:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--disable-dev-shm-usage",
-                f"--proxy-server=http://127.0.0.1:{running.port}",
-                "--proxy-bypass-list=<-loopback>",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            ],
-        )  # fmt: skip
+            args=through_proxy(running.port),
+        )
         try:
             yield browser
         finally:

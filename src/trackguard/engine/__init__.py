@@ -1,10 +1,12 @@
 """The engine: one index for TPL, Adblock Plus and hosts rules, with explained decisions.
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
-save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`,
-matching in `matcher` (linear piece search and the work budget in `pieces`),
-`$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file format in
-`store` and its shape check in `shape`. The engine never imports the proxy.
+save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`
+(regex index tokens in `literals`), deciding in `matcher`: candidates per category in
+`category`, one filter against one request in `filters`, the request's view in `request`,
+linear piece search and the work budget in `pieces`. `$removeparam` in `params`,
+expensive-filter diagnostics in `costs`, the file format in `store` and its shape check
+in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.engine import shape
-from trackguard.engine.compiler import ENGINE_VERSION, RuleTable, build_index, cache_key
+from trackguard.engine.compiler import (
+    ENGINE_VERSION,
+    RuleTable,
+    build_index,
+    cache_key,
+    pack_rules,
+)
 from trackguard.engine.costs import cost_diagnostics
 from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
@@ -118,7 +126,7 @@ class Engine:
             # are re-made on demand for the few rules that decide, as after a cache load.
             # This keeps a built engine as small as a loaded one (about 20 MB less for
             # EasyList + EasyPrivacy).
-            table = RuleTable(packed=RuleTable(rules).pack())
+            table = RuleTable(packed=pack_rules(rules))
             return cls(table, indexes, diagnostics, lists, key)
 
     @classmethod

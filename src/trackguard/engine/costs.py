@@ -21,7 +21,7 @@ from trackguard.engine.compiler import (
     Compiled,
     Index,
 )
-from trackguard.engine.matcher import longest_literal
+from trackguard.engine.filters import longest_literal
 from trackguard.engine.params import compile_regex
 from trackguard.model import Diagnostic, Rule, Severity
 
@@ -40,7 +40,8 @@ def _unique(indexes: dict[str, Index]) -> Iterable[tuple[Compiled, bool]]:
     for index in indexes.values():
         buckets: list[tuple[list[Compiled], bool]] = [(index["fallback"], True)]
         for slot in ("suffix", "labels", "exact", "token", "page"):
-            buckets.extend((bucket, False) for bucket in index[slot].values())
+            # A bare rule id is a plain `||host^` filter: nothing in it can be costly.
+            buckets.extend((b, False) for b in index[slot].values() if type(b) is not int)
         for bucket, everywhere in buckets:
             for f in bucket:
                 if id(f) not in seen:

@@ -9,7 +9,7 @@ container, every compiled filter and every count is checked here; anything off r
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -59,6 +59,7 @@ def check_indexes(indexes: Any, count: int) -> None:
     if not (isinstance(indexes, dict) and set(indexes) == set(CATEGORIES)):
         raise _bad("index categories")
     buckets: list[Any] = []
+    plain: list[int] = []  # bare rule ids (plain `||host^` filters), in suffix buckets only
     for category in CATEGORIES:
         index = indexes[category]
         if not (isinstance(index, dict) and set(index) == {*_SLOTS, "fallback"}):
@@ -66,12 +67,27 @@ def check_indexes(indexes: Any, count: int) -> None:
         buckets.append(index["fallback"])
         for slot in _SLOTS:
             table = index[slot]
-            if not isinstance(table, dict) or set(map(type, table)) - {str} or "" in table:
+            key_type = bytes if slot == "token" else str  # see `request.url_tokens`
+            if (
+                not isinstance(table, dict)
+                or set(map(type, table)) - {key_type}
+                or key_type() in table
+            ):
                 raise _bad(f"{category}.{slot}")
-            buckets.extend(table.values())
+            values = list(table.values())
+            kinds = set(map(type, values))
+            if slot == "suffix" and int in kinds:  # split in C: one map per bucket kind
+                plain.extend(compress(values, map(isinstance, values, repeat(int))))
+                values = list(compress(values, map(isinstance, values, repeat(list))))
+                kinds.discard(int)
+            if kinds - {list}:
+                raise _bad(f"{category}.{slot} bucket")
+            buckets.extend(values)
     if set(map(type, buckets)) - {list}:
         raise _bad("index bucket")
-    seen = _check_filters(list(chain.from_iterable(buckets)), count)
+    if plain and (min(plain) < 0 or max(plain) >= count):
+        raise _bad("filter id")
+    seen = _check_filters(list(chain.from_iterable(buckets)), count).union(plain)
     if len(seen) != count:
         raise _bad(f"{count - len(seen):,} of {count:,} rules are in no index")
 

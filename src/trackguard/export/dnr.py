@@ -370,9 +370,7 @@ def convert_rule(rule: Rule) -> tuple[list[tuple[dict[str, Any], str | None]], R
 
 
 def _retyped(rule: Rule, types: RequestType) -> Rule:
-    from dataclasses import replace
-
-    return replace(rule, types=types)
+    return rule._replace(types=types)
 
 
 def _finish(

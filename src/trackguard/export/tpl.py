@@ -16,7 +16,6 @@ No I/O here; the writer is `lists.tpl.format_tpl`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from trackguard.export.report import FormatOutput, RuleOutcome, dropped, exact, narrowed
 from trackguard.export.shapes import suffix_host
@@ -51,8 +50,7 @@ def _convert(rule: Rule) -> tuple[Rule | None, RuleOutcome]:
         host = suffix_host(rule)
         if host is None or host.startswith("["):
             return None, dropped(rule, "tpl-no-host-anchor")
-        out = replace(
-            rule,
+        out = rule._replace(
             syntax=Format.TPL,
             pattern="",
             anchor=Anchor.NONE,
@@ -75,7 +73,7 @@ def _convert(rule: Rule) -> tuple[Rule | None, RuleOutcome]:
         return None, dropped(rule, "tpl-options", "TPL would also match https:// / wss://")
     if not pattern.strip("*"):
         return None, dropped(rule, "tpl-options")
-    out = replace(rule, syntax=Format.TPL, party=Party.THIRD, important=False, redirect=None)
+    out = rule._replace(syntax=Format.TPL, party=Party.THIRD, important=False, redirect=None)
     if party_note:
         return out, narrowed(rule, "tpl-third-party-only")
     if rule.important:

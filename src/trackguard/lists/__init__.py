@@ -6,8 +6,6 @@ never has to trust a file name or a Content-Type.
 
 from __future__ import annotations
 
-import dataclasses
-
 from trackguard.model import Format, ListRejected, ParsedList, Rule, SourceRef
 
 
@@ -53,6 +51,6 @@ def parse_line(text: str, list_id: str, line: int, format: Format) -> list[Rule]
         return []
     shift = line - (2 if format is Format.TPL else 1)
     return [
-        dataclasses.replace(r, source=SourceRef(list_id, r.source.line + shift, r.source.text))
+        r._replace(source=SourceRef(list_id, r.source.line + shift, r.source.text))
         for r in parsed.rules
     ]

@@ -220,6 +220,14 @@ class _Line:
         self.diagnostics.append(Diagnostic(self.list_id, self.lineno, severity, code, message))
 
 
+# The fast lane's records are made by C calls: `Rule(...)` and `SourceRef(...)` go
+# through a Python-level `__new__` (filling 22 fields), at twice the cost.
+_new_tuple = tuple.__new__
+_RULE_TAIL = tuple(Rule(Action.BLOCK, SourceRef("", 0, ""), Format.ABP))[5:]
+_BLOCK, _ABP = Action.BLOCK, Format.ABP
+_HOST_ANCHOR, _HOST_RIGHT_ANCHOR = Anchor.HOST, Anchor.HOST | Anchor.RIGHT
+
+
 def _split_anchors(pattern: str) -> tuple[str, int]:
     """`||x^`, `|x`, `x|` -> the pattern without anchors, and the anchor bits."""
     anchor = 0
@@ -447,9 +455,22 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
     def skip(kind: str) -> None:
         skipped[kind] = skipped.get(kind, 0) + 1
 
+    new = _new_tuple
     # LF, CRLF and CR end a line, nothing else (see `lists.text`); drops a BOM.
     for lineno, raw in enumerate(split_lines(text), 1):
         line = raw.strip()
+        if line[:2] == "||" and "$" not in line and "#" not in line and line.isascii():
+            # Fast lane for `||pattern` with no option (80% of EasyList + EasyPrivacy):
+            # what `_parse_plain` makes of it, without the general steps.
+            pattern, anchor = line[2:], _HOST_ANCHOR
+            if pattern.endswith("|"):
+                pattern, anchor = pattern[:-1], _HOST_RIGHT_ANCHOR
+            if pattern.strip("*") and len(line) <= MAX_LINE:
+                src = new(SourceRef, (list_id, lineno, line))
+                rules.append(new(Rule, (_BLOCK, src, _ABP, pattern, anchor) + _RULE_TAIL))  # noqa: RUF005 - one C call; unpacking is slower
+                if len(rules) > MAX_RULES:
+                    raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
+                continue
         if not line:
             skip("blank")
             continue

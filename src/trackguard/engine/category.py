@@ -1,0 +1,289 @@
+"""One category's index (block, allow, ...) prepared for lookups: where candidates come from.
+
+Candidate filters come from, in order: the request host's parent domains (the bulk of
+real lists: `||host^`, TPL domains, hosts entries), TPL label runs, URL tokens, the page's
+domains (filters only known by their `$domain=`), then the few left over. Crowded token
+buckets and the left-overs are screened by one RE2 set each (`filters.screen`); every
+other filter met is paired with its `prefilter_literal`, so most are turned down by one
+C-level `in` before a Python-level `match`.
+
+Every bucket is charged to the request's work budget before it is walked. The index
+itself is never changed (it is what the cache file holds); prepared forms live beside
+it, made on first use. Races between threads only make the same form twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trackguard.engine.compiler import KIND_TAIL, Compiled, Index, bucket_filters, plain_filter
+from trackguard.engine.filters import first_screened, match, prefilter_literal, screen
+from trackguard.engine.pieces import STEP, OverBudget
+from trackguard.engine.request import Context, label_runs, suffixes, url_tokens
+from trackguard.model import DEFAULT_TYPES
+
+SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
+SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check directly
+HOST_CACHE_SIZE = 8192
+_DEFAULT = int(DEFAULT_TYPES)
+
+Pair = tuple[str, Compiled]  # (prefilter literal, filter)
+
+
+class _Pairs(list[Pair]):
+    """A prepared bucket: (literal, filter) pairs, told apart from raw lists by type."""
+
+    __slots__ = ()
+
+
+def _paired(filters: list[Compiled] | tuple[Compiled, ...]) -> _Pairs:
+    return _Pairs((prefilter_literal(f), f) for f in filters)
+
+
+class Category:
+    """One category's index, prepared for lookups."""
+
+    __slots__ = (
+        "_by_type",
+        "_host_cache",
+        "direct",
+        "exact",
+        "fallback",
+        "labels",
+        "longest_label_run",
+        "page",
+        "screen",
+        "screened",
+        "suffix",
+        "token",
+    )
+
+    def __init__(self, index: Index) -> None:
+        self.suffix: dict[str, list[Compiled] | int] = index["suffix"]
+        self.exact: dict[str, list[Compiled]] = index["exact"]
+        self.labels: dict[str, list[Compiled]] = index["labels"]
+        self.longest_label_run = max((k.count(".") + 1 for k in self.labels), default=0)
+        # A token bucket is a raw list until first met, then either a screened tuple
+        # (crowded: `gif`, `analytics`...) or `_Pairs`. Prepared on first use: most
+        # buckets are never met, and thousands of RE2 sets up front cost seconds.
+        self.token: dict[bytes, Any] = dict(index["token"])
+        self._host_cache: dict[str, tuple[_Pairs, int]] = {}
+        self.page: dict[str, list[Compiled]] = index["page"]
+        self.fallback: list[Compiled] = index["fallback"]
+        self._by_type: dict[int, Any] = {}
+        screened = screen(self.fallback) if self.fallback else None
+        if screened is None:
+            self.screen: Any = None
+            self.screened: list[Compiled] = []
+            self.direct: list[Compiled] = self.fallback
+        else:
+            self.screen, self.screened, self.direct = screened
+
+    def _prepare(self, token: bytes, bucket: list[Compiled]) -> Any:
+        """A token bucket's prepared form, put in place of the raw list (once)."""
+        screened = screen(bucket) if len(bucket) >= SCREEN_AT else None
+        result: Any = _paired(bucket) if screened is None else screened
+        self.token[token] = result
+        return result
+
+    def _suffix(self, key: str) -> list[Compiled]:
+        bucket = self.suffix.get(key)
+        return [] if bucket is None else bucket_filters(bucket)
+
+    def _host_filters(self, host: str) -> tuple[_Pairs, int]:
+        """All filters indexed under the host's parent domains, exact host or label runs,
+        and how many of them have a pattern to scan the URL for (for the work budget).
+
+        Memoised per host: a page's requests go to few hosts, again and again.
+        """
+        found = self._host_cache.get(host)
+        if found is None:
+            out: list[Compiled] = []
+            suffix = self.suffix
+            for s in suffixes(host):
+                bucket = suffix.get(s)
+                if bucket is not None:
+                    if isinstance(bucket, int):
+                        out.append(plain_filter(bucket))
+                    else:
+                        out.extend(bucket)
+            out.extend(self.exact.get(host, ()))
+            if self.labels and host:
+                for run in label_runs(host, self.longest_label_run):
+                    out.extend(self.labels.get(run, ()))
+            found = (_paired(out), sum(1 for f in out if f[6] is not None))
+            if len(self._host_cache) >= HOST_CACHE_SIZE:
+                self._host_cache.clear()
+            self._host_cache[host] = found
+        return found
+
+    def first(self, ctx: Context) -> int | None:
+        """The id of the first filter that matches, or None.
+
+        Each bucket is charged to the request's budget before it is walked: a step per
+        filter plus a scan of the URL per filter with a pattern, so no list can make
+        one request look at an unbounded number of filters.
+        """
+        type_bit = ctx.type
+        lower = ctx.lower
+        pairs, patterned = self._host_filters(ctx.host)
+        if pairs:
+            # `ctx.charge`, inlined on the hot path; most host rules have no pattern.
+            ctx.left -= len(pairs) * STEP + patterned * ctx.scan
+            if ctx.left < 0:
+                raise OverBudget
+            for literal, f in pairs:
+                if f[1] & type_bit and literal in lower and match(f, ctx):
+                    return int(f[0])
+        scan = STEP + ctx.scan  # looking at a filter with a pattern: a step and a scan
+        token = self.token
+        if token:
+            tokens = ctx.tokens
+            if tokens is None:
+                tokens = ctx.tokens = url_tokens(lower)
+            # Most URLs meet no bucket at all: one C-level test instead of a loop.
+            if not token.keys().isdisjoint(tokens):
+                for t in tokens:
+                    bucket = token.get(t)
+                    if bucket:
+                        if type(bucket) is list:
+                            bucket = self._prepare(t, bucket)
+                        if type(bucket) is tuple:
+                            found = first_screened(bucket, ctx)
+                            if found is not None:
+                                return found
+                        else:
+                            ctx.left -= len(bucket) * scan
+                            if ctx.left < 0:
+                                raise OverBudget
+                            for literal, f in bucket:
+                                if f[1] & type_bit and literal in lower and match(f, ctx):
+                                    return int(f[0])
+        page = self.page
+        if page and not page.keys().isdisjoint(ctx.page_keys):
+            for key in ctx.page_keys:
+                bucket = page.get(key)
+                if bucket:
+                    ctx.charge(len(bucket) * scan)
+                    for f in bucket:
+                        if match(f, ctx):
+                            return int(f[0])
+        if self.fallback:
+            left_over = self._by_type.get(type_bit)
+            if left_over is None:
+                left_over = self._left_over(type_bit)
+            if type(left_over) is tuple:
+                return first_screened(left_over, ctx)
+            if left_over:
+                ctx.charge(len(left_over) * scan)
+                for literal, f in left_over:
+                    if literal in lower and match(f, ctx):
+                        return int(f[0])
+        return None
+
+    def _left_over(self, type_bit: int) -> Any:
+        """The left-overs that can apply to one request type, screened by one RE2 set
+        when there are enough of them to be worth its call, else `_Pairs` (made once
+        per type: most left-overs name their types, so most requests meet few or none)."""
+        fitting = [f for f in self.fallback if f[1] & type_bit]
+        found: Any = _paired(fitting)
+        if len(fitting) > SCREEN_LEFT_OVERS_AT:
+            found = screen(fitting) or found
+        if len(self._by_type) < 64:  # type bits come from callers: keep it bounded
+            self._by_type[type_bit] = found
+        return found
+
+    def all(self, ctx: Context) -> list[int]:
+        """Ids of every matching filter, each once, in lookup order."""
+        buckets: list[Any] = [self._suffix(s) for s in suffixes(ctx.host)]
+        buckets.append(self.exact.get(ctx.host, ()))
+        if ctx.host:
+            buckets.extend(
+                self.labels.get(r, ()) for r in label_runs(ctx.host, self.longest_label_run)
+            )
+        if self.token and ctx.tokens is None:
+            ctx.tokens = url_tokens(ctx.lower)
+        for t in ctx.tokens if self.token and ctx.tokens else ():
+            bucket = self.token.get(t)
+            if bucket is None:
+                continue
+            if type(bucket) is list:
+                bucket = self._prepare(t, bucket)
+            if type(bucket) is tuple:
+                screen_set, screened, direct = bucket
+                buckets.append(direct)
+                data = ctx.text.encode("utf-8", "surrogatepass")
+                buckets.append([screened[i] for i in sorted(screen_set.Match(data) or ())])
+            else:
+                buckets.append([f for _, f in bucket])
+        buckets.extend(self.page.get(k, ()) for k in ctx.page_keys)
+        buckets.append(self.direct)
+        if self.screen is not None:
+            data = ctx.text.encode("utf-8", "surrogatepass")
+            buckets.append([self.screened[i] for i in sorted(self.screen.Match(data) or ())])
+        out: list[int] = []
+        seen: set[int] = set()
+        try:
+            ctx.charge(ctx.scan)
+            for bucket in buckets:
+                patterned = sum(1 for f in bucket if f[6] is not None)
+                ctx.charge(len(bucket) * STEP + patterned * ctx.scan)
+                for f in bucket:
+                    if f[0] not in seen and match(f, ctx):
+                        seen.add(f[0])
+                        out.append(int(f[0]))
+        except OverBudget as exc:
+            ctx.over = exc  # what matched so far stands; the caller reports the rule
+        return out
+
+    def first_host_only(self, ctx: Context) -> int | None:
+        """Like `first`, but only rules that need nothing but the host (§A.7 item 6)."""
+        buckets: list[Any] = [self._suffix(s) for s in suffixes(ctx.host)]
+        buckets.append(self.exact.get(ctx.host, ()))
+        if self.labels and ctx.host:
+            buckets.extend(
+                self.labels.get(r, ()) for r in label_runs(ctx.host, self.longest_label_run)
+            )
+        for bucket in buckets:
+            for f in bucket:
+                if host_only(f) and match(f, ctx):
+                    return int(f[0])
+        return None
+
+    def first_path_exception(self, host: str) -> int | None:
+        """An exception for every site that names exactly `host` with a path
+        (`@@||imasdk.googleapis.com/js/sdkloader/`): §A.7 item 6, as added."""
+        for bucket in (self._suffix(host), self.exact.get(host, ())):
+            for f in bucket:
+                _, _, party, include, exclude, denyallow, pattern = f
+                if (
+                    pattern is not None
+                    and pattern[0] == KIND_TAIL
+                    and party == 0
+                    and include is None
+                    and exclude is None
+                    and denyallow is None
+                ):
+                    return int(f[0])
+        return None
+
+
+def host_only(f: Compiled) -> bool:
+    """A rule that needs nothing but the host: no pattern, no page or type context."""
+    _, types, party, include, exclude, _, pattern = f
+    return (
+        pattern is None
+        and party != 1
+        and include is None
+        and exclude is None
+        and types & _DEFAULT == _DEFAULT
+    )
+
+
+def all_filters(index: Index) -> list[Compiled]:
+    """Every compiled filter of one category's index (plain ids made into filters)."""
+    out: list[Compiled] = list(index["fallback"])
+    for slot in ("suffix", "exact", "labels", "token", "page"):
+        for bucket in index[slot].values():
+            out.extend(bucket_filters(bucket))
+    return out
