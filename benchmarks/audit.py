@@ -8,29 +8,36 @@ page keys, so pages and sites are counted as in a log that large). Measured, in 
 * engine: `Engine.check` on every subresource row, one call each: the per-request cost
   of the engine benchmark (`benchmarks/engine.py`), measured here on the same rows and
   the same machine load so the two can be compared;
-* one process: `audit_rows` (classify with the batch API + count + merge) on all rows;
-* cluster: `audit_on_dask` on a local cluster of `--workers` worker processes (one
-  thread each), timed from the first submitted partition to the merged tally; starting
-  the cluster is reported apart;
-* the reports of both runs are compared (they must be identical).
+* classify: `tally_rows` on the rows in memory, partition by partition (batch API +
+  count + merge): the audit's own cost per row, compared with the engine's per-request
+  cost (also with the engine loop's GC paused, since `tally_rows` pauses it for its
+  batches). Engine and audit are timed interleaved, partition by partition, so both see
+  the same load;
+* one process: the repeated log written as plain JSON Lines (not timed), then planned,
+  read, classified and counted here (`audit_tasks`): what `trackguard audit LOG` does;
+* cluster: the same plan on a local cluster of `--workers` worker processes (one thread
+  each) that read their own byte ranges (`audit_on_dask`), timed from planning to the
+  merged tally; starting the cluster is reported apart;
+* the three reports are compared (they must be identical).
 
 CPU time (`time.process_time`, and the workers' own via `client.run`) is reported beside
 wall time: on a busy machine wall time mostly measures the neighbours, while CPU time per
-row still says what a run costs. `cluster_cpu_bound_speedup` is single-process CPU time
-divided by the busiest cluster process's CPU time: the speedup with a free core each.
-
-Rows are generated in memory (reading the log file is not timed: it is the same for
-both runs and dominated by JSON decoding). Ratios matter more than absolute numbers:
-on a shared machine other processes take CPU time from both runs.
+row still says what a run costs. `cluster_cpu_bound_speedup` is the one-process run's CPU
+time divided by the busiest cluster process's CPU time: the speedup with a free core each.
+Ratios matter more than absolute numbers: on a shared machine other processes take CPU
+time from every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +46,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
 from trackguard.audit.distributed import audit_on_dask  # noqa: E402
+from trackguard.audit.plan import plan_inputs  # noqa: E402
 from trackguard.audit.readers import row_from_record  # noqa: E402
 from trackguard.audit.report import build_report  # noqa: E402
-from trackguard.audit.run import audit_rows  # noqa: E402
-from trackguard.audit.tally import AuditRow  # noqa: E402
+from trackguard.audit.run import audit_tasks, partitions  # noqa: E402
+from trackguard.audit.tally import AuditRow, Memo, Tally, tally_rows  # noqa: E402
 from trackguard.engine import Engine  # noqa: E402
 from trackguard.model import RequestType  # noqa: E402
 
@@ -90,18 +98,50 @@ def main() -> None:
     engine = Engine.from_files([lists / "easylist.txt", lists / "easyprivacy.txt"])
     base = load_log(corpus)
     rows = list(repeated(base, args.rows))
-    subresources = [
-        (r.url, r.source_url, r.type) for r in rows if r.type is not RequestType.DOCUMENT
+    # Engine and audit are timed partition by partition, interleaved, so that both see
+    # the same machine load (on a shared machine load changes within seconds).
+    batches = list(partitions(rows, args.partition_rows))
+    questions = [
+        [(r.url, r.source_url, r.type) for r in batch if r.type is not RequestType.DOCUMENT]
+        for batch in batches
     ]
-
+    subresources = sum(map(len, questions))
     check = engine.check
-    start, cpu = time.perf_counter(), time.process_time()
-    for url, source, rtype in subresources:
-        check(url, source, rtype)
-    engine_s, engine_cpu = time.perf_counter() - start, time.process_time() - cpu
+    engine_s = engine_cpu = engine_nogc_cpu = classify_s = classify_cpu = 0.0
+    in_memory = Tally()
+    memo = Memo()
+    for batch, asked in zip(batches, questions, strict=True):
+        start, cpu = time.perf_counter(), time.process_time()
+        for url, source, rtype in asked:
+            check(url, source, rtype)
+        engine_s += time.perf_counter() - start
+        engine_cpu += time.process_time() - cpu
+        # The same with the cyclic GC paused, as `tally_rows` pauses it for its batches:
+        # the stricter base for the audit's cost (the engine benchmark leaves GC on).
+        gc.disable()
+        cpu = time.process_time()
+        for url, source, rtype in asked:
+            check(url, source, rtype)
+        engine_nogc_cpu += time.process_time() - cpu
+        gc.enable()
+        start, cpu = time.perf_counter(), time.process_time()
+        in_memory.merge(tally_rows(batch, engine, None, memo))
+        classify_s += time.perf_counter() - start
+        classify_cpu += time.process_time() - cpu
+    del batches, questions
+
+    folder = Path(tempfile.mkdtemp(prefix="trackguard-audit-bench-"))
+    log = folder / "log.jsonl"
+    with open(log, "w", encoding="utf-8") as handle:
+        for r in rows:
+            record = {"url": r.url, "source_url": r.source_url, "type": r.type.name.lower()}
+            handle.write(json.dumps({**record, "page": r.page}) + "\n")
+    del rows
 
     start, cpu = time.perf_counter(), time.process_time()
-    single = audit_rows(rows, engine, partition_rows=args.partition_rows)
+    single = audit_tasks(
+        plan_inputs([log], args.partition_rows), engine, partition_rows=args.partition_rows
+    )
     single_s, single_cpu = time.perf_counter() - start, time.process_time() - cpu
 
     from dask.distributed import Client, LocalCluster
@@ -114,30 +154,41 @@ def main() -> None:
     address = cluster.scheduler_address
     engine_bytes = engine.to_bytes()
     with Client(address) as client:
-        client.run(lambda: __import__("trackguard.engine"))  # imports before timing
+        client.run(lambda: __import__("trackguard.audit.run"))  # imports before timing
         before = client.run(time.process_time)
         start, cpu = time.perf_counter(), time.process_time()
+        tasks = plan_inputs([log], args.partition_rows)
         on_cluster = audit_on_dask(
-            iter(rows), engine_bytes, address=address, partition_rows=args.partition_rows
+            tasks, engine_bytes, address=address, partition_rows=args.partition_rows
         )
         cluster_s, client_cpu = time.perf_counter() - start, time.process_time() - cpu
         after = client.run(time.process_time)
     cluster.close()
+    shutil.rmtree(folder)
     worker_cpu = [after[w] - before[w] for w in after]
 
-    same = json.dumps(build_report(single)) == json.dumps(build_report(on_cluster))
-    per_request = engine_cpu / len(subresources)
+    reference = json.dumps(build_report(in_memory))
+    same = reference == json.dumps(build_report(single)) == json.dumps(build_report(on_cluster))
+    per_request = engine_cpu / subresources
+    n = args.rows
     figures = {
-        "rows": len(rows),
-        "subresource_rows": len(subresources),
+        "rows": n,
+        "subresource_rows": subresources,
         "engine_check_cpu_us_per_request": round(per_request * 1e6, 2),
-        "engine_check_wall_us_per_request": round(engine_s / len(subresources) * 1e6, 2),
-        "single_rows_per_s": round(len(rows) / single_s),
-        "single_cpu_us_per_row": round(single_cpu / len(rows) * 1e6, 2),
-        "single_cpu_cost_vs_engine": round((single_cpu / len(rows)) / per_request, 2),
+        "engine_check_wall_us_per_request": round(engine_s / subresources * 1e6, 2),
+        "classify_cpu_us_per_row": round(classify_cpu / n * 1e6, 2),
+        "classify_cpu_cost_vs_engine": round((classify_cpu / n) / per_request, 2),
+        "engine_check_cpu_us_per_request_gc_paused": round(engine_nogc_cpu / subresources * 1e6, 2),
+        "classify_cpu_cost_vs_engine_gc_paused": round(
+            (classify_cpu / n) / (engine_nogc_cpu / subresources), 2
+        ),
+        "classify_rows_per_s": round(n / classify_s),
+        "single_rows_per_s": round(n / single_s),
+        "single_cpu_us_per_row": round(single_cpu / n * 1e6, 2),
         "cluster_workers": args.workers,
+        "cluster_tasks": len(tasks),
         "cluster_startup_s": round(startup_s, 1),
-        "cluster_rows_per_s": round(len(rows) / cluster_s),
+        "cluster_rows_per_s": round(n / cluster_s),
         "cluster_wall_speedup": round(single_s / cluster_s, 2),
         "cluster_worker_cpu_s": [round(c, 1) for c in worker_cpu],
         "cluster_client_cpu_s": round(client_cpu, 1),

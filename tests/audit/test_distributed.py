@@ -2,10 +2,12 @@
 
 The cluster must give exactly the single-process figures, also when a worker dies in the
 middle of an audit (its tasks are re-run elsewhere; nothing is lost or counted twice).
+Workers read their parts themselves; one that cannot open a path fails the audit clearly.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import socket
@@ -19,8 +21,9 @@ from typing import IO, Any
 import pytest
 
 from har_samples import news_har
-from trackguard.audit.distributed import audit_on_dask, pack, unpack
-from trackguard.audit.readers import read_rows
+from trackguard.audit.distributed import audit_on_dask
+from trackguard.audit.plan import plan_inputs
+from trackguard.audit.readers import InputUnreachable, Part, read_rows
 from trackguard.audit.render import render_json
 from trackguard.audit.report import build_report
 from trackguard.audit.run import audit_rows
@@ -29,11 +32,6 @@ from trackguard.engine import Engine
 pytest.importorskip("dask.distributed")
 
 DASK = Path(sys.executable).with_name("dask")
-
-
-def test_pack_round_trip(tmp_path: Path) -> None:
-    rows = list(read_rows([news_har(tmp_path / "n.har")]))
-    assert unpack(pack(rows)) == rows
 
 
 def _free_port() -> int:
@@ -143,6 +141,18 @@ def test_dask_cli_gives_exactly_the_single_process_report(
     on_cluster = _cli(*common, "--dask", cluster.address, home=tmp_path)
     assert json.loads(single)["summary"]["requests"] == 64_295
     assert on_cluster == single
+    # The same log, plain: cut into byte ranges that the workers read by themselves.
+    plain = tmp_path / "real-requests.jsonl"
+    with gzip.open(_log(corpus_dir), "rb") as packed:
+        plain.write_bytes(packed.read())
+    assert len(plan_inputs([plain], 4000)) >= 10
+    assert _cli(plain, *common[1:], "--dask", cluster.address, home=tmp_path) == single
+    # A path the workers cannot open fails the audit and says why.
+    missing = Part(str(tmp_path / "gone.jsonl"), "jsonl", "bytes", 0, -1)
+    with pytest.raises(InputUnreachable, match=r"gone\.jsonl: cannot open.*visible to the workers"):
+        audit_on_dask(
+            [(missing,)], Engine.from_text("||x.test^").to_bytes(), address=cluster.address
+        )
 
 
 @pytest.mark.slow
@@ -163,8 +173,9 @@ def test_killing_a_worker_mid_audit_keeps_the_figures_exact(
     def on_client(client: Any) -> None:
         workers_seen.append(len(client.scheduler_info()["workers"]))
 
+    tasks = plan_inputs([_log(corpus_dir)], 2000)
     tally = audit_on_dask(
-        read_rows([_log(corpus_dir)]),
+        tasks,
         corpus_engine.to_bytes(),
         address=cluster.address,
         partition_rows=2000,
@@ -173,7 +184,7 @@ def test_killing_a_worker_mid_audit_keeps_the_figures_exact(
     )
     assert workers_seen == [2]
     assert victim.returncode is not None  # it really died mid-audit
-    assert len(progress) == 33 and sum(progress) == 64_295
+    assert len(progress) == len(tasks) == 32 and sum(progress) == 64_295
     assert render_json(build_report(tally)) == expected
 
 

@@ -1,4 +1,9 @@
-"""The auditor's input edge: every format streams into the same rows; bad input is named."""
+"""The auditor's input edge: every format streams into the same rows; bad input is named.
+
+Broken files are real files written here (truncated, malformed, corrupt): the rows read
+before the break are kept and the file is listed with its reason; only a file that
+cannot be opened stops the read.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,11 @@ import pytest
 from har_samples import news_har
 from trackguard.audit.readers import (
     AuditInputError,
+    InputUnreachable,
+    Part,
     ReadStats,
     expand_inputs,
+    read_part,
     read_rows,
 )
 from trackguard.model import RequestType
@@ -79,8 +87,34 @@ def test_csv(tmp_path: Path) -> None:
     assert _rows([path]) == _expected()
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(AuditInputError, match=r"bad\.csv: a CSV log needs"):
-        list(read_rows([bad]))
+    stats = ReadStats()
+    assert list(read_rows([bad], stats)) == []
+    assert stats.broken == {(str(bad), "no header row with a `url` column")}
+
+
+def test_csv_bad_rows_are_counted_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfurl,source_url,type\r\n"  # a BOM and CRLF, as Excel writes them
+        b"https://t.test/a.js,https://a.example/,script\r\n"
+        b'"https://t.test/b,https://a.example/,image\r\n'  # an unterminated quote
+        b",https://a.example/,image\r\n"  # no URL
+        + b"https://t.test/"
+        + b"x" * (2 << 20)
+        + b",,\n"  # over the line cap
+        + b"https://t.test/c.png,https://a.example/,image"  # no final newline
+    )
+    stats = ReadStats()
+    rows = list(read_rows([path], stats))
+    # one record per line: the open quote cannot swallow the lines after it
+    assert [r.url for r in rows] == [
+        "https://t.test/a.js",
+        "https://t.test/b,https://a.example/,image",
+        "https://t.test/c.png",
+    ]
+    assert stats.broken == set()
+    assert stats.skipped["line-too-long"] == 1
+    assert stats.skipped["no-url"] == 1
 
 
 def test_parquet(tmp_path: Path) -> None:
@@ -94,8 +128,10 @@ def test_parquet(tmp_path: Path) -> None:
     assert _rows([path]) == _expected()
     junk = tmp_path / "junk.parquet"
     junk.write_bytes(b"PAR1 not really")
-    with pytest.raises(AuditInputError, match=r"junk\.parquet: not a readable Parquet"):
-        list(read_rows([junk]))
+    stats = ReadStats()
+    assert list(read_rows([junk], stats)) == []
+    ((file, reason),) = stats.broken
+    assert file == str(junk) and reason.startswith("not a readable Parquet file")
 
 
 def test_har_rows_carry_details(tmp_path: Path) -> None:
@@ -112,11 +148,34 @@ def test_har_rows_carry_details(tmp_path: Path) -> None:
     assert rows[4].cookies_set and rows[4].bytes == 5000
 
 
-def test_broken_har_is_named(tmp_path: Path) -> None:
-    path = tmp_path / "broken.har"
-    path.write_text('{"log": {"entries": [')
-    with pytest.raises(AuditInputError, match=r"broken\.har: not valid JSON"):
-        list(read_rows([path]))
+def test_broken_har_keeps_the_entries_before_the_break(tmp_path: Path) -> None:
+    whole = news_har(tmp_path / "n.har").read_bytes()
+    cut = tmp_path / "cut.har"
+    cut.write_bytes(whole[: whole.index(b"https://tracker.test/") + 40])  # truncated
+    malformed = tmp_path / "malformed.har"
+    malformed.write_bytes(whole.replace(b'"entries"', b'"entries" ]', 1))
+    stats = ReadStats()
+    rows = list(read_rows([cut, malformed, news_har(tmp_path / "ok.har")], stats))
+    kept = [r for r in rows if r.page.startswith(str(cut))]
+    assert 0 < len(kept) < 8
+    assert len(rows) == len(kept) + 8
+    assert {f for f, _ in stats.broken} == {str(cut), str(malformed)}
+    assert all(reason.startswith("not valid JSON") for _, reason in stats.broken)
+
+
+def test_a_file_that_cannot_be_opened_stops_the_read(tmp_path: Path) -> None:
+    for part in (
+        Part(str(tmp_path / "gone.har"), "har"),
+        Part(str(tmp_path / "gone.jsonl"), "jsonl", "bytes", 0, -1),
+        Part(str(tmp_path / "gone.csv.gz"), "csv", "lines", 5, 10),
+        Part(str(tmp_path / "gone.parquet"), "parquet", "row-groups", 0, -1),
+    ):
+        with pytest.raises(InputUnreachable, match=r"gone\..*: cannot open"):
+            list(read_part(part))
+    # a folder where a file was planned, as an unreadable path (root reads any file)
+    (tmp_path / "dir.har").mkdir()
+    with pytest.raises(InputUnreachable, match=r"dir\.har: cannot open: Is a directory"):
+        list(read_part(Part(str(tmp_path / "dir.har"), "har")))
 
 
 def test_expand_inputs(tmp_path: Path) -> None:
@@ -139,11 +198,16 @@ def _empty(tmp_path: Path) -> Path:
     return path
 
 
-def test_corrupt_gzip_is_named(tmp_path: Path) -> None:
+def test_corrupt_gzip_keeps_the_rows_before_the_break(tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl.gz"
-    path.write_bytes(gzip.compress(b'{"url": "https://a.example/"}\n' * 1000)[:200] + b"junk")
-    with pytest.raises(AuditInputError, match=r"log\.jsonl\.gz: cannot read"):
-        list(read_rows([path]))
+    data = gzip.compress(b"".join(b'{"url": "https://a.example/%d"}\n' % i for i in range(9000)))
+    path.write_bytes(data[: len(data) // 2])  # truncated
+    stats = ReadStats()
+    rows = list(read_rows([path], stats))
+    assert 0 < len(rows) < 9000
+    assert [r.url for r in rows] == [f"https://a.example/{i}" for i in range(len(rows))]
+    ((file, reason),) = stats.broken
+    assert file == str(path) and reason.startswith("cannot read past a point")
 
 
 def test_same_file_names_in_two_folders_stay_apart(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from har_samples import ENTITIES, news_har
 from trackguard.audit.entities import parse_entities
-from trackguard.audit.readers import har_rows
+from trackguard.audit.readers import read_rows
 from trackguard.audit.report import build_report
-from trackguard.audit.tally import FIGURES, AuditRow, Tally, tally_rows
+from trackguard.audit.tally import FIGURES, AuditRow, Memo, Tally, tally_rows
 from trackguard.engine import Engine
 from trackguard.model import RequestType
 
@@ -22,7 +22,7 @@ def _figures(tally: Tally) -> dict[str, int]:
 
 
 def test_every_figure_of_one_page(tmp_path: Path, small_engine: Engine) -> None:
-    rows = list(har_rows(news_har(tmp_path / "news.har")))
+    rows = list(read_rows([news_har(tmp_path / "news.har")]))
     tally = tally_rows(rows, small_engine)
     assert _figures(tally) == {
         "requests": 8,
@@ -59,7 +59,7 @@ def test_every_figure_of_one_page(tmp_path: Path, small_engine: Engine) -> None:
 def test_related_domains_of_one_company_are_not_third_parties(
     tmp_path: Path, small_engine: Engine
 ) -> None:
-    rows = list(har_rows(news_har(tmp_path / "news.har")))
+    rows = list(read_rows([news_har(tmp_path / "news.har")]))
     tally = tally_rows(rows, small_engine, parse_entities([ENTITIES]))
     figures = _figures(tally)
     assert figures["third_party_requests"] == 5  # newscdn.example belongs to News Corp
@@ -119,8 +119,47 @@ def test_any_partitioning_gives_the_same_report(
     audit_rows = [AuditRow(page, url, page, t) for url, page, t in rows]
     whole = build_report(tally_rows(audit_rows, small_engine))
     bounds = sorted({0, len(audit_rows), *(c for c in cuts if c < len(audit_rows))})
-    parts = [tally_rows(audit_rows[a:b], small_engine) for a, b in itertools.pairwise(bounds)]
+    memo = Memo(limit=3)  # shared across the parts and cleared often: no effect on figures
+    parts = [
+        tally_rows(audit_rows[a:b], small_engine, None, memo) for a, b in itertools.pairwise(bounds)
+    ]
     merged = Tally()
     for part in reversed(parts):  # order of arrival must not matter
         merged.merge(part)
     assert build_report(merged) == whole
+
+
+def test_memo_is_per_engine_and_bounded(small_engine: Engine) -> None:
+    rows = [AuditRow(p, u, p, RequestType.SCRIPT) for u in _URLS for p in _PAGES]
+    memo = Memo(limit=4)
+    tally_rows(rows[:2], small_engine, None, memo)
+    assert memo.engine is small_engine and 0 < len(memo.origins) + len(memo.pages) <= 4
+    first = tally_rows(rows, small_engine, None, memo)  # past the limit: cleared next batch
+    assert first.totals[FIGURES.index("stopped_by_tunnels")] > 0
+    assert len(memo.origins) + len(memo.pages) > 4
+    tally_rows(rows[:1], small_engine, None, memo)
+    assert len(memo.origins) + len(memo.pages) <= 2
+    # Another engine (here: one that blocks nothing) never sees the first one's answers.
+    other = Engine.from_text("||unrelated.example^", list_id="other.txt")
+    assert tally_rows(rows, other, None, memo).totals[FIGURES.index("stopped_by_tunnels")] == 0
+    assert memo.engine is other
+
+
+_URL_TEXT = st.text(alphabet="hHtTpPsSwW:/?#@[]a.b1-", max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=_URL_TEXT, tail=_URL_TEXT, prefix=st.sampled_from(["", "http://", "HTTPS://", "ws://"]))
+def test_urls_sharing_an_origin_key_share_host_facts(
+    small_engine: Engine, url: str, tail: str, prefix: str
+) -> None:
+    """`tally_rows` memoises host facts by `url[:url.find("/", 8)]`; that is only sound
+    if every URL with that key has the same facts (`_origin_facts`' argument)."""
+    from trackguard.audit.tally import _origin_facts
+
+    url = prefix + url
+    cut = url.find("/", 8)
+    if cut < 0:
+        return  # the key is the whole URL: nothing else shares it
+    other = url[:cut] + "/" + tail
+    assert _origin_facts(url, small_engine) == _origin_facts(other, small_engine)

@@ -69,15 +69,47 @@ def test_format_from_out(
     assert summary and all(len(line) <= 80 for line in summary)
 
 
-def test_errors_name_the_file_and_exit_non_zero(
+def test_broken_inputs_are_skipped_reported_and_exit_3(
     tmp_path: Path, inputs: tuple[Path, Path, Path]
 ) -> None:
     hars, lists, _ = inputs
-    (hars / "broken.har").write_text('{"log": {"entries": [{')
-    done = audit(hars, "--list", lists, home=tmp_path)
-    assert done.returncode == 1
+    whole = (hars / "news.har").read_bytes()
+    (hars / "broken.har").write_bytes(whole[: len(whole) // 2])  # truncated mid-entry
+    log = tmp_path / "log.jsonl"
+    log.write_text(
+        '{"url": "https://t.test/a.js", "source_url": "https://a.example/", "type": "script"}\n'
+        "{not json\n"
+        '{"source_url": "https://a.example/"}\n'
+    )
+    clean = json.loads(audit(hars / "news.har", "--list", lists, "--json", home=tmp_path).stdout)
+    done = audit(hars, log, "--list", lists, "--json", home=tmp_path)
+    assert done.returncode == 3, done.stderr
+    report = json.loads(done.stdout)
+    assert [s["file"] for s in report["skipped_inputs"]] == [str(hars / "broken.har")]
+    assert report["skipped_inputs"][0]["reason"].startswith("not valid JSON")
+    assert report["summary"]["skipped_inputs"] == 1
+    assert report["summary"]["unreadable_rows"] == 2
+    assert report["skipped"] == {"bad-json": 1, "no-url": 1}
+    # the entries before the break and the good row count; the clean file is intact
+    kept = report["summary"]["requests"] - clean["summary"]["requests"] - 1
+    assert 0 < kept < clean["summary"]["requests"]
+    assert "warning: 1 file(s) read only up to a break, 2 unreadable row(s)" in done.stderr
     assert "broken.har: not valid JSON" in done.stderr
     assert "Traceback" not in done.stderr
+    for fmt, marker in (
+        ("csv", f"skipped_input,{hars / 'broken.har'},reason,"),
+        ("html", "Incomplete input"),
+    ):
+        done = audit(hars, "--list", lists, "--format", fmt, home=tmp_path)
+        assert done.returncode == 3 and marker in done.stdout
+    done = audit(hars / "news.har", "--list", lists, "--json", home=tmp_path)
+    assert done.returncode == 0 and json.loads(done.stdout)["skipped_inputs"] == []
+
+
+def test_errors_name_the_file_and_exit_non_zero(
+    tmp_path: Path, inputs: tuple[Path, Path, Path]
+) -> None:
+    hars, _, _ = inputs
     bad_entities = tmp_path / "e.json"
     bad_entities.write_text("[]")
     done = audit(hars / "news.har", "--entities", bad_entities, home=tmp_path)

@@ -1,8 +1,8 @@
 """End to end: headless Chromium through the proxy learns a tracker, the CLI accepts it,
 and the next request to it is blocked with an explanation (issue 13, "Done means").
 
-Plain-HTTP loopback sites: mitmproxy (`--intercept`) is not installed on this machine, so
-the interception path is not exercised here; the planner is the same for both paths. The
+Plain-HTTP loopback sites with a fake clock, so `auto` mode and the daily recompute can be
+shown too; the HTTPS version through `proxy --intercept` is test_learn_intercept.py. The
 proxy is composed as `ProxyService.start` composes it (engine, `ProxyLearning`, planner
 hook, settings reload) with `connect_to` mapping the test names to 127.0.0.1; the CLI runs
 as real subprocesses on the same TRACKGUARD_HOME. A fake clock spreads visits over 2 days.

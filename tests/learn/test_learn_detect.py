@@ -76,7 +76,8 @@ def test_url_id_needs_a_shared_first_party_value() -> None:
     fp = "c0ffee1234567890abcd"
     shared = obs(query=(("cid", f"1.{fp}"),), page_cookie_values=(fp,))
     assert detect.detect(shared, CFG) & Kind.URL_ID
-    assert not detect.detect(obs(query=(("cid", fp),), page_cookie_values=("other-value-1",)), CFG)
+    unshared = obs(query=(("cid", fp),), page_cookie_values=("other-value-1",))
+    assert not detect.detect(unshared, CFG) & Kind.URL_ID
     short = obs(query=(("cid", "abc1234"),), page_cookie_values=("abc1234xyz",))
     assert not detect.detect(short, CFG) & Kind.URL_ID
     # the page URL itself is removed before matching
@@ -100,6 +101,34 @@ def test_beacon_pixel_storage_fingerprint() -> None:
     fp = frozenset({ExtraSignal(ExtraKind.CANVAS_FP, script_path="/fp.js")})
     assert detect.detect(obs(extra=fp), CFG) == Kind.FINGERPRINT
     assert detect.fingerprint_path(obs(extra=fp)) == "/fp.js"
+
+
+def test_beacon_shaped_posts_and_unanswered_pixels() -> None:
+    """The L-12 additions: analytics collectors post without cookies and pixels are often
+    cut off by the page's unload; assets, APIs and video fetches stay out."""
+    xhr, other = RequestType.XMLHTTPREQUEST, RequestType.OTHER
+    tiny_json = ResponseShape(200, "json", 145)
+    assert detect.detect(obs(request_type=xhr, method="POST", response=tiny_json), CFG) == (
+        Kind.BEACON
+    )
+    assert detect.is_beacon(
+        obs(request_type=xhr, method="POST", response=ResponseShape(204, "", 0))
+    )
+    assert detect.is_beacon(obs(request_type=other, method="POST"))  # status 0: cut off
+    assert not detect.is_beacon(obs(request_type=xhr, method="POST"))  # an aborted fetch
+    big = ResponseShape(200, "json", 40_000)
+    assert not detect.is_beacon(obs(request_type=xhr, method="POST", response=big))  # an API
+    refused = ResponseShape(403, "json", 100)
+    assert not detect.is_beacon(obs(request_type=xhr, method="POST", response=refused))
+    assert not detect.is_beacon(obs(request_type=xhr, method="GET", response=tiny_json))
+    script = obs(request_type=RequestType.SCRIPT, method="POST", response=tiny_json)
+    assert not detect.is_beacon(script)
+    # A pixel whose answer never came: the id-sized value was sent all the same.
+    sent_id = (("id", "8f7a6b5c4d3e2f1a"),)
+    assert detect.detect(obs(query=sent_id), CFG) == Kind.PIXEL
+    assert detect.detect(obs(query=sent_id, request_type=RequestType.PING), CFG) & Kind.PIXEL
+    assert not detect.detect(obs(query=sent_id, request_type=xhr), CFG)  # video range fetch
+    assert not detect.detect(obs(query=(("v", "3"),)), CFG)  # a cache buster
 
 
 def _exchange(url: str, cookie: str, set_cookie: str) -> Exchange:

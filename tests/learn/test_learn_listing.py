@@ -57,6 +57,16 @@ def test_items_and_layers() -> None:
         over["blocked.example"]["layer"] == "user-allow" and not over["blocked.example"]["enforced"]
     )
     assert over["cdn.example"]["layer"] == "list-allow" and not over["cdn.example"]["enforced"]
+    # Accepting a block makes it your override (what `learn accept` does): enforced.
+    accepted = UserChoices(
+        user_block=frozenset({"blocked.example"}),
+        verdicts={"blocked.example": ("accepted", "block")},
+    )
+    mine = {i["domain"]: i for i in listing(_state(), _ctx(Mode.SUGGEST), accepted, 13)}
+    assert mine["blocked.example"]["layer"] == "user-block" and mine["blocked.example"]["enforced"]
+    manual = UserChoices(user_block=frozenset({"blocked.example"}))
+    typed = {i["domain"]: i for i in listing(_state(), _ctx(Mode.SUGGEST), manual, 13)}
+    assert not typed["blocked.example"]["enforced"]  # your own rule, not this list's
 
 
 def test_tpl_export_round_trips_through_the_parser() -> None:

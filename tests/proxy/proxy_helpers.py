@@ -6,6 +6,7 @@ Everything listens on 127.0.0.1 only, on ports the OS picks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import json
@@ -279,6 +280,18 @@ class LoopThread:
         self.run(wrapper())
 
     def stop(self) -> None:
+        """Cancel what still runs (origin handlers of kept-alive connections), then stop:
+        a handler left suspended would be closed later by the garbage collector, on a
+        loop that no longer runs."""
+
+        async def cancel_the_rest() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(Exception):  # stopping anyway; the loop may be wedged
+            self.run(cancel_the_rest(), timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 

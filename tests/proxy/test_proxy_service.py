@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from proxy_helpers import FakeMatcher
@@ -239,14 +240,15 @@ def test_list_updates_and_rule_switches_reach_a_running_proxy(
     asyncio.run(scenario())
 
 
-def test_one_worker_records_for_the_learner_the_others_enforce(tmp_path: Path) -> None:
-    """`--workers N`: a single store writer (the first worker), not none at all."""
+def test_every_worker_records_for_the_learner_unless_told_not_to(tmp_path: Path) -> None:
+    """`--workers N`: every worker records its share (the store merges them); `learn=False`
+    (a listener whose traffic must not be learned from) only enforces."""
     import socket
 
     def factory(settings: Settings) -> FakeMatcher:
         return FakeMatcher("msFilterList\n-d tracker.test\n")
 
-    async def record_flag(learn: bool | None) -> bool:
+    async def record_flag(**learn: Any) -> bool:
         a, b = socket.socketpair()
         try:
             service = ProxyService(
@@ -254,7 +256,7 @@ def test_one_worker_records_for_the_learner_the_others_enforce(tmp_path: Path) -
                 home=tmp_path,
                 engine_factory=factory,
                 peers=[a],
-                learn=learn,
+                **learn,
             )
             await service.start()
             assert service.learning is not None
@@ -265,6 +267,6 @@ def test_one_worker_records_for_the_learner_the_others_enforce(tmp_path: Path) -
             a.close()
             b.close()
 
-    assert asyncio.run(record_flag(True)) is True
-    assert asyncio.run(record_flag(False)) is False
-    assert asyncio.run(record_flag(None)) is False  # peers and no say: enforce only
+    assert asyncio.run(record_flag(learn=True)) is True
+    assert asyncio.run(record_flag(learn=False)) is False
+    assert asyncio.run(record_flag()) is True  # peers and no say: record too

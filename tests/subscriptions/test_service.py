@@ -18,7 +18,6 @@ from trackguard.model import Format, TrackguardError
 from trackguard.subscriptions import engine_for
 from trackguard.subscriptions.fetch import HttpFetcher
 from trackguard.subscriptions.service import (
-    AddRefused,
     NotSubscribed,
     add_list,
     describe,
@@ -26,12 +25,11 @@ from trackguard.subscriptions.service import (
     load_subscriptions,
     open_store,
     remove_list,
-    resolve_source,
     set_enabled,
-    slugify,
     update_due,
     update_lists,
 )
+from trackguard.subscriptions.sources import AddRefused, slugify
 from trackguard.subscriptions.state import BUILTIN_ID, Subscription
 from trackguard.subscriptions.store import Store
 from trackguard.subscriptions.update import Outcome, Status
@@ -185,44 +183,6 @@ def test_add_a_local_file_and_pick_up_edits(home: Path, tmp_path: Path) -> None:
     [gone] = update_lists(["mine"], home=home)
     assert gone.outcome is Outcome.FAILED and gone.error_code == "file.missing"
     assert blocked_by(home, "https://two.example/x.gif") == "mine"
-
-
-@pytest.mark.parametrize(
-    ("text", "url_part", "list_id"),
-    [
-        ("easyprivacy", "easylist.to/easylist/easyprivacy.txt", "easyprivacy"),
-        ("https://lists.example/a.txt", "lists.example/a.txt", None),
-        (
-            "abp:subscribe?location=https%3A%2F%2Flists.example%2Fb.txt&title=B%20list",
-            "lists.example/b.txt",
-            None,
-        ),
-    ],
-)
-def test_resolve_source(text: str, url_part: str, list_id: str | None) -> None:
-    source = resolve_source(text)
-    assert url_part in source.url and source.list_id == list_id
-
-
-@pytest.mark.parametrize(
-    ("text", "words"),
-    [
-        ("no-such-catalogue-name", "not a web address"),
-        ("./missing.tpl", "no such file"),
-        ("ftp://lists.example/a.txt", "only http"),
-        ("https://", "no host"),
-    ],
-)
-def test_resolve_source_errors(text: str, words: str) -> None:
-    with pytest.raises(AddRefused, match=words):
-        resolve_source(text)
-
-
-def test_slugify() -> None:
-    assert slugify("Fanboy's Enhanced Tracking List") == "fanboys-enhanced-tracking-list"
-    assert slugify("  ÉasyList — Germany!! ") == "easylist-germany"
-    assert slugify("***") == "list"
-    assert len(slugify("x" * 200)) == 40
 
 
 # --- updating: every way a publisher can fail -------------------------------------------

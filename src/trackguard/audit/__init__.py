@@ -8,8 +8,11 @@ Read in this order:
   `load_entities` is the file edge).
 - `report.py`: a `Tally` to plain report data (the JSON contract). No I/O, no engine.
 - `render.py`: report data to JSON, CSV and self-contained HTML. No I/O.
-- `readers.py`: the input edge (HAR via `trackguard.har`, JSONL, CSV, Parquet), streamed.
-- `run.py` (one process) and `distributed.py` (Dask): partition, classify, reduce.
+- `readers.py`: the input edge (HAR via `trackguard.har`, JSONL, CSV, Parquet): reads one
+  `Part` of a file, streamed; bad rows and broken files are recorded, not raised.
+- `plan.py`: cuts inputs into parts from sizes and metadata only (no rows read).
+- `run.py` (one process) and `distributed.py` (Dask): read planned parts where they are
+  classified, classify, reduce.
 
 Nothing here decides what to block: that is the engine's job; nothing here writes files:
 that is the CLI's (`trackguard.cli.audit`).

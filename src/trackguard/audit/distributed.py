@@ -2,14 +2,20 @@
 
 How work moves (and why the figures are exactly those of a local run):
 
-1. The compiled engine travels once: its saved bytes (`Engine.to_bytes`, checksummed) are
+1. This process only plans (`plan.py`): each task names parts of input files (byte
+   ranges, line ranges, Parquet row groups, HAR files), a few hundred bytes, never rows.
+2. The compiled engine travels once: its saved bytes (`Engine.to_bytes`, checksummed) are
    scattered to every worker with `broadcast=True`; each worker process loads them once
    and keeps the engine keyed by the bytes' SHA-256 (`_WORKER_ENGINES`, at most two).
-2. This process streams the inputs and submits partitions (compact tuples, not objects)
-   with a bounded number in flight, so memory stays flat however large the log is.
-3. Each task returns a `Tally` (see `tally.py`: merging is commutative), merged here as
-   tasks finish. A task lost with a worker is re-run by the scheduler elsewhere; its
-   partition is part of the task, so nothing is counted twice or missed.
+3. Each worker reads its parts itself and classifies them with the batch API
+   (`run.tally_task`, the code a one-process run uses), and returns a partial `Tally`,
+   merged here as tasks finish (merging is commutative: `tally.py`). A task lost with a
+   worker is re-run by the scheduler elsewhere; its parts are part of the task, so nothing
+   is counted twice or missed.
+
+Workers open the input paths themselves: on a remote cluster every path must be visible
+to every worker under the same name (a shared filesystem). A worker that cannot open one
+fails the audit with a message saying so (`InputUnreachable`), never a partial report.
 
 dask.distributed is imported lazily: the rest of trackguard works without it.
 """
@@ -17,82 +23,82 @@ dask.distributed is imported lazily: the rest of trackguard works without it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from trackguard.audit.entities import EntityMap
-from trackguard.audit.run import PARTITION_ROWS, Progress, partitions
-from trackguard.audit.tally import AuditRow, Tally, tally_rows
-from trackguard.model import RequestType, TrackguardError
+from trackguard.audit.plan import Task
+from trackguard.audit.readers import InputUnreachable
+from trackguard.audit.run import PARTITION_ROWS, Progress, tally_task
+from trackguard.audit.tally import REQUESTS, Memo, Tally
+from trackguard.model import TrackguardError
 
-RowTuple = tuple[str, str, str | None, int, bool, int, bool, bool, bool, bool]
-
-#: Engines loaded in this worker process, by the SHA-256 of their bytes. Module state on
-#: purpose: it is the per-worker cache that makes "send the engine once" work; bounded.
-_WORKER_ENGINES: dict[str, Any] = {}
+#: Engines loaded in this worker process (with their host memo, `tally.Memo`), by the
+#: SHA-256 of their bytes. Module state on purpose: it is the per-worker cache that makes
+#: "send the engine once" work; bounded.
+_WORKER_ENGINES: dict[str, tuple[Any, Memo]] = {}
 
 
 class DaskUnavailable(TrackguardError):
     """`--workers`/`--dask` asked for, but dask.distributed is not installed or reachable."""
 
 
-def pack(rows: list[AuditRow]) -> list[RowTuple]:
-    """Rows as plain tuples: several times cheaper to pickle than dataclass instances.
-
-    Page keys and page URLs repeat within a partition; interning them lets pickle write
-    each once and refer back to it (pickle memoises by object identity).
-    """
-    interned: dict[str, str] = {}
-    intern = interned.setdefault
-    out: list[RowTuple] = []
-    for r in rows:
-        source = intern(r.source_url, r.source_url) if r.source_url is not None else None
-        out.append(
-            (
-                intern(r.page, r.page),
-                r.url,
-                source,
-                int(r.type),
-                r.detailed,
-                r.bytes,
-                r.cookies_sent,
-                r.cookies_set,
-                r.dnt,
-                r.gpc,
-            )
-        )
-    return out
-
-
-def unpack(rows: Iterable[RowTuple]) -> list[AuditRow]:
-    types = {int(t): t for t in RequestType}
-    return [
-        AuditRow(p, u, s, types.get(t, RequestType.OTHER), d, b, cs, ct, dnt, gpc)
-        for p, u, s, t, d, b, cs, ct, dnt, gpc in rows
-    ]
-
-
-def _worker_engine(key: str, data: bytes) -> Any:
-    engine = _WORKER_ENGINES.get(key)
-    if engine is None:
+def _worker_engine(key: str, data: bytes) -> tuple[Any, Memo]:
+    loaded = _WORKER_ENGINES.get(key)
+    if loaded is None:
         from trackguard.engine import Engine
 
-        engine = Engine.from_bytes(data)
         if len(_WORKER_ENGINES) >= 2:
             _WORKER_ENGINES.clear()
-        _WORKER_ENGINES[key] = engine
-    return engine
+        loaded = _WORKER_ENGINES[key] = (Engine.from_bytes(data), Memo())
+    return loaded
 
 
-def tally_partition(
-    key: str, engine_bytes: bytes, entities: EntityMap | None, rows: list[RowTuple]
+def run_task(
+    key: str, engine_bytes: bytes, entities: EntityMap | None, parts: Task, batch_rows: int
 ) -> Tally:
-    """The task each worker runs: one partition, classified with the batch API."""
-    return tally_rows(unpack(rows), _worker_engine(key, engine_bytes), entities)
+    """The task each worker runs: read its parts, classify them, return the partial tally."""
+    engine, memo = _worker_engine(key, engine_bytes)
+    try:
+        return tally_task(parts, engine, entities, batch_rows=batch_rows, memo=memo)
+    except InputUnreachable as exc:
+        import socket
+
+        raise InputUnreachable(
+            f"{exc} (on worker host {socket.gethostname()}: on a cluster every input path "
+            "must be visible to the workers under the same name, e.g. a shared filesystem)"
+        ) from None
+
+
+def _client(address: str | None, workers: int) -> tuple[Any, Any]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise DaskUnavailable(
+            "--workers/--dask need dask.distributed: pip install 'trackguard[audit]'"
+        ) from exc
+    cluster = None
+    try:
+        if address is None:
+            # Worker processes, one thread each: classification is pure Python and holds
+            # the GIL. The scheduler lives here, but it only sees one message per task.
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                host="127.0.0.1",
+            )
+            return Client(cluster), cluster
+        return Client(address, timeout=30), None
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise DaskUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
 
 
 def audit_on_dask(
-    rows: Iterable[AuditRow],
+    tasks: Sequence[Task],
     engine_bytes: bytes,
     entities: EntityMap | None = None,
     *,
@@ -102,64 +108,36 @@ def audit_on_dask(
     progress: Progress | None = None,
     on_client: Callable[[Any], None] | None = None,
 ) -> Tally:
-    """Audit `rows` on a cluster; the same `Tally` as `run.audit_rows` on one process."""
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise DaskUnavailable(
-            "--workers/--dask need dask.distributed: pip install 'trackguard[audit]'"
-        ) from exc
-    cluster = None
-    try:
-        if address is None:
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                host="127.0.0.1",
-            )
-            client = Client(cluster)
-        else:
-            client = Client(address, timeout=30)
-    except OSError as exc:
-        if cluster is not None:
-            cluster.close()
-        raise DaskUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+    """Audit the planned tasks on a cluster; the same `Tally` as `run.audit_tasks`."""
+    from dask.distributed import as_completed
+
+    client, cluster = _client(address, workers)
     total = Tally()
     try:
         if on_client is not None:
             on_client(client)
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         key = hashlib.sha256(engine_bytes).hexdigest()
         engine_future = client.scatter(engine_bytes, broadcast=True, hash=False)
         entities_future = client.scatter(entities, broadcast=True, hash=False) if entities else None
-        done = as_completed()
-        limit = 2 * n_workers + 2  # enough to keep workers busy, bounded memory here
-        sizes: dict[str, int] = {}
-
-        def collect(future: Any) -> None:
-            total.merge(future.result())
-            if progress is not None:
-                progress(sizes.pop(str(future.key), 0))
-            future.release()
-
-        for batch in partitions(rows, partition_rows):
-            future = client.submit(
-                tally_partition,
+        futures = [
+            client.submit(
+                run_task,
                 key,
                 engine_future,
                 entities_future,
-                pack(batch),
+                task,
+                partition_rows,
                 pure=False,
                 retries=2,
             )
-            sizes[str(future.key)] = len(batch)
-            done.add(future)
-            while done.count() >= limit:
-                collect(next(done))
-        for future in done:
-            collect(future)
+            for task in tasks
+        ]
+        for future in as_completed(futures):
+            partial: Tally = future.result()
+            total.merge(partial)
+            if progress is not None:
+                progress(partial.totals[REQUESTS] + partial.skipped.total())
+            future.release()
     finally:
         client.close()
         if cluster is not None:

@@ -1,4 +1,4 @@
-"""The auditor's input edge: HAR files and request logs in, `AuditRow` values out, streamed.
+"""The auditor's input edge: a `Part` of one input file in, `AuditRow` values out, streamed.
 
 Inputs (files or folders, any mix):
 
@@ -7,18 +7,31 @@ Inputs (files or folders, any mix):
 - JSON Lines (`.jsonl`, `.ndjson`, optionally `.gz`): objects with `url`, `source_url`,
   `type` and optionally `page` (a page-load key). The corpus log's `origin`
   (`repo:path#entry=N`) also names the page load.
-- CSV (`.csv`, optionally `.gz`) and Parquet (`.parquet`, needs `pyarrow`): same columns.
+- CSV (`.csv`, optionally `.gz`; one record per line) and Parquet (`.parquet`, needs
+  `pyarrow`): same columns.
 
-Nothing is loaded whole: files are read line by line, Parquet by record batch. A bad row is
-skipped and counted (`ReadStats`); a file that cannot be read at all raises `AuditInputError`
-naming it. No classification here.
+A `Part` names a piece of one file (`plan.py` cuts them): a byte range of a plain log
+aligned to line starts, a line range of a gzipped log, a range of Parquet row groups, or a
+whole HAR file. `read_part` reads exactly that piece, wherever it runs (this process or a
+Dask worker), so any cut gives the same rows.
+
+Bad input never stops an audit (docs/audit.md, "Broken inputs"):
+
+- a bad row (not JSON, no URL, over `MAX_LINE`) is skipped and counted (`ReadStats.skipped`);
+- a file that breaks partway (truncated or malformed HAR, corrupt gzip or Parquet, a CSV
+  without a `url` column, a HAR over a cap) keeps the rows read before the break and is
+  listed in `ReadStats.broken` with the reason. The break is a property of the file, so
+  this is the same for every partitioning;
+- only a file that cannot be opened at all raises `InputUnreachable` (on a cluster: a
+  worker that does not see the path), because a report without it would be wrong.
+
+No classification here.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import zlib
 from collections import Counter
@@ -38,20 +51,48 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 ALL_SUFFIXES = HAR_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + PARQUET_SUFFIXES
+PARQUET_COLUMNS = ("url", "source_url", "type", "page", "origin")
+PARQUET_BATCH = 65_536
 
 
 class AuditInputError(TrackguardError):
     """An input that cannot be audited at all (missing, unknown format, unreadable)."""
 
 
+class InputUnreachable(AuditInputError):
+    """A planned input that cannot be opened where it is read (e.g. not on a worker)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of one input file, read by itself: what a task names instead of its rows.
+
+    `start`/`end` count bytes (`unit="bytes"`: plain JSONL/CSV, both at line starts),
+    lines (`"lines"`: gzipped logs, data lines after a CSV header) or Parquet row groups
+    (`"row-groups"`); `end=-1` means to the end. A HAR file is always whole (`"file"`).
+    """
+
+    path: str  # where to open it (absolute when planned: workers may have another cwd)
+    kind: str  # "har", "jsonl", "csv" or "parquet"
+    unit: str = "file"
+    start: int = 0
+    end: int = -1
+    name: str = ""  # the path as the user gave it: page keys and reports say this
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
 @dataclass(slots=True)
 class ReadStats:
     files: int = 0
     rows: int = 0
-    skipped: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)  # rows, by reason
+    broken: set[tuple[str, str]] = field(default_factory=set)  # (file, reason)
 
 
-def _kind(path: Path) -> str:
+def kind_of(path: Path) -> str:
     name = path.name.lower()
     for kind, suffixes in (
         ("har", HAR_SUFFIXES),
@@ -77,7 +118,7 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
                 raise AuditInputError(f"{path}: no HAR, JSONL, CSV or Parquet files in it")
             out.extend(found)
         elif path.is_file():
-            _kind(path)
+            kind_of(path)
             out.append(path)
         else:
             raise AuditInputError(f"{path}: no such file or folder")
@@ -88,40 +129,46 @@ def _signal(entry: HarEntry, name: str) -> bool:
     return (entry.request_header(name) or "").strip() == "1"
 
 
-def har_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
-    """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
-    stats = stats if stats is not None else ReadStats()
-    stats.files += 1
-    name = str(path)  # the whole path: two folders may both hold an `index.har`
-    for item in read_har(path):
-        if not isinstance(item, HarEntry):
-            continue
-        if not item.url.startswith(("http://", "https://", "ws://", "wss://")):
-            stats.skipped["not-a-web-url"] += 1
-            continue
-        stats.rows += 1
-        yield AuditRow(
-            page=f"{name}#{item.pageref or ''}",
-            url=item.url,
-            source_url=item.page_url,
-            type=entry_type(item),
-            detailed=True,
-            bytes=item.body_size,
-            cookies_sent=bool(item.request_cookies) or item.request_header("cookie") is not None,
-            cookies_set=bool(item.response_cookies)
-            or item.response_header("set-cookie") is not None,
-            dnt=_signal(item, "dnt"),
-            gpc=_signal(item, "sec-gpc"),
-        )
+def _unreachable(path: str, exc: OSError) -> InputUnreachable:
+    return InputUnreachable(f"{path}: cannot open: {exc.strerror or exc}")
 
 
-def _text(path: Path) -> IO[str]:
+def _check_open(path: str) -> None:
+    """Raise `InputUnreachable` unless the file opens here (missing, no permission, ...)."""
     try:
-        if path.name.lower().endswith(".gz"):
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-        return open(path, encoding="utf-8", errors="replace", newline="")
+        open(path, "rb").close()
     except OSError as exc:
-        raise AuditInputError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+        raise _unreachable(path, exc) from exc
+
+
+def _har_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
+    """The entries of one HAR file as rows (`blob:`, `data:` and `about:` entries skipped)."""
+    path, name = part.path, part.label
+    _check_open(path)
+    try:
+        for item in read_har(path):
+            if not isinstance(item, HarEntry):
+                continue
+            if not item.url.startswith(("http://", "https://", "ws://", "wss://")):
+                stats.skipped["not-a-web-url"] += 1
+                continue
+            stats.rows += 1
+            yield AuditRow(
+                page=f"{name}#{item.pageref or ''}",  # the whole path: two folders may
+                url=item.url,  # both hold an `index.har`
+                source_url=item.page_url,
+                type=entry_type(item),
+                detailed=True,
+                bytes=item.body_size,
+                cookies_sent=bool(item.request_cookies)
+                or item.request_header("cookie") is not None,
+                cookies_set=bool(item.response_cookies)
+                or item.response_header("set-cookie") is not None,
+                dnt=_signal(item, "dnt"),
+                gpc=_signal(item, "sec-gpc"),
+            )
+    except HarError as exc:
+        stats.broken.add((name, str(exc).removeprefix(f"{path}: ")))
 
 
 def _page_key(record: Mapping[str, Any], source: str | None) -> str:
@@ -151,77 +198,139 @@ def row_from_record(record: Mapping[str, Any]) -> AuditRow | None:
     )
 
 
-def jsonl_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
-    stats = stats if stats is not None else ReadStats()
-    stats.files += 1
-    with _text(path) as handle:
-        try:
-            while True:
-                line = handle.readline(MAX_LINE + 1)
-                if not line:
-                    break
-                if len(line) > MAX_LINE:
+def _open_bytes(path: str) -> IO[bytes]:
+    try:
+        if path.lower().endswith(".gz"):
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
+    except OSError as exc:
+        raise _unreachable(path, exc) from exc
+
+
+def read_line(handle: IO[bytes]) -> bytes | None:
+    """The next line (with its newline), b"" at the end, None for a line over `MAX_LINE`
+    (then read past in bounded steps, never whole)."""
+    line = handle.readline(MAX_LINE + 1)
+    if len(line) > MAX_LINE:
+        while line and not line.endswith(b"\n"):
+            line = handle.readline(MAX_LINE)
+        return None
+    return line
+
+
+def _lines(handle: IO[bytes], part: Part, first: int) -> Iterator[bytes | None]:
+    """The lines of `part` (`first`: where the data starts, after a CSV header)."""
+    if part.unit == "bytes":
+        position = max(part.start, first)
+        handle.seek(position)
+        while part.end < 0 or position < part.end:
+            line = read_line(handle)
+            if line == b"":
+                return
+            position = handle.tell()
+            yield line
+        return
+    for _ in range(part.start):  # "lines" (gzip): no way but to read up to the start
+        if read_line(handle) == b"":
+            return
+    index = part.start
+    while part.end < 0 or index < part.end:
+        line = read_line(handle)
+        if line == b"":
+            return
+        index += 1
+        yield line
+
+
+def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
+    """JSONL and CSV (plain or gzipped): one record per line."""
+    handle = _open_bytes(part.path)
+    try:
+        with handle:
+            header: list[str] | None = None
+            first = 0
+            if part.kind == "csv":
+                line = read_line(handle)
+                header = _csv_fields(line) if line else None
+                if header is None or "url" not in header:
+                    stats.broken.add((part.label, "no header row with a `url` column"))
+                    return
+                first = handle.tell()  # data lines are counted after the header
+            for line in _lines(handle, part, first):
+                if line is None:
                     stats.skipped["line-too-long"] += 1
-                    while line and not line.endswith("\n"):  # skip the rest of the line
-                        line = handle.readline(MAX_LINE)
                     continue
-                if not line.strip():
+                text = line.decode("utf-8", "replace")
+                if not text.strip():
                     continue
-                try:
-                    record = json.loads(line)
-                except (ValueError, RecursionError):
-                    stats.skipped["bad-json"] += 1
-                    continue
+                record: Any
+                if header is None:
+                    try:
+                        record = json.loads(text)
+                    except (ValueError, RecursionError):
+                        stats.skipped["bad-json"] += 1
+                        continue
+                else:
+                    fields = _csv_fields(line)
+                    if fields is None:
+                        stats.skipped["bad-csv"] += 1
+                        continue
+                    record = dict(zip(header, fields, strict=False))
                 row = row_from_record(record) if isinstance(record, dict) else None
                 if row is None:
                     stats.skipped["no-url"] += 1
                     continue
                 stats.rows += 1
                 yield row
-        except (OSError, EOFError, zlib.error) as exc:
-            raise AuditInputError(f"{path}: cannot read: {exc}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
+        stats.broken.add((part.label, f"cannot read past a point: {exc}"))
 
 
-def csv_rows(path: Path, stats: ReadStats | None = None) -> Iterator[AuditRow]:
-    stats = stats if stats is not None else ReadStats()
-    stats.files += 1
-    csv.field_size_limit(MAX_LINE)
-    with _text(path) as handle:
-        try:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "url" not in reader.fieldnames:
-                raise AuditInputError(f"{path}: a CSV log needs a header row with a `url` column")
-            for record in reader:
-                row = row_from_record(record)
-                if row is None:
-                    stats.skipped["no-url"] += 1
-                    continue
-                stats.rows += 1
-                yield row
-        except csv.Error as exc:
-            raise AuditInputError(f"{path}: not valid CSV ({exc})") from exc
-        except (OSError, EOFError, zlib.error) as exc:
-            raise AuditInputError(f"{path}: cannot read: {exc}") from exc
+def _csv_fields(line: bytes) -> list[str] | None:
+    text = line.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return None
 
 
-def parquet_rows(
-    path: Path, stats: ReadStats | None = None, batch_size: int = 65_536
-) -> Iterator[AuditRow]:
-    stats = stats if stats is not None else ReadStats()
-    stats.files += 1
+def parquet_file(path: str) -> Any:
+    """A `pyarrow.parquet.ParquetFile`; `AuditInputError` when pyarrow is missing."""
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise AuditInputError(
             f"{path}: reading Parquet needs pyarrow (pip install 'trackguard[audit]')"
         ) from exc
+    return pq.ParquetFile(path)
+
+
+def _parquet_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
+    """Row group by row group: a corrupt group is listed and the next one still read."""
+    _check_open(part.path)
     try:
-        parquet = pq.ParquetFile(path)
+        parquet = parquet_file(part.path)
         names = set(parquet.schema_arrow.names)
-        if "url" not in names:
-            raise AuditInputError(f"{path}: a Parquet log needs a `url` column")
-        columns = [c for c in ("url", "source_url", "type", "page", "origin") if c in names]
-        for batch in parquet.iter_batches(batch_size=batch_size, columns=columns):
+        groups = parquet.num_row_groups
+    except AuditInputError:
+        raise
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        stats.broken.add((part.label, f"not a readable Parquet file ({exc})"))
+        return
+    if "url" not in names:
+        stats.broken.add((part.label, "a Parquet log needs a `url` column"))
+        return
+    columns = [c for c in PARQUET_COLUMNS if c in names]
+    end = groups if part.end < 0 else min(part.end, groups)
+    for group in range(part.start, end):
+        try:
+            batches = list(
+                parquet.iter_batches(batch_size=PARQUET_BATCH, row_groups=[group], columns=columns)
+            )
+        except Exception as exc:  # corrupt pages raise pyarrow's own error types
+            stats.broken.add((part.label, f"row group {group} unreadable ({exc})"))
+            continue
+        for batch in batches:
             for record in batch.to_pylist():
                 row = row_from_record(record)
                 if row is None:
@@ -229,18 +338,21 @@ def parquet_rows(
                     continue
                 stats.rows += 1
                 yield row
-    except AuditInputError:
-        raise
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise AuditInputError(f"{path}: not a readable Parquet file ({exc})") from exc
+
+
+def read_part(part: Part, stats: ReadStats | None = None) -> Iterator[AuditRow]:
+    """The rows of one part; bad rows and breaks are recorded in `stats` (module doc)."""
+    stats = stats if stats is not None else ReadStats()
+    if part.kind == "har":
+        return _har_rows(part, stats)
+    if part.kind == "parquet":
+        return _parquet_rows(part, stats)
+    return _log_rows(part, stats)
 
 
 def read_rows(paths: Iterable[Path], stats: ReadStats | None = None) -> Iterator[AuditRow]:
-    """All rows of all inputs, in order; HAR errors become `AuditInputError` naming the file."""
+    """All rows of whole files, in order (one process, no planning: tests and tools)."""
     stats = stats if stats is not None else ReadStats()
-    readers = {"har": har_rows, "jsonl": jsonl_rows, "csv": csv_rows, "parquet": parquet_rows}
     for path in paths:
-        try:
-            yield from readers[_kind(path)](path, stats)
-        except HarError as exc:
-            raise AuditInputError(str(exc)) from exc
+        stats.files += 1
+        yield from read_part(Part(str(path), kind_of(path)), stats)

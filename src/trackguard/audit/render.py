@@ -47,6 +47,8 @@ def _csv_rows(report: Mapping[str, Any]) -> Iterator[tuple[str, str, str, Any]]:
                 yield (section, row[key], metric, value)
     for rule in report["rules"]:
         yield ("rule", f"{rule['list']}:{rule['line']}", rule["rule"], rule["requests"])
+    for item in report.get("skipped_inputs", ()):
+        yield ("skipped_input", item["file"], "reason", item["reason"])
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -88,6 +90,8 @@ th{background:#f5f6f9;position:sticky;top:0}td.n,th.n{text-align:right;font-vari
 code{font-size:.8rem;word-break:break-all;color:#333}.muted{color:var(--muted)}
 svg{height:auto}.chart{overflow-x:auto}.chart svg{min-width:560px;max-width:100%}
 details{margin:.4rem 0}summary{cursor:pointer}
+.warn{border:1px solid var(--block);border-radius:8px;padding:.5rem .9rem;margin:.5rem 0}
+.warn code{word-break:break-all}
 .matrix td{text-align:center;font-size:.78rem;min-width:2.2rem}
 .matrix th.c{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-weight:500}
 @media (max-width:640px){body{padding:.7rem}.card b{font-size:1.2rem}}
@@ -211,6 +215,22 @@ def _matrix(matrix: Mapping[str, Any]) -> str:
     return (
         f'<div class="scroll"><table class="matrix"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
+
+
+def _skipped_note(report: Mapping[str, Any]) -> str:
+    """A visible line when inputs were read only partly or rows could not be read."""
+    skipped = report.get("skipped_inputs") or []
+    rows = report["summary"].get("unreadable_rows", 0)
+    if not skipped and not rows:
+        return ""
+    items = "".join(
+        f"<li><code>{escape(s['file'])}</code>: {escape(s['reason'])}</li>" for s in skipped
+    )
+    return (
+        f"<div class=warn><b>Incomplete input:</b> {_n(len(skipped))} file(s) read only up "
+        f"to a break (their rows before it are counted), {_n(rows)} unreadable row(s) "
+        f"skipped.<ul>{items}</ul></div>"
     )
 
 
@@ -372,7 +392,7 @@ def render_html(report: Mapping[str, Any], title: str = "trackguard audit") -> s
 <h1>{escape(title)}</h1>
 <p class="muted">Lists: {escape(lists)} · entity data: {escape(entities)} ·
 {meta["inputs"]:,} input file(s). Every block below names the rule (list:line) that made it.</p>
-<section id="summary"><h2>Summary</h2><div class="cards">{cards_html}</div>
+<section id="summary"><h2>Summary</h2>{_skipped_note(report)}<div class="cards">{cards_html}</div>
 <div class="chart">{_stack_chart(s)}</div><ul class="muted">{definitions}</ul></section>
 <section id="trackers"><h2>Top trackers by reach</h2><div class="chart">{tracker_chart}</div>
 <details open><summary>All trackers with the rules that blocked them</summary>

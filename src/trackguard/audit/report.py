@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from trackguard.audit.entities import EntityMap
-from trackguard.audit.tally import BLOCKED, DNT, FIGURES, GPC, SUBRESOURCES, DomainTally, Tally
+from trackguard.audit.tally import (
+    BLOCKED,
+    DNT,
+    FIGURES,
+    GPC,
+    SUBRESOURCES,
+    UNREADABLE_ROWS,
+    DomainTally,
+    Tally,
+)
 
 REPORT_VERSION = 1
 TOP_RULES = 5  # rules listed per tracker
@@ -217,6 +226,9 @@ def build_report(
         "trackers": len(trackers),
         "companies": len([c for c in company_rows if c["tracker"]]),
         "learned": None if context.learned is None else context.learned.get("domains"),
+        # inputs read only up to a break, and rows that could not be read (readers.py)
+        "skipped_inputs": len({file for file, _ in tally.broken}),
+        "unreadable_rows": sum(n for r, n in tally.skipped.items() if r in UNREADABLE_ROWS),
     }
     return {
         "report": {
@@ -250,6 +262,9 @@ def build_report(
         if context.learned is not None
         else {"available": False, "note": "not asked for (--no-learn)"},
         "skipped": dict(sorted(tally.skipped.items())),
+        "skipped_inputs": [
+            {"file": file, "reason": reason} for file, reason in sorted(tally.broken)
+        ],
     }
 
 

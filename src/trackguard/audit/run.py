@@ -1,17 +1,19 @@
-"""Run an audit in this process: read rows, classify them partition by partition, reduce.
+"""Run an audit in this process: read planned parts, classify them batch by batch, reduce.
 
-The same partitions and the same `tally_rows` are used by `distributed.py`, so a local run
-is the reference the cluster must reproduce exactly. Progress is reported through a plain
-callback (rows done), so the CLI decides how to draw it.
+`tally_task` is also what every Dask worker runs (`distributed.py`), on the same parts, so
+a local run is the reference the cluster must reproduce exactly. Progress is reported
+through a plain callback (rows done), so the CLI decides how to draw it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 from trackguard.audit.entities import EntityMap
-from trackguard.audit.tally import AuditRow, Checker, Tally, tally_rows
+from trackguard.audit.plan import Task
+from trackguard.audit.readers import Part, ReadStats, read_part
+from trackguard.audit.tally import AuditRow, Checker, Memo, Tally, tally_rows
 
 PARTITION_ROWS = 20_000
 
@@ -19,10 +21,62 @@ Progress = Callable[[int], None]
 
 
 def partitions(rows: Iterable[AuditRow], size: int = PARTITION_ROWS) -> Iterator[list[AuditRow]]:
-    """Consecutive lists of at most `size` rows (the unit of work and of retries)."""
+    """Consecutive lists of at most `size` rows (the unit of one `check_many` call)."""
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def tally_task(
+    parts: Sequence[Part],
+    engine: Checker,
+    entities: EntityMap | None = None,
+    *,
+    batch_rows: int = PARTITION_ROWS,
+    progress: Progress | None = None,
+    memo: Memo | None = None,
+) -> Tally:
+    """Read the parts and classify their rows in batches: one task's partial `Tally`.
+
+    Rows a broken file yielded before its break are counted; the file is listed in
+    `Tally.broken` (readers' module doc). Memory is bounded by one batch of rows plus the
+    tally itself (pages, sites, domains), never by the size of the input.
+    """
+    stats = ReadStats()
+    total = Tally()
+    memo = memo if memo is not None else Memo()
+
+    def rows() -> Iterator[AuditRow]:
+        for part in parts:
+            yield from read_part(part, stats)
+
+    for batch in partitions(rows(), batch_rows):
+        total.merge(tally_rows(batch, engine, entities, memo))
+        if progress is not None:
+            progress(len(batch))
+    total.skipped.update(stats.skipped)
+    total.broken |= stats.broken
+    return total
+
+
+def audit_tasks(
+    tasks: Iterable[Task],
+    engine: Checker,
+    entities: EntityMap | None = None,
+    *,
+    partition_rows: int = PARTITION_ROWS,
+    progress: Progress | None = None,
+) -> Tally:
+    """Run every planned task here, one after the other, and merge their tallies."""
+    total = Tally()
+    memo = Memo()
+    for task in tasks:
+        total.merge(
+            tally_task(
+                task, engine, entities, batch_rows=partition_rows, progress=progress, memo=memo
+            )
+        )
+    return total
 
 
 def audit_rows(
@@ -33,10 +87,11 @@ def audit_rows(
     partition_rows: int = PARTITION_ROWS,
     progress: Progress | None = None,
 ) -> Tally:
-    """Classify and count all rows here, one partition at a time (bounded memory per step)."""
+    """Classify and count rows already in memory (tests, benchmarks, library callers)."""
     total = Tally()
+    memo = Memo()
     for batch in partitions(rows, partition_rows):
-        total.merge(tally_rows(batch, engine, entities))
+        total.merge(tally_rows(batch, engine, entities, memo))
         if progress is not None:
             progress(len(batch))
     return total

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import click
 
+from trackguard.cli.common import EXIT_FAILED, EXIT_USAGE
 from trackguard.model import ListRejected, TrackguardError
 
 FORMATS = ("html", "json", "csv")
+#: Exit status when the report is complete but some input was read only partly (a file
+#: broke partway, or rows were unreadable): 0 and 1/2 keep their meaning (docs/cli.md).
+EXIT_INCOMPLETE = 3
 
 
 def _format_for(out: str | None, fmt: str | None) -> str:
@@ -85,6 +89,22 @@ def _summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _skipped_lines(report: dict[str, Any]) -> list[str]:
+    """Warnings for stderr when some input was read only partly (then exit 3)."""
+    skipped = report["skipped_inputs"]
+    rows = report["summary"]["unreadable_rows"]
+    if not skipped and not rows:
+        return []
+    lines = [
+        f"warning: {len(skipped):,} file(s) read only up to a break, "
+        f"{rows:,} unreadable row(s) skipped (see `skipped_inputs` in the report)"
+    ]
+    lines += [f"  {s['file']}: {s['reason']}" for s in skipped[:20]]
+    if len(skipped) > 20:
+        lines.append(f"  … and {len(skipped) - 20:,} more")
+    return lines
+
+
 def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
     """What the Personalized list would suggest from the same HAR files (learning.md §B).
 
@@ -94,6 +114,7 @@ def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
     """
     import tempfile
 
+    from trackguard.har import HarError
     from trackguard.learn.har_adapter import read_har_exchanges
     from trackguard.learn.listing import UserChoices, listing
     from trackguard.learn.model import Mode
@@ -121,8 +142,10 @@ def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
             list_allows=lambda d: layer(d) == "list-allow",
         )
         for path in hars:
-            for exchange, site in read_har_exchanges(path):
-                service.exchange(exchange, site)
+            # a file that breaks partway keeps what was read before (as in the audit)
+            with suppress(HarError):
+                for exchange, site in read_har_exchanges(path):
+                    service.exchange(exchange, site)
         last_day = max(
             (s.last_day for s in map(service.state.summary, service.state.trackers)), default=0
         )
@@ -209,7 +232,8 @@ def register(main: click.Group) -> None:
         stopped with the lists by URL and with host-only tunnels.
         """
         from trackguard.audit.entities import EntityError, EntityMap, load_entities
-        from trackguard.audit.readers import AuditInputError, ReadStats, expand_inputs, read_rows
+        from trackguard.audit.plan import plan_inputs
+        from trackguard.audit.readers import AuditInputError, expand_inputs
         from trackguard.audit.render import render_csv, render_html, render_json
         from trackguard.audit.report import ReportContext, build_report
 
@@ -220,11 +244,10 @@ def register(main: click.Group) -> None:
             files = expand_inputs(inputs)
             entity_map = load_entities(entities) if entities else EntityMap()
             engine = _engine(lists)
+            tasks = plan_inputs(files, partition_rows)
         except (AuditInputError, EntityError, ListRejected, TrackguardError, OSError) as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        stats = ReadStats()
-        rows = read_rows(files, stats)
+            sys.exit(EXIT_USAGE)
         show = sys.stderr.isatty() if progress is None else progress
         label = f"auditing {len(files):,} file(s)"
         try:
@@ -233,7 +256,7 @@ def register(main: click.Group) -> None:
                     from trackguard.audit.distributed import audit_on_dask
 
                     tally = audit_on_dask(
-                        rows,
+                        tasks,
                         engine.to_bytes(),
                         entity_map or None,
                         address=dask_address,
@@ -242,10 +265,10 @@ def register(main: click.Group) -> None:
                         progress=advance,
                     )
                 else:
-                    from trackguard.audit.run import audit_rows
+                    from trackguard.audit.run import audit_tasks
 
-                    tally = audit_rows(
-                        rows,
+                    tally = audit_tasks(
+                        tasks,
                         engine,
                         entity_map or None,
                         partition_rows=partition_rows,
@@ -253,8 +276,7 @@ def register(main: click.Group) -> None:
                     )
         except (AuditInputError, TrackguardError) as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-        tally.skipped.update(stats.skipped)
+            sys.exit(EXIT_FAILED)
         list_ids = tuple(Path(p).name for p in lists) or ("enabled subscriptions",)
         learned = _learned(files, engine) if learn else None
         context = ReportContext(
@@ -271,3 +293,8 @@ def register(main: click.Group) -> None:
             click.echo(f"report written to {out} ({fmt})", err=True)
         else:
             click.echo(text, nl=False)
+        warnings = _skipped_lines(report)
+        for line in warnings:
+            click.echo(line, err=True)
+        if warnings:
+            sys.exit(EXIT_INCOMPLETE)

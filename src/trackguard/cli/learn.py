@@ -28,8 +28,10 @@ from trackguard.learn.service import (
     LearnSettings,
     build_context,
     learn_settings,
+    never_learn_key,
     record_verdict,
     save_learn_settings,
+    set_never_learn,
     today,
 )
 from trackguard.settings import load_settings, state_dir
@@ -133,13 +135,16 @@ def status_command(as_json: bool) -> None:
         "evidence_rows": sum(len(r) for r in view.state.evidence.values()),
         "noisy_dropped": view.state.noisy,
         "storage_bytes": store.storage_bytes(view.home),
+        "never_learn": sorted(view.ctx.never_learn),
     }
     if as_json:
         _print_json(data)
         return
     out = _out()
     for key, value in data.items():
-        out.print(f"{key.replace('_', ' '):<20} {value}")
+        if isinstance(value, list):
+            value = ", ".join(value) or "-"
+        out.print(f"{key.replace('_', ' '):<20} {escape(str(value))}")
     if view.learn.mode is Mode.AUTO:
         _err().print(f"[yellow]warning:[/] {AUTO_WARNING}")
 
@@ -205,6 +210,17 @@ def show_command(domain: str, as_json: bool) -> None:
         ("deciding layer", f"{found.get('layer', '-')}: {found.get('layer_reason', '')}"),
         ("enforced", "yes" if found["enforced"] else "no"),
     ]
+    checked = found.get("dnt_policy") or {}
+    if checked:
+        rows.append(
+            (
+                "dnt policy",
+                ", ".join(
+                    f"{host} {'posts it (exempt)' if ok else 'none'}"
+                    for host, ok in checked.items()
+                ),
+            )
+        )
     out = _out()
     for key, value in rows:
         out.print(f"{key:<15} {escape(str(value))}")
@@ -239,6 +255,48 @@ def accept_command(domain: str, as_json: bool) -> None:
 def reject_command(domain: str, as_json: bool) -> None:
     """Reject a suggestion: it is never suggested or enforced again."""
     _verdict(domain, "rejected", as_json)
+
+
+def _never_learn(site: str, listed: bool, as_json: bool) -> None:
+    key = never_learn_key(site)
+    if key is None:
+        raise click.BadParameter(
+            "give a site name such as example.com (IP addresses and local names are never"
+            " learned from anyway)",
+            param_hint="SITE",
+        )
+    changed, forgotten = set_never_learn(state_dir(), key, listed)
+    if as_json:
+        _print_json(
+            {"site": key, "never_learn": listed, "changed": changed, "forgotten": forgotten}
+        )
+        return
+    if listed:
+        _out().print(
+            f"{escape(key)}: never learned from"
+            + (" (already listed)" if not changed else "")
+            + (f"; forgot {forgotten} evidence rows counted there" if forgotten else "")
+        )
+    else:
+        _out().print(
+            f"{escape(key)}: learned from again" + ("" if changed else " (was not listed)")
+        )
+
+
+@learn_group.command("ignore")
+@click.argument("site")
+@json_option
+def ignore_command(site: str, as_json: bool) -> None:
+    """Never learn here: pages of SITE add no evidence; what they added is forgotten."""
+    _never_learn(site, True, as_json)
+
+
+@learn_group.command("unignore")
+@click.argument("site")
+@json_option
+def unignore_command(site: str, as_json: bool) -> None:
+    """Learn from pages of SITE again (undoes `learn ignore`)."""
+    _never_learn(site, False, as_json)
 
 
 @learn_group.command("mode")
@@ -340,10 +398,13 @@ def import_command(file: Path, as_json: bool) -> None:
         rows = listing.parse_import(file.read_text(encoding="utf-8", errors="replace"), today())
     except ValueError as exc:
         raise click.ClickException(f"{file}: {exc}") from None
-    home = state_dir()
-    state = store.load_state(home)
-    added = listing.merge_import(state, rows)
-    store.save_state(home, state)
+    added = 0
+
+    def merge(state: LearnState) -> None:
+        nonlocal added
+        added = listing.merge_import(state, rows)
+
+    store.update_state(state_dir(), merge)  # a running proxy's evidence is kept
     if as_json:
         _print_json({"imported": added, "read": len(rows)})
     else:

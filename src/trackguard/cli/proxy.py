@@ -306,9 +306,8 @@ def proxy_command(
             matcher=matcher,
             sock=sock,
             peers=peers,
-            # One store writer: the first worker records what it sees for the learner
-            # (about 1/N of the traffic); every worker enforces what was learned.
-            learn=index == 0,
+            # Every worker records its share for the learner; the store merges them.
+            learn=True,
         )
         _run_async(lambda: serve(service, False))
         return 0

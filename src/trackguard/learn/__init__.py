@@ -10,6 +10,8 @@ Read in this order:
 - `feed.py`: HTTP exchanges to observations, with the only per-page memory adapters may
   keep (page cookie values for 30 minutes, partitioned cookie names). Memory only.
 - `store.py`: the SQLite tables of §B10, the key file, the policy store (verdicts).
+- `dnt.py`: the DNT-policy check of §B7.4 (HTTPS fetch on a thread, SHA-1 against the
+  EFF policy hashes). The only network I/O here; the core gets its results as values.
 - `service.py`: the door for adapters (proxy, HAR import, CLI): settings, context, flush.
 
 Nothing here attributes requests (the adapters do, §B2), imports `proxy` or `cli`, or

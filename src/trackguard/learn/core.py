@@ -113,11 +113,17 @@ class Learner:
             return None
         if self.ctx.entities.owner(tracker) == site:
             return None  # first party, or one owner's related domains (§B5)
-        if ignored_reason(host) is not None or site in self.ctx.never_learn:
+        if ignored_reason(host) is not None or self.never_here(obs.site_host, site):
             return None
         if self.ctx.verdicts.get(tracker) == "rejected":
             return None  # a rejected suggestion is never suggested again (§B7.1)
         return tracker, site
+
+    def never_here(self, site_host: str, site: str) -> bool:
+        """The page's site is on the "never learn here" list (by registrable domain, or
+        by its owner key when the user listed that)."""
+        never = self.ctx.never_learn
+        return bool(never) and (site in never or tracker_key(to_ascii_host(site_host)) in never)
 
     def observe(self, obs: Observation) -> Evidence | None:
         if self.ctx.config.mode is Mode.OFF:
@@ -163,6 +169,8 @@ class LearnState:
     path_rules: set[tuple[str, str]] = field(default_factory=set)
     novelty: dict[tuple[int, int], int] = field(default_factory=dict)  # (tag, day) -> used
     presence: dict[tuple[str, int], int] = field(default_factory=dict)  # (item, tag) -> day
+    #: DNT-policy checks (§B7.4): tracker FQDN -> (posts a known policy, day to check again)
+    dnt: dict[str, tuple[bool, int]] = field(default_factory=dict)
     recomputed_day: int = -1
     noisy: int = 0  # novel observations dropped by the cap (stats only)
 
@@ -209,6 +217,35 @@ class LearnState:
         key = (item.item, item.site_tag)
         self.presence[key] = max(self.presence.get(key, item.day), item.day)
 
+    def forget_site(self, tag: int) -> int:
+        """Drop every row counted for one site tag ("never learn here" added later).
+
+        Tags are 16 bits, so a row of another site with the same tag may go too: that can
+        only undercount, like any tag collision (§B10). Returns the rows dropped.
+        """
+        dropped = 0
+        for tracker, rows in list(self.evidence.items()):
+            if rows.pop(tag, None) is not None:
+                dropped += 1
+                row = self.trackers.get(tracker)
+                if row is not None and row.decision is Remedy.NONE:
+                    row.site_count = len(rows)
+            if not rows:
+                del self.evidence[tracker]
+                row = self.trackers.get(tracker)
+                if row is not None and row.decision is Remedy.NONE:
+                    del self.trackers[tracker]
+        for key in [k for k in self.presence if k[1] == tag]:
+            del self.presence[key]
+            dropped += 1
+        for budget in [k for k in self.novelty if k[0] == tag]:
+            del self.novelty[budget]
+        return dropped
+
+    def record_dnt(self, fqdn: str, compliant: bool, next_day: int) -> None:
+        """The result of one DNT-policy check of a decided tracker's host (§B7.4)."""
+        self.dnt[fqdn] = (compliant, next_day)
+
     def sighting(self, tracker: str, day: int) -> None:
         """A request to a decided tracker (blocked ones too) keeps its rule alive (§B10)."""
         row = self.trackers.get(tracker)
@@ -244,6 +281,12 @@ class LearnState:
                 del self.trackers[tracker]
                 self.path_rules = {(h, p) for h, p in self.path_rules if h + p != tracker}
                 self.evidence.pop(tracker, None)
+        # A DNT check is kept only while a decision it exempts from can exist.
+        decided = {
+            t.split("/", 1)[0] for t, r in self.trackers.items() if r.decision is not Remedy.NONE
+        }
+        for fqdn in [f for f in self.dnt if tracker_key(f) not in decided and f not in decided]:
+            del self.dnt[fqdn]
 
     def recompute(self, today: int, ctx: LearnContext) -> None:
         """Decide every tracker from its evidence, once per day (§B6.5, §B9.4)."""
@@ -363,11 +406,18 @@ def gate(summary: Summary, ctx: LearnContext, today: int) -> Gate:
 
 @dataclass(frozen=True, slots=True)
 class LearnedRules:
-    """The learned layer the policy applies (§B7 step 5): hosts and paths by remedy."""
+    """The learned layer the policy applies (§B7 step 5): hosts and paths by remedy.
+
+    `user` names the keys that come from accepted suggestions (user rules, §B7 step 1);
+    `exempt` the exact hosts that post a known DNT policy (§B7 step 4), which learned
+    decisions, and only those, leave alone.
+    """
 
     block: frozenset[str] = frozenset()
     strip: frozenset[str] = frozenset()
     paths: frozenset[tuple[str, str]] = frozenset()
+    user: frozenset[str] = frozenset()
+    exempt: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
         return bool(self.block or self.strip or self.paths)
@@ -382,9 +432,11 @@ def enforced(state: LearnState, ctx: LearnContext, today: int) -> LearnedRules:
     block: set[str] = set()
     strip: set[str] = set()
     paths: set[tuple[str, str]] = set()
+    user: set[str] = set()
     for tracker, verdict in ctx.verdicts.items():
         if verdict != "accepted":
             continue
+        user.add(tracker)
         row = state.trackers.get(tracker)
         action = row.decision if row is not None else Remedy.NONE
         if "/" in tracker:
@@ -395,7 +447,7 @@ def enforced(state: LearnState, ctx: LearnContext, today: int) -> LearnedRules:
         else:
             block.add(tracker)
     if ctx.config.mode is not Mode.AUTO:
-        return LearnedRules(frozenset(block), frozenset(strip), frozenset(paths))
+        return LearnedRules(frozenset(block), frozenset(strip), frozenset(paths), frozenset(user))
     for tracker in state.trackers:
         summary = state.summary(tracker)
         if not gate(summary, ctx, today).enforced:
@@ -412,7 +464,10 @@ def enforced(state: LearnState, ctx: LearnContext, today: int) -> LearnedRules:
             if count >= ctx.config.presence_threshold and not ctx.list_allows(item):
                 host, _, path = item.partition("/")
                 paths.add((host, "/" + path))
-    return LearnedRules(frozenset(block), frozenset(strip), frozenset(paths))
+    exempt = frozenset(fqdn for fqdn, (compliant, _next) in state.dnt.items() if compliant)
+    return LearnedRules(
+        frozenset(block), frozenset(strip), frozenset(paths), frozenset(user), exempt
+    )
 
 
 def match_learned(rules: LearnedRules, host: str, path: str) -> tuple[Remedy, str] | None:
@@ -432,6 +487,22 @@ def match_learned(rules: LearnedRules, host: str, path: str) -> tuple[Remedy, st
         if dot < 0:
             return None
         suffix = suffix[dot + 1 :]
+
+
+def is_learned(rules: LearnedRules, key: str) -> bool:
+    """A match of `key` comes from a learned decision, not from an accepted suggestion."""
+    return key not in rules.user
+
+
+def dnt_exempt(rules: LearnedRules, host: str, key: str) -> bool:
+    """The exact host posts a known DNT policy and the match is a learned decision (§B7.4)."""
+    return host in rules.exempt and is_learned(rules, key)
+
+
+def dnt_due(state: LearnState, fqdn: str, today: int) -> bool:
+    """The host of a decided tracker has never been checked, or its re-check day came."""
+    checked = state.dnt.get(fqdn)
+    return checked is None or checked[1] <= today
 
 
 def is_private(host: str) -> bool:

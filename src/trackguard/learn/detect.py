@@ -172,25 +172,56 @@ def url_id_bits(obs: Observation) -> float:
     return best
 
 
+#: What a page's script sends data with (`fetch`/XHR, `sendBeacon`, `<a ping>`, other).
+_SENT = RequestType.XMLHTTPREQUEST | RequestType.PING | RequestType.OTHER
+
+
+def _empty_answer(obs: Observation) -> bool:
+    """Answered with nothing worth fetching: 204, or a body of at most `TINY` bytes."""
+    shape = obs.response
+    return shape is not None and (
+        shape.status == 204 or (shape.status < 400 and 0 <= shape.size <= TINY)
+    )
+
+
 def is_beacon(obs: Observation) -> bool:
-    """Beacons and hyperlink-auditing pings (the adapter maps `Ping-*` headers to PING)."""
-    return obs.request_type is RequestType.PING
+    """Beacons and hyperlink-auditing pings (the adapter maps `Ping-*` headers to PING),
+    and beacon-shaped posts: a POST to a third party answered with a 204 or a tiny body,
+    or, when it is not a script's fetch, never answered (HARs record beacons cut off by
+    the page's unload with status 0; a video player's aborted fetches look the same and do
+    not count). Analytics and error-report collectors (sentry.io, newsroom.bi,
+    cloudflareinsights.com...) send this way without cookies (L-12)."""
+    if obs.request_type is RequestType.PING:
+        return True
+    if obs.method != "POST" or not obs.request_type & _SENT:
+        return False
+    if obs.response is None:
+        return obs.request_type is not RequestType.XMLHTTPREQUEST
+    return _empty_answer(obs)
 
 
 def is_pixel(obs: Observation, config: LearnConfig) -> bool:
-    """A tracking pixel: a tiny image or empty answer to a request carrying an id-sized value.
+    """A tracking pixel: a request carrying an id-sized value answered with nothing.
 
-    Needs a response (HAR or proxy): 204, or an image of at most `TINY` bytes, and a query
-    value estimating at least `pixel_bits` (a client id, not a cache-buster digit).
+    The query must hold a value estimating at least `pixel_bits` (a client id, not a
+    cache-buster digit). The answer: a 204 or a tiny image/text body to an image, script
+    fetch or ping; or, for images, pings and other non-script types, no answer at all (a
+    HAR's status 0: cut off by the page's unload, as many pixels are). A script's fetch
+    without an answer does not count: video players abort range requests that way.
     """
+    if not obs.query:
+        return False
     shape = obs.response
-    if shape is None or not obs.query:
-        return False
-    tiny = shape.status == 204 or (
-        shape.content_class in ("image", "other", "text") and 0 <= shape.size <= TINY
-    )
-    if not tiny or obs.request_type not in (RequestType.IMAGE, RequestType.XMLHTTPREQUEST):
-        return False
+    if shape is None:
+        sendable = RequestType.IMAGE | RequestType.PING | RequestType.OTHER
+        if not obs.request_type & sendable:
+            return False
+    else:
+        tiny = shape.status == 204 or (
+            shape.content_class in ("image", "other", "text") and 0 <= shape.size <= TINY
+        )
+        if not tiny or not obs.request_type & (RequestType.IMAGE | _SENT):
+            return False
     return any(estimate_bits(v) >= config.pixel_bits for _, v in obs.query[:MAX_PAIRS])
 
 

@@ -33,6 +33,9 @@ IGNORED_HOSTS: dict[str, str] = {
     "recaptcha.net": "Google reCAPTCHA bot challenge",
     "challenges.cloudflare.com": "Cloudflare Turnstile bot challenge",
     "arkoselabs.com": "Arkose Labs bot challenge",
+    "awswaf.com": "AWS WAF bot challenge and CAPTCHA (Privacy Badger yellowlists it)",
+    "captcha-delivery.com": "DataDome bot challenge (its CAPTCHA pages)",
+    "jnn-pa.googleapis.com": "Google web-app attestation (BotGuard) for YouTube embeds",
     "id.opendns.com": "OpenDNS identity check (ignored by Privacy Badger too)",
 }
 

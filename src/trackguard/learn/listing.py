@@ -91,10 +91,33 @@ def summaries(state: LearnState) -> list[Summary]:
     return [state.summary(t) for t in sorted(state.trackers)]
 
 
-def item(summary: Summary, ctx: LearnContext, choices: UserChoices, today: int) -> dict[str, Any]:
+def dnt_hosts(tracker: str, dnt: Mapping[str, tuple[bool, int]]) -> dict[str, bool]:
+    """The tracker's hosts whose DNT policy was checked: host -> posts a known policy."""
+    host = tracker.split("/", 1)[0]
+    return {
+        fqdn: compliant
+        for fqdn, (compliant, _next) in sorted(dnt.items())
+        if fqdn == host or tracker_key(fqdn) == host
+    }
+
+
+def item(
+    summary: Summary,
+    ctx: LearnContext,
+    choices: UserChoices,
+    today: int,
+    dnt: Mapping[str, tuple[bool, int]] | None = None,
+) -> dict[str, Any]:
     """One `learn list --json` item (the shape issue 13 fixes, plus explanation fields)."""
     action = suggested_action(summary, ctx)
     layer, why = winning_layer(summary.tracker, summary, ctx, choices, today)
+    checked = dnt_hosts(summary.tracker, dnt or {})
+    exempt = [fqdn for fqdn, compliant in checked.items() if compliant]
+    if exempt and layer == "learned":
+        why += (
+            f"; except {', '.join(exempt)}: posts the EFF Do Not Track policy, so the"
+            " personalized list leaves it alone (DNT-policy exemption)"
+        )
     verdict = choices.verdicts.get(summary.tracker)
     reason = decide(summary, ctx).reason if summary.source is Source.LEARNED else "imported"
     return {
@@ -103,7 +126,12 @@ def item(summary: Summary, ctx: LearnContext, choices: UserChoices, today: int) 
         "days": summary.last_day - summary.first_day + 1,
         "kinds": summary.kinds.names,
         "action": None if action is Remedy.NONE else action.value,
-        "enforced": layer in ("learned", "user-accept") and action is not Remedy.NONE,
+        # An accepted block is your override now (layer user-block): enforced all the same.
+        "enforced": action is not Remedy.NONE
+        and (
+            layer in ("learned", "user-accept")
+            or (layer == "user-block" and verdict is not None and verdict[0] == "accepted")
+        ),
         "first_day": iso_day(summary.first_day),
         "last_day": iso_day(summary.last_day),
         "threshold": ctx.config.threshold,
@@ -112,6 +140,7 @@ def item(summary: Summary, ctx: LearnContext, choices: UserChoices, today: int) 
         "layer_reason": why,
         "verdict": verdict[0] if verdict else None,
         "source": summary.source.value,
+        "dnt_policy": checked,
     }
 
 
@@ -140,7 +169,7 @@ def presence_items(state: LearnState, ctx: LearnContext) -> list[dict[str, Any]]
 def listing(
     state: LearnState, ctx: LearnContext, choices: UserChoices, today: int
 ) -> list[dict[str, Any]]:
-    out = [item(s, ctx, choices, today) for s in summaries(state)]
+    out = [item(s, ctx, choices, today, state.dnt) for s in summaries(state)]
     out.sort(key=lambda i: (i["action"] is None, -i["sites"], i["domain"]))
     return out + presence_items(state, ctx)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
@@ -25,19 +26,30 @@ from trackguard.learn.core import (
     LearnedRules,
     Learner,
     LearnState,
+    dnt_due,
     enforced,
+    is_learned,
     match_learned,
 )
+from trackguard.learn.dnt import DntChecker
 from trackguard.learn.feed import DAY, Exchange, Feed
-from trackguard.learn.keys import EntityMap, entity_map_from_disconnect, site_tagger
+from trackguard.learn.keys import (
+    EntityMap,
+    entity_map_from_disconnect,
+    site_key,
+    site_tagger,
+    tracker_key,
+)
 from trackguard.learn.listing import iso_day
-from trackguard.learn.model import LearnConfig, Mode, Remedy
+from trackguard.learn.model import Evidence, LearnConfig, Mode, PresenceItem, Remedy
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
 from trackguard.policy.decide import LearnedMatch, PolicyConfig
 from trackguard.settings import Settings, load_settings, save_settings
 
 #: Save the state at most this often from a long-running adapter (seconds).
 FLUSH_EVERY = 30.0
+#: Save at once when this many observations wait (bounds the memory they use).
+MAX_PENDING = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +142,48 @@ def record_verdict(home: Path, item: Mapping[str, Any], verdict: str) -> str:
         settings = settings.replace(user_block=(*settings.user_block, name))
     elif verdict == "rejected":
         settings = settings.replace(user_block=tuple(d for d in settings.user_block if d != name))
+    _bump_revision(home, settings)
+    return action
+
+
+def _bump_revision(home: Path, settings: Settings) -> None:
+    """Save `settings` with `learn_revision` + 1: running proxies reload the learner."""
     extra = dict(settings.extra)
     extra["learn_revision"] = int(extra.get("learn_revision", 0) or 0) + 1
     save_settings(settings.replace(extra=extra), home)
-    return action
+
+
+def never_learn_key(text: str) -> str | None:
+    """The registrable domain "never learn here" keeps for a site, host or URL typed by
+    the user; None when it names no site that could ever be learned from (IP, local)."""
+    text = text.strip()
+    host = split_url(text if "://" in text else f"http://{text}").host
+    return tracker_key(host) if host and " " not in host else None
+
+
+def set_never_learn(home: Path, site: str, listed: bool) -> tuple[bool, int]:
+    """Add a site to "never learn here" (forgetting what was counted there) or remove it.
+
+    `site` is a registrable domain (`never_learn_key`). Returns (the list changed, rows
+    forgotten). Rows are found by the site's keyed tag, so those of a site sharing its tag
+    (or its owner, through the entity map) go too: an undercount, never an overcount.
+    """
+    changed = store.save_never_learn(home, site, listed)
+    forgotten = 0
+    settings = load_settings(home)
+    if listed and (home / store.LEARN_DB).exists():
+        learn = learn_settings(settings)
+        key = site_key(site, load_entity_map(learn.entities_file))
+        if key is not None:
+            tag = site_tagger(store.load_key(home))(key)
+
+            def forget(state: LearnState) -> None:
+                nonlocal forgotten
+                forgotten = state.forget_site(tag)
+
+            store.update_state(home, forget)
+    _bump_revision(home, settings)
+    return changed, forgotten
 
 
 def today(now: float | None = None) -> int:
@@ -176,17 +226,24 @@ class LearnerService:
         list_allows: Callable[[str], bool] | None = None,
         entities: EntityMap | None = None,
         clock: Callable[[], float] = time.time,
+        dnt: DntChecker | None = None,
     ) -> None:
+        """`dnt`: the DNT-policy checker (§B7.4) learned decisions consult; None: none."""
         self.home = home
         self.learn = learn
         self.clock = clock
+        self.dnt = dnt
         self.ctx = build_context(
             home, learn, is_listed=is_listed, list_allows=list_allows, entities=entities
         )
         self.learner = Learner(self.ctx)
         self.feed = Feed()
         self.state = store.load_state(home) if learn.mode is not Mode.OFF else LearnState()
-        self.dirty = False
+        # What this process counted since its last flush, replayed onto the stored state
+        # then (`store.update_state`), so writers beside it lose nothing.
+        self._pending: list[Evidence | PresenceItem] = []
+        self._sightings: dict[str, int] = {}
+        self._dnt_results: dict[str, tuple[bool, int]] = {}
         self._last_flush = clock()
         self._rules_day = -1
         self._rules = LearnedRules()
@@ -194,6 +251,10 @@ class LearnerService:
     @property
     def active(self) -> bool:
         return self.learn.mode is not Mode.OFF and self.clock() >= self.learn.paused_until
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._pending or self._sightings or self._dnt_results)
 
     def exchange(self, ex: Exchange, site_host: str) -> bool:
         """Count one exchange attributed to `site_host` ("" when unattributed)."""
@@ -207,22 +268,53 @@ class LearnerService:
             return False
         counted = False
         ev = self.learner.observe(obs)
-        if ev is not None:
+        # Evidence-free observations only refine the response shape of known trackers.
+        if ev is not None and (ev.kinds or ev.tracker in self.state.trackers):
             counted = self.state.add(ev, self.ctx)
-            self.dirty = self.dirty or counted or bool(ev.kinds)
+            self._pending.append(ev)
         item = self.learner.presence(obs)
         if item is not None:
             self.state.add_presence(item, self.ctx)
-            self.dirty = True
+            self._pending.append(item)
+        if len(self._pending) >= MAX_PENDING:
+            self.flush()
         return counted
 
     def sighting(self, tracker: str, day: int) -> None:
         self.state.sighting(tracker, day)
-        self.dirty = True
+        if self._sightings.get(tracker, -1) < day:
+            self._sightings[tracker] = day
+
+    def dnt_check(self, fqdn: str) -> None:
+        """A learned decision matched a request to `fqdn`: check its DNT policy if due.
+
+        Only learned decisions reach here, and only in `auto` mode (in other modes the
+        layer holds accepted suggestions alone), as §B7.4 requires: the fetch itself tells
+        the server the user is considering blocking it.
+        """
+        if self.dnt is not None and dnt_due(self.state, fqdn, today(self.clock())):
+            self.dnt.request(fqdn)
+
+    def collect_dnt(self) -> bool:
+        """Take finished checks into the state; each is re-checked in 1-7 days (random)."""
+        if self.dnt is None:
+            return False
+        done = self.dnt.results()
+        if not done:
+            return False
+        day = today(self.clock())
+        for fqdn, compliant in done:
+            result = (compliant, day + 1 + secrets.randbelow(7))
+            self.state.record_dnt(fqdn, *result)
+            self._dnt_results[fqdn] = result
+        return True
 
     def rules(self) -> LearnedRules:
-        """What `auto` enforces today (recomputed at most once a day, §B9.4)."""
+        """What `auto` enforces today (recomputed at most once a day, §B9.4; a finished
+        DNT-policy check only changes which exact hosts are exempt)."""
         day = today(self.clock())
+        if self.collect_dnt():
+            self._rules_day = -1
         if day != self._rules_day:
             if self.learn.mode is not Mode.OFF:
                 self.state.roll(day, self.ctx)
@@ -235,10 +327,50 @@ class LearnerService:
             self.flush()
 
     def flush(self) -> None:
-        if self.dirty:
-            store.save_state(self.home, self.state)
-            self.dirty = False
+        """Add what this process counted to the store; take everyone's state back.
+
+        The pending evidence is replayed through the same counting rules (novelty cap,
+        remedy, retention) onto the stored state, so the result is what one process seeing
+        all the traffic would have counted. If the store cannot be written the pending
+        evidence is kept for the next try, up to `MAX_PENDING` items.
+        """
         self._last_flush = self.clock()
+        if not self.dirty:
+            return
+        pending, sightings, ctx = self._pending, self._sightings, self.ctx
+        checks = self._dnt_results
+        # Sites put on "never learn here" since this process counted them: their
+        # evidence was just forgotten in the store and must not come back from here.
+        never = {
+            ctx.site_tag(key)
+            for site in store.load_never_learn(self.home)
+            if (key := site_key(site, ctx.entities)) is not None
+        }
+
+        def replay(state: LearnState) -> None:
+            for item in pending:
+                if item.site_tag in never:
+                    continue
+                if isinstance(item, Evidence):
+                    state.add(item, ctx)
+                else:
+                    state.add_presence(item, ctx)
+            for tracker, day in sightings.items():
+                state.sighting(tracker, day)
+            for fqdn, (compliant, next_day) in checks.items():
+                state.record_dnt(fqdn, compliant, next_day)
+
+        try:
+            self.state = store.update_state(self.home, replay)
+        except Exception:
+            del self._pending[: max(0, len(self._pending) - MAX_PENDING // 2)]
+            raise
+        self._pending = []
+        self._sightings = {}
+        self._dnt_results = {}
+        # Other writers' evidence may have brought decisions: the layer is derived again
+        # (from decisions made by the daily recompute, so no same-day loop closes, §B9.4).
+        self._rules_day = -1
 
 
 # -- the proxy's view: the learned layer and the observation hook ---------------------------
@@ -259,10 +391,15 @@ class LearnedPolicy:
 
     def match(self, host: str, path: str) -> LearnedMatch | None:
         service = self.service
-        found = match_learned(service.rules(), host, path)
+        rules = service.rules()
+        found = match_learned(rules, host, path)
         if found is None:
             return None
         remedy, key = found
+        if is_learned(rules, key):  # DNT-policy exemption, learned decisions only (§B7.4)
+            service.dnt_check(host)
+            if host in rules.exempt:
+                return None
         block = remedy is not Remedy.STRIP
         if block:
             service.sighting(key, today(service.clock()))
@@ -301,8 +438,9 @@ class LearnedPolicy:
 class ProxyLearner:
     """What the proxy's planner calls with each answered exchange (§B2: it attributed it).
 
-    `record=False` (one of several `--workers`) enforces without recording, so sibling
-    processes never overwrite each other's state.
+    Every proxy process records (each `--workers` process sees part of the traffic; the
+    store merges what they save). `record=False` enforces without recording, for a
+    listener whose traffic must not be learned from.
     """
 
     def __init__(self, service: LearnerService, *, record: bool = True) -> None:
@@ -368,10 +506,14 @@ class ProxyLearning:
         *,
         record: bool = True,
         clock: Callable[[], float] = time.time,
+        dnt: DntChecker | None = None,
     ) -> None:
+        """`dnt`: the DNT-policy checker (default: real HTTPS fetches, started on the
+        first learned match in `auto` mode)."""
         self.home = home
         self.matcher = matcher
         self.clock = clock
+        self.dnt = dnt if dnt is not None else DntChecker()
         self.service = self._service(settings)
         self.hook = ProxyLearner(self.service, record=record)
         self.policy = LearnedPolicy(self.service)
@@ -393,6 +535,7 @@ class ProxyLearning:
             is_listed=self._listed,
             list_allows=self._allows,
             clock=self.clock,
+            dnt=self.dnt,
         )
 
     def reload(self, settings: Settings) -> None:
@@ -407,5 +550,7 @@ class ProxyLearning:
         return dataclasses.replace(config, learned=self.policy)
 
     def close(self) -> None:
+        self.dnt.close()
+        self.service.collect_dnt()  # checks that finished are saved too
         if self.hook.record:
             self.service.flush()

@@ -1,7 +1,8 @@
 """The learner's store (learning.md §B10): one SQLite file, a key file, and the policy store.
 
 - `learning.sqlite3` holds the tables of §B10 (plus `presence_item` when the opt-in
-  presence mode is on). It is written as a whole from a `LearnState` in one transaction;
+  presence mode is on). Each writer reads, changes and rewrites it in one transaction
+  (`update_state`), so proxy workers and CLI commands writing at once lose nothing;
   `secure_delete` zeroes what a save replaces and the WAL is truncated after it, so the
   files never hold more than the current state (L-7).
 - `learning.key` (0600, outside the database) keys the site tags; `wipe` rotates it.
@@ -13,10 +14,12 @@ Must not: decide anything (that is `core`), or store a site name, URL or cookie 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import sqlite3
 import tempfile
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -119,89 +122,131 @@ def _connect(home: Path) -> sqlite3.Connection:
 
 def load_state(home: Path) -> LearnState:
     """The learner's tables as a `LearnState` (empty when there is no database yet)."""
-    state = LearnState()
     if not (home / LEARN_DB).exists():
-        return state
+        return LearnState()
     with closing(_connect(home)) as conn:
-        for tracker, tag, kinds, day in conn.execute("SELECT * FROM evidence"):
-            state.evidence.setdefault(tracker, {})[int(tag)] = [int(kinds), int(day)]
-        for row in conn.execute(
-            "SELECT tracker, kinds, site_count, first_day, last_day, asset_ratio, responses,"
-            " decision, decided_day, source FROM tracker"
-        ):
-            state.trackers[row[0]] = TrackerRow(
-                kinds=int(row[1]),
-                site_count=int(row[2]),
-                first_day=int(row[3]),
-                last_day=int(row[4]),
-                asset_ratio=row[5],
-                responses=int(row[6]),
-                decision=Remedy(row[7] or "none"),
-                decided_day=row[8],
-                source=Source(row[9]),
-            )
-        state.path_rules = {(h, p) for h, p in conn.execute("SELECT host, path FROM path_rule")}
-        for tag, day, used in conn.execute("SELECT site_tag, day, used FROM novelty_budget"):
-            state.novelty[(int(tag), int(day))] = int(used)
-        for item, tag, day in conn.execute("SELECT item, site_tag, day FROM presence_item"):
-            state.presence[(item, int(tag))] = int(day)
-        meta = dict(conn.execute("SELECT key, value FROM learn_meta").fetchall())
-        state.recomputed_day = int(meta.get("recomputed_day", -1))
-        state.noisy = int(meta.get("noisy", 0))
-    return state
+        return _read(conn)
 
 
 def save_state(home: Path, state: LearnState) -> None:
-    """Replace the stored tables with `state` in one transaction, then truncate the WAL."""
+    """Replace the stored tables with `state` in one transaction, then truncate the WAL.
+
+    Only for a writer that owns the whole state (tests, tools); processes that run beside
+    others (proxy workers, `learn from-har`, `learn import`) use `update_state`.
+    """
+    update_state(home, lambda stored: _replace(stored, state))
+
+
+def update_state(home: Path, change: Callable[[LearnState], None]) -> LearnState:
+    """Read the stored state, `change` it and write it back in one write transaction.
+
+    Several processes write this file at once (every `proxy --workers` process, `learn
+    from-har` and `learn import` beside a running proxy): `BEGIN IMMEDIATE` takes the write
+    lock before the read, so each writer applies its own new evidence on top of what the
+    others saved and none overwrites another's counts. SQLite's busy timeout queues them.
+    Returns the state as written (everyone's evidence).
+    """
     with closing(_connect(home)) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for table in ("evidence", "tracker", "path_rule", "novelty_budget", "presence_item"):
-                conn.execute(f"DELETE FROM {table}")
-            conn.executemany(
-                "INSERT INTO evidence VALUES (?, ?, ?, ?)",
-                (
-                    (tracker, tag, kinds, day)
-                    for tracker, rows in state.evidence.items()
-                    for tag, (kinds, day) in rows.items()
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO tracker VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
-                        name,
-                        r.kinds,
-                        r.site_count,
-                        r.first_day,
-                        r.last_day,
-                        r.asset_ratio,
-                        r.responses,
-                        r.decision.value,
-                        r.decided_day,
-                        r.source.value,
-                    )
-                    for name, r in state.trackers.items()
-                ),
-            )
-            conn.executemany("INSERT INTO path_rule VALUES (?, ?)", sorted(state.path_rules))
-            conn.executemany(
-                "INSERT INTO novelty_budget VALUES (?, ?, ?)",
-                ((tag, day, used) for (tag, day), used in state.novelty.items()),
-            )
-            conn.executemany(
-                "INSERT INTO presence_item VALUES (?, ?, ?)",
-                ((item, tag, day) for (item, tag), day in state.presence.items()),
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO learn_meta VALUES (?, ?)",
-                [("recomputed_day", str(state.recomputed_day)), ("noisy", str(state.noisy))],
-            )
+            state = _read(conn)
+            change(state)
+            _write(conn, state)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         sqlite.checkpoint(conn)
+    return state
+
+
+def _replace(stored: LearnState, state: LearnState) -> None:
+    for f in dataclasses.fields(LearnState):
+        setattr(stored, f.name, getattr(state, f.name))
+
+
+def _read(conn: sqlite3.Connection) -> LearnState:
+    state = LearnState()
+    for tracker, tag, kinds, day in conn.execute("SELECT * FROM evidence"):
+        state.evidence.setdefault(tracker, {})[int(tag)] = [int(kinds), int(day)]
+    for row in conn.execute(
+        "SELECT tracker, kinds, site_count, first_day, last_day, asset_ratio, responses,"
+        " decision, decided_day, source FROM tracker"
+    ):
+        state.trackers[row[0]] = TrackerRow(
+            kinds=int(row[1]),
+            site_count=int(row[2]),
+            first_day=int(row[3]),
+            last_day=int(row[4]),
+            asset_ratio=row[5],
+            responses=int(row[6]),
+            decision=Remedy(row[7] or "none"),
+            decided_day=row[8],
+            source=Source(row[9]),
+        )
+    state.path_rules = {(h, p) for h, p in conn.execute("SELECT host, path FROM path_rule")}
+    for tag, day, used in conn.execute("SELECT site_tag, day, used FROM novelty_budget"):
+        state.novelty[(int(tag), int(day))] = int(used)
+    for item, tag, day in conn.execute("SELECT item, site_tag, day FROM presence_item"):
+        state.presence[(item, int(tag))] = int(day)
+    for fqdn, compliant, next_day in conn.execute(
+        "SELECT fqdn, compliant, next_day FROM dnt_check"
+    ):
+        state.dnt[fqdn] = (bool(compliant), int(next_day))
+    meta = dict(conn.execute("SELECT key, value FROM learn_meta").fetchall())
+    state.recomputed_day = int(meta.get("recomputed_day", -1))
+    state.noisy = int(meta.get("noisy", 0))
+    return state
+
+
+def _write(conn: sqlite3.Connection, state: LearnState) -> None:
+    """Replace every table's rows with `state` (inside the caller's transaction)."""
+    tables = ("evidence", "tracker", "path_rule", "novelty_budget", "presence_item", "dnt_check")
+    for table in tables:
+        conn.execute(f"DELETE FROM {table}")
+    conn.executemany(
+        "INSERT INTO evidence VALUES (?, ?, ?, ?)",
+        (
+            (tracker, tag, kinds, day)
+            for tracker, rows in state.evidence.items()
+            for tag, (kinds, day) in rows.items()
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO tracker VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                name,
+                r.kinds,
+                r.site_count,
+                r.first_day,
+                r.last_day,
+                r.asset_ratio,
+                r.responses,
+                r.decision.value,
+                r.decided_day,
+                r.source.value,
+            )
+            for name, r in state.trackers.items()
+        ),
+    )
+    conn.executemany("INSERT INTO path_rule VALUES (?, ?)", sorted(state.path_rules))
+    conn.executemany(
+        "INSERT INTO novelty_budget VALUES (?, ?, ?)",
+        ((tag, day, used) for (tag, day), used in state.novelty.items()),
+    )
+    conn.executemany(
+        "INSERT INTO presence_item VALUES (?, ?, ?)",
+        ((item, tag, day) for (item, tag), day in state.presence.items()),
+    )
+    conn.executemany(
+        "INSERT INTO dnt_check VALUES (?, ?, ?)",
+        ((fqdn, int(ok), day) for fqdn, (ok, day) in state.dnt.items()),
+    )
+    conn.executemany(
+        "INSERT OR REPLACE INTO learn_meta VALUES (?, ?)",
+        [("recomputed_day", str(state.recomputed_day)), ("noisy", str(state.noisy))],
+    )
 
 
 def storage_bytes(home: Path) -> int:
@@ -249,7 +294,17 @@ def save_verdict(home: Path, tracker: str, verdict: str, action: str, day: int) 
 
 
 def load_never_learn(home: Path) -> frozenset[str]:
+    """The sites on the user's "never learn here" list (registrable domains)."""
     if not (home / POLICY_DB).exists():
         return frozenset()
     with closing(_policy(home)) as conn:
         return frozenset(s for (s,) in conn.execute("SELECT site FROM never_learn"))
+
+
+def save_never_learn(home: Path, site: str, listed: bool) -> bool:
+    """Add (`listed`) or remove one site; True when the list changed."""
+    with closing(_policy(home)) as conn:
+        if listed:
+            sql = "INSERT OR IGNORE INTO never_learn VALUES (?)"
+            return conn.execute(sql, (site,)).rowcount > 0
+        return sqlite.purge(conn, "DELETE FROM never_learn WHERE site = ?", (site,)) > 0

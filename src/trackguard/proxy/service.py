@@ -125,15 +125,15 @@ class ProxyService:
         matcher: ListMatcher | None = None,
         sock: socket.socket | None = None,
         peers: Sequence[socket.socket] = (),
-        learn: bool | None = None,
+        learn: bool = True,
     ) -> None:
         """`engine_key`: cheap fingerprint of what `engine_factory` would build from
         (`subscriptions.engine_key`), polled to apply list changes made from the CLI.
         `matcher`: an engine built already (workers share the parent's). `sock`: a
         listening socket to serve instead of opening one; `peers`: sibling workers'
         sockets for sharing attribution (`workers.RecordSync`). `learn`: whether this
-        process records observations for the learner (default: only when it has no peers;
-        `trackguard proxy --workers N` lets the first worker record, the others enforce)."""
+        process records observations for the learner (default yes; every `--workers`
+        process records its share and the learner's store merges what they save)."""
         self.options = options
         self.home = home
         self.engine_factory = engine_factory
@@ -142,7 +142,7 @@ class ProxyService:
         self._prebuilt = matcher
         self._sock = sock
         self._peers = tuple(peers)
-        self._learn = (not self._peers) if learn is None else learn
+        self._learn = learn
         self.sync: RecordSync | None = None
         self._key: str | None = None
         self.settings = effective_settings(load_settings(home), options)
@@ -172,7 +172,7 @@ class ProxyService:
             # Built and frozen by the parent before forking (`workers.run_workers`):
             # unfreezing would walk it and unshare its copy-on-write pages.
             _freeze_heap(unfreeze=False)
-        # The learner (learning.md §B2/§B7): one recording process; the others enforce.
+        # The learner (learning.md §B2/§B7): every process records and enforces.
         self.learning = ProxyLearning(self.home, settings, matcher, record=self._learn)
         state = ProxyState(
             matcher, self.learning.with_learned(PolicyConfig.from_settings(settings))

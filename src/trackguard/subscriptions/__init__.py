@@ -28,7 +28,6 @@ from trackguard.subscriptions.fetch import (
     HttpFetcher,
 )
 from trackguard.subscriptions.service import (
-    AddRefused,
     NotSubscribed,
     Reporter,
     add_list,
@@ -39,6 +38,7 @@ from trackguard.subscriptions.service import (
     update_due,
     update_lists,
 )
+from trackguard.subscriptions.sources import AddRefused
 from trackguard.subscriptions.state import State, Subscription
 from trackguard.subscriptions.update import Outcome, Status, UpdateResult
 

@@ -291,7 +291,8 @@ def _wipe_log(home: Path, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _list_add(home: Path, p: dict[str, Any]) -> dict[str, Any]:
-    from trackguard.subscriptions.service import AddRefused, add_list
+    from trackguard.subscriptions.service import add_list
+    from trackguard.subscriptions.sources import AddRefused
 
     try:
         sub = add_list(_text(p, "source"), home=home)
