@@ -280,9 +280,10 @@ MUTATIONS: list[Mutation] = [
         "an allow rule that lifted a block is logged as 'no match' (the why is lost)",
         ("tests/policy/test_decide.py::test_decide",),
         "src/trackguard/policy/decide.py",
-        "    if decision.matched is not None:\n        return False, Layer.LIST_ALLOW, decision\n"
-        "    return False, Layer.NO_MATCH, decision\n\n\ndef decide_for_page(",
-        "    return False, Layer.NO_MATCH, decision\n\n\ndef decide_for_page(",
+        "    if decision.matched is not None:\n"
+        "        return False, Layer.LIST_ALLOW, decision  # a list allow also beats learning"
+        " (§B7.3)\n    learned = config.learned\n",
+        "    learned = config.learned\n",
     ),
 ]
 

@@ -146,7 +146,6 @@ class RuleTable:
 
 
 _SYNTAXES = (Format.ABP, Format.TPL, Format.HOSTS)
-_SYNTAX_NO = {f: i for i, f in enumerate(_SYNTAXES)}
 
 
 def pack_rules(rules: list[Rule]) -> tuple[tuple[str, ...], bytes, str]:
