@@ -21,7 +21,7 @@ def test_tokens_are_the_runs_of_token_characters(text: str) -> None:
     expected = _REFERENCE.findall(lower)
     got = [t.decode() for t in url_tokens(lower)]
     if len(expected) > DEDUPE_TOKENS_AT:
-        expected = list(dict.fromkeys(expected))
+        expected = sorted(set(expected))
     assert got == expected
 
 
