@@ -8,6 +8,9 @@ updates, sync or QUIC, and (through a proxy) no name resolution of its own.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import subprocess
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,3 +37,15 @@ def through_proxy(port: int, *extra: str, resolve_names: bool = False) -> list[s
     if not resolve_names:
         args.append("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     return [*args, *extra]
+
+
+def spki_hash(pem: Path) -> str:
+    """Chromium's `--ignore-certificate-errors-spki-list` form of a certificate's key
+    (trusting one test certificate or CA without touching the system's store)."""
+    key = subprocess.run(
+        ["openssl", "x509", "-in", str(pem), "-noout", "-pubkey"], check=True, capture_output=True
+    ).stdout
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=key, check=True, capture_output=True
+    ).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()

@@ -21,7 +21,7 @@ from typing import IO, Any
 import pytest
 
 from har_samples import news_har
-from trackguard.audit.distributed import audit_on_dask
+from trackguard.audit.distributed import DaskUnavailable, audit_on_dask
 from trackguard.audit.plan import plan_inputs
 from trackguard.audit.readers import InputUnreachable, Part, read_rows
 from trackguard.audit.render import render_json
@@ -128,7 +128,7 @@ def _cli(*args: str | Path, home: Path) -> str:
 
 @pytest.mark.slow
 def test_dask_cli_gives_exactly_the_single_process_report(
-    tmp_path: Path, corpus_dir: Path, cluster: Cluster
+    tmp_path: Path, corpus_dir: Path, corpus_engine: Engine, cluster: Cluster
 ) -> None:
     lists = corpus_dir / "lists"
     entities = corpus_dir / "other" / "duckduckgo-tds-extension-v6.json"
@@ -147,6 +147,9 @@ def test_dask_cli_gives_exactly_the_single_process_report(
         plain.write_bytes(packed.read())
     assert len(plan_inputs([plain], 4000)) >= 10
     assert _cli(plain, *common[1:], "--dask", cluster.address, home=tmp_path) == single
+    # Any other failure on the cluster is named, not a traceback (here: a malformed task).
+    with pytest.raises(DaskUnavailable, match="the Dask cluster failed: AttributeError"):
+        audit_on_dask([("not a part",)], corpus_engine.to_bytes(), address=cluster.address)  # type: ignore[list-item]
     # A path the workers cannot open fails the audit and says why.
     missing = Part(str(tmp_path / "gone.jsonl"), "jsonl", "bytes", 0, -1)
     with pytest.raises(InputUnreachable, match=r"gone\.jsonl: cannot open.*visible to the workers"):

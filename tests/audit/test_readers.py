@@ -11,6 +11,7 @@ import csv
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ from trackguard.audit.readers import (
 )
 from trackguard.model import RequestType
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {"url": "https://a.example/", "source_url": "https://a.example/", "type": "document"},
     {
         "url": "https://t.test/x.js",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from har_samples import news_har
 from trackguard.audit.readers import read_rows
@@ -12,7 +13,7 @@ from trackguard.engine import Engine
 
 
 def test_partitions_are_bounded_and_complete() -> None:
-    parts = list(partitions(iter(range(10)), 4))  # type: ignore[arg-type]
+    parts: list[list[Any]] = list(partitions(iter(range(10)), 4))  # type: ignore[arg-type]
     assert parts == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert list(partitions(iter([]), 4)) == []
 

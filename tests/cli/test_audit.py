@@ -141,7 +141,9 @@ def test_real_hars_agree_with_the_log_the_summary_and_the_engine(
     files = extract_real_hars(tmp_path / "hars")
     assert len(files) == 841
     lists = corpus_dir / "lists"
-    common = ["--list", lists / "easylist.txt", "--list", lists / "easyprivacy.txt", "--json"]
+    common: list[str | Path] = [
+        "--list", lists / "easylist.txt", "--list", lists / "easyprivacy.txt", "--json",
+    ]  # fmt: skip
     common.append("--no-learn")  # the learner is tested on small HARs; this run is long
     from_hars = audit(tmp_path / "hars", *common, home=tmp_path)
     assert from_hars.returncode == 0, from_hars.stderr

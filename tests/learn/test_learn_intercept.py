@@ -20,8 +20,6 @@ In CI (`TRACKGUARD_REQUIRE_INTERCEPT=1`) a missing mitmproxy fails instead of sk
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import signal
@@ -40,12 +38,13 @@ from typing import Any
 import pytest
 from learn_hars import _entry
 
+from chromium import CHROMIUM, spki_hash, through_proxy
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "proxy"))
 from proxy_helpers import self_signed_cert
 
 from trackguard.proxy.intercept import mitm_python
 
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed"),
@@ -255,17 +254,6 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _spki_hash(pem: Path) -> str:
-    """Chromium's `--ignore-certificate-errors-spki-list` form of a certificate's key."""
-    key = subprocess.run(
-        ["openssl", "x509", "-in", str(pem), "-noout", "-pubkey"], check=True, capture_output=True
-    ).stdout
-    der = subprocess.run(
-        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=key, check=True, capture_output=True
-    ).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
 class Proxy:
     """`trackguard proxy --intercept` as a subprocess; stopping it saves the learner."""
 
@@ -323,20 +311,9 @@ class Browser:
         self.browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                f"--proxy-server=http://127.0.0.1:{proxy.port}",
-                "--proxy-bypass-list=<-loopback>",
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                f"--ignore-certificate-errors-spki-list={_spki_hash(ca)}",
-            ],
+            args=through_proxy(
+                proxy.port, f"--ignore-certificate-errors-spki-list={spki_hash(ca)}"
+            ),
         )
         self.page = self.browser.new_page()
         #: (url, X-Trackguard-Blocked or "") of every tracker response the page saw

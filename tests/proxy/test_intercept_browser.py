@@ -13,8 +13,6 @@ test instead of skipping it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import os
 import signal
 import socket
@@ -31,7 +29,7 @@ from typing import Any
 import pytest
 from proxy_helpers import self_signed_cert
 
-from chromium import CHROMIUM, through_proxy
+from chromium import CHROMIUM, spki_hash, through_proxy
 from trackguard.proxy.intercept import mitm_python
 
 SITE, THIRD, PINNED = "127.0.0.2", "127.0.0.3", "127.0.0.4"
@@ -108,19 +106,6 @@ class Origins:
             pass
         finally:
             writer.close()
-
-
-def _spki_hash(pem: Path) -> str:
-    """Chromium's `--ignore-certificate-errors-spki-list` form of a certificate's key."""
-    key = subprocess.run(
-        ["openssl", "x509", "-in", str(pem), "-noout", "-pubkey"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    der = subprocess.run(
-        ["openssl", "pkey", "-pubin", "-outform", "DER"], input=key, check=True, capture_output=True
-    ).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
 def _free_port() -> int:
@@ -205,7 +190,7 @@ def test_chromium_through_intercepting_proxy(origins: tuple[Origins, Path], tmp_
         else:
             pytest.fail("trackguard proxy --intercept did not start within 90 s")
 
-        trusted = f"{_spki_hash(ca)},{_spki_hash(origin_cert)}"
+        trusted = f"{spki_hash(ca)},{spki_hash(origin_cert)}"
         with playwright_sync.sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM),

@@ -133,7 +133,13 @@ def audit_on_dask(
             for task in tasks
         ]
         for future in as_completed(futures):
-            partial: Tally = future.result()
+            try:
+                partial: Tally = future.result()
+            except TrackguardError:
+                raise
+            except Exception as exc:  # e.g. KilledWorker after the retries: say so plainly
+                name = type(exc).__name__
+                raise DaskUnavailable(f"the Dask cluster failed: {name}: {exc}") from exc
             total.merge(partial)
             if progress is not None:
                 progress(partial.totals[REQUESTS] + partial.skipped.total())
