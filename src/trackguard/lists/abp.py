@@ -470,20 +470,24 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
     def skip(kind: str) -> None:
         skipped[kind] = skipped.get(kind, 0) + 1
 
-    new = _new_tuple
-    # LF, CRLF and CR end a line, nothing else (see `lists.text`); drops a BOM.
-    for lineno, raw in enumerate(split_lines(text), 1):
+    # Locals for the fast lane's per-line steps (a global lookup each, 87k times).
+    new, add, tail, block, abp = _new_tuple, rules.append, _RULE_TAIL, _BLOCK, _ABP
+    host_anchor, max_line = _HOST_ANCHOR, MAX_LINE
+    lines = split_lines(text)  # LF, CRLF and CR end a line (see `lists.text`); no BOM
+    # A line makes at most one rule: with no more lines than MAX_RULES, no need to count.
+    count_rules = len(lines) > MAX_RULES
+    for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if line[:2] == "||" and "$" not in line and "#" not in line and line.isascii():
             # Fast lane for `||pattern` with no option (80% of EasyList + EasyPrivacy):
             # what `_parse_plain` makes of it, without the general steps.
-            pattern, anchor = line[2:], _HOST_ANCHOR
-            if pattern.endswith("|"):
+            pattern, anchor = line[2:], host_anchor
+            if pattern[-1:] == "|":
                 pattern, anchor = pattern[:-1], _HOST_RIGHT_ANCHOR
-            if pattern.strip("*") and len(line) <= MAX_LINE:
+            if pattern.strip("*") and len(line) <= max_line:
                 src = new(SourceRef, (list_id, lineno, line))
-                rules.append(new(Rule, (_BLOCK, src, _ABP, pattern, anchor) + _RULE_TAIL))  # noqa: RUF005 - one C call; unpacking is slower
-                if len(rules) > MAX_RULES:
+                add(new(Rule, (block, src, abp, pattern, anchor) + tail))  # noqa: RUF005 - one C call; unpacking is slower
+                if count_rules and len(rules) > MAX_RULES:
                     raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
                 continue
         if not line:
@@ -521,7 +525,7 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
         )
         if isinstance(result, Rule):
             rules.append(result)
-            if len(rules) > MAX_RULES:
+            if count_rules and len(rules) > MAX_RULES:
                 raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
         elif isinstance(result, str):
             skip(result)
