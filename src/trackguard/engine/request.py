@@ -13,6 +13,8 @@ from trackguard.domain import host_suffixes, public_suffix, site_of, split_url, 
 from trackguard.engine.pieces import BUDGET, Budget, OverBudget, reduce
 
 DEDUPE_TOKENS_AT = 32  # longer token lists are deduplicated (see `url_tokens`)
+MANY_TOKENS = 256  # past this many, a list of few distinct tokens...
+FEW_DISTINCT_TOKENS = 16  # ... is ordered by one `find` per distinct token
 
 _TOKEN_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789%")
 #: bytes.translate table: token characters stay, every other byte becomes a space.
@@ -27,10 +29,20 @@ def url_tokens(lower: str) -> list[bytes]:
     over 0x7f, which are not token bytes, exactly as the character class says. The
     token index is keyed by bytes for this. A hostile URL repeating one token
     thousands of times must not make us look at its bucket thousands of times;
-    ordinary URLs repeat few, so short lists are left as they are.
+    ordinary URLs repeat few, so short lists are left as they are. Long lists keep the
+    URL's order (host and path tokens first: visiting buckets in another order made long
+    real URLs 25% slower), and a list of few distinct tokens repeated many times (the
+    hostile case: 4,000 one-letter tokens in 8 KB) skips the `dict.fromkeys` (65 µs there)
+    for a `set` and one C-level `find` per distinct token.
     """
-    tokens = lower.encode("utf-8", "surrogatepass").translate(_TOKEN_TABLE).split()
+    data = lower.encode("utf-8", "surrogatepass").translate(_TOKEN_TABLE)
+    tokens = data.split()
     if len(tokens) > DEDUPE_TOKENS_AT:
+        if len(tokens) > MANY_TOKENS:
+            distinct = set(tokens)
+            if len(distinct) <= FEW_DISTINCT_TOKENS:
+                padded = b" " + data + b" "  # a whole token is a run between spaces
+                return sorted(distinct, key=lambda t: padded.find(b" " + t + b" "))
         return list(dict.fromkeys(tokens))
     return tokens
 
