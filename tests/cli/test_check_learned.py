@@ -106,3 +106,10 @@ def test_batch_uses_the_learned_layer_too(home: Path, tmp_path: Path) -> None:
     reqs.write_text(json.dumps({"url": URL, "source_url": PAGE}) + "\n", encoding="utf-8")
     out = check(home, "--requests", str(reqs), code=0).stdout
     assert json.loads(out)["layer"] == "learned-block"
+
+
+def test_fresh_home_creates_no_learner_files(tmp_path: Path) -> None:
+    home = tmp_path / "fresh"
+    data = json.loads(check(home, URL, "--source", PAGE, "--json", code=1).stdout)
+    assert data["layer"] == "no-match" and data["suggestion"] is None
+    assert not list(home.glob("learning*")), sorted(p.name for p in home.iterdir())

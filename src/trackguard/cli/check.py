@@ -155,6 +155,7 @@ class Checker:
         if lists:
             self.engine: Any = Engine.from_files(lists, strict_ie=strict_ie)
             return
+        from trackguard.learn import store
         from trackguard.learn.service import LearnedPolicy, lists_service
         from trackguard.policy.decide import PolicyConfig
         from trackguard.settings import load_settings, state_dir
@@ -162,10 +163,15 @@ class Checker:
 
         self.settings = load_settings()
         self.engine = engine_for(settings=self.settings)
-        # The proxy's learned layer (learning.md §B7 step 5), read-only: no DNT fetch, no flush.
-        self.learned = LearnedPolicy(lists_service(state_dir(), self.settings, self.engine))
         config = PolicyConfig.from_settings(self.settings)
-        self.config = dataclasses.replace(config, learned=self.learned)
+        # The proxy's learned layer (learning.md §B7 step 5), read-only: no DNT fetch, no
+        # flush; not built (no key file created) while nothing was ever learned or answered.
+        home = state_dir()
+        self.learned: LearnedPolicy | None = None
+        if (home / store.LEARN_DB).exists() or (home / store.POLICY_DB).exists():
+            self.learned = LearnedPolicy(lists_service(home, self.settings, self.engine))
+            config = dataclasses.replace(config, learned=self.learned)
+        self.config = config
 
     def check(self, url: str, source_url: str | None, type_name: str) -> Answer:
         from trackguard.domain import host_suffixes, site_of, split_url
@@ -229,7 +235,7 @@ class Checker:
                     reason = "first-party request (same site as the page)"
                     decision = Decision(False, None, None, reason)
         suggestion = None
-        if third_party and layer == "no-match":
+        if third_party and layer == "no-match" and self.learned is not None:
             found = self.learned.suggestion(split_url(url).host)
             suggestion = (found[0], found[1].value) if found is not None else None
         return Answer(url, source_url, type_name, decision, layer, None, would, suggestion)
