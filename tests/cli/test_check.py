@@ -148,6 +148,7 @@ def test_check_json_output(lists: tuple[Path, Path]) -> None:
         "layer": "list-allow",
         "override": None,
         "would_match": None,
+        "suggestion": None,
     }
     assert result.output.count("\n") == 1
 

@@ -5,6 +5,7 @@ Only argument parsing and output formatting live here; decisions come from the e
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,8 @@ class Answer:
     override: tuple[str, str] | None = None
     #: A rule that matched this request in another context (first-party, page load).
     would_match: tuple[Rule, str] | None = None
+    #: An unanswered suggestion of the personalized list (`suggest` mode): (domain, action).
+    suggestion: tuple[str, str] | None = None
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {"url": self.url, "source_url": self.source_url}
@@ -97,6 +100,10 @@ class Answer:
                 "line": src.line,
                 "when": when,
             }
+        data["suggestion"] = None
+        if self.suggestion is not None:
+            domain, action = self.suggestion
+            data["suggestion"] = {"domain": domain, "action": action}
         return data
 
     def explain(self) -> str:
@@ -118,6 +125,13 @@ class Answer:
             rule, when = self.would_match
             src = rule.source
             text += f"\n  `{src.text}` ({src.list_id}:{src.line}) {when}"
+        if self.suggestion is not None:
+            domain, action = self.suggestion
+            what = {"strip": "stripping cookies of", "path": "blocking a path of"}
+            text += (
+                f"\n  personalized list suggests {what.get(action, 'blocking')} this host;"
+                f" `trackguard learn accept {domain}`"
+            )
         return text
 
 
@@ -141,19 +155,30 @@ class Checker:
         if lists:
             self.engine: Any = Engine.from_files(lists, strict_ie=strict_ie)
             return
+        from trackguard.learn import store
+        from trackguard.learn.service import LearnedPolicy, lists_service
         from trackguard.policy.decide import PolicyConfig
-        from trackguard.settings import load_settings
+        from trackguard.settings import load_settings, state_dir
         from trackguard.subscriptions import engine_for
 
         self.settings = load_settings()
         self.engine = engine_for(settings=self.settings)
-        self.config = PolicyConfig.from_settings(self.settings)
+        config = PolicyConfig.from_settings(self.settings)
+        # The proxy's learned layer (learning.md §B7 step 5), read-only: no DNT fetch, no
+        # flush; not built (no key file created) while nothing was ever learned or answered.
+        home = state_dir()
+        self.learned: LearnedPolicy | None = None
+        if (home / store.LEARN_DB).exists() or (home / store.POLICY_DB).exists():
+            self.learned = LearnedPolicy(lists_service(home, self.settings, self.engine))
+            config = dataclasses.replace(config, learned=self.learned)
+        self.config = config
 
     def check(self, url: str, source_url: str | None, type_name: str) -> Answer:
         from trackguard.domain import host_suffixes, site_of, split_url
         from trackguard.policy.decide import decide_for_page
 
         rtype = RequestType.parse(type_name)
+        third_party = False  # a suggestion (and a user block) is for third parties only
         if self.settings is None:
             decision = self.engine.check(url, source_url, rtype)
             layer = "list-block" if decision.blocked else "list-allow"
@@ -164,6 +189,7 @@ class Checker:
                 url, source_url, rtype, config=self.config, matcher=self.engine
             )
             layer = verdict.layer.value
+            third_party = not verdict.site or site_of(verdict.host) != verdict.site
             if layer in _REASONS:
                 setting = {
                     "user-allow": "user_allow",
@@ -208,7 +234,11 @@ class Checker:
                     would = (other.matched, "blocks it only as a third-party request")
                     reason = "first-party request (same site as the page)"
                     decision = Decision(False, None, None, reason)
-        return Answer(url, source_url, type_name, decision, layer, None, would)
+        suggestion = None
+        if third_party and layer == "no-match" and self.learned is not None:
+            found = self.learned.suggestion(split_url(url).host)
+            suggestion = (found[0], found[1].value) if found is not None else None
+        return Answer(url, source_url, type_name, decision, layer, None, would, suggestion)
 
 
 def _type_of(value: object) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from trackguard.domain import site_of, split_url
+from trackguard.domain import host_suffixes, site_of, split_url
 from trackguard.learn import store
 from trackguard.learn.core import (
     LearnContext,
@@ -42,7 +42,7 @@ from trackguard.learn.keys import (
     strip_only_reason,
     tracker_key,
 )
-from trackguard.learn.listing import iso_day
+from trackguard.learn.listing import iso_day, suggested_action
 from trackguard.learn.model import Evidence, LearnConfig, Mode, PresenceItem, Remedy
 from trackguard.model import Action, Decision, Format, HostMode, RequestType, Rule, SourceRef
 from trackguard.policy.decide import LearnedMatch, PolicyConfig
@@ -458,6 +458,19 @@ class LearnedPolicy:
             reason += f"; cookies stripped, never blocked: strip-only host ({strip_only})"
         return LearnedMatch(block, Decision(block, rule, None, reason))
 
+    def suggestion(self, host: str) -> tuple[str, Remedy] | None:
+        """The unanswered suggestion covering `host`, with its remedy: in `suggest` mode the
+        layer enforces nothing of it (§B9.1), so `trackguard check` names it instead."""
+        state, ctx = self.service.state, self.service.ctx
+        if ctx.config.mode is Mode.AUTO:
+            return None  # enforced already, or held back by a gate `learn show` explains
+        for key in host_suffixes(host):
+            if key in state.trackers and key not in ctx.verdicts:
+                action = suggested_action(state.summary(key), ctx)
+                if action is not Remedy.NONE:
+                    return key, action
+        return None
+
     def _rule(self, key: str, block: bool) -> Rule:
         rule = self._rules.get((key, block))
         if rule is None:
@@ -533,6 +546,34 @@ class HostMatcher(Protocol):
     def check_host(self, host: str) -> Decision: ...
 
 
+def lists_service(
+    home: Path,
+    settings: Settings,
+    matcher: HostMatcher,
+    *,
+    clock: Callable[[], float] = time.time,
+    dnt: DntChecker | None = None,
+) -> LearnerService:
+    """A service that knows the enabled lists (`matcher`): which domains are listed (not
+    novel, §B9.3) and which a list allows (no auto-enforcement, §B7.3).
+
+    `trackguard check` uses it as is, with `dnt=None`: it decides like the proxy but
+    fetches no DNT policy and, never flushing, writes nothing."""
+
+    def listed(domain: str) -> bool:
+        return matcher.check_host(domain).matched is not None
+
+    def allows(domain: str) -> bool:
+        decision = matcher.check_host(domain)
+        if decision.matched is not None:
+            return not decision.blocked
+        rules = getattr(matcher, "matching_rules", None)  # TPL `+d` alone
+        return rules is not None and any(r.is_exception for r in rules(f"http://{domain}/"))
+
+    learn = learn_settings(settings)
+    return LearnerService(home, learn, is_listed=listed, list_allows=allows, clock=clock, dnt=dnt)
+
+
 class ProxyLearning:
     """The learner as one proxy process uses it: the hook, the layer, reloads, flushes.
 
@@ -560,25 +601,8 @@ class ProxyLearning:
         self.hook = ProxyLearner(self.service, record=record)
         self.policy = LearnedPolicy(self.service)
 
-    def _listed(self, domain: str) -> bool:
-        return self.matcher.check_host(domain).matched is not None
-
-    def _allows(self, domain: str) -> bool:
-        decision = self.matcher.check_host(domain)
-        if decision.matched is not None:
-            return not decision.blocked
-        rules = getattr(self.matcher, "matching_rules", None)  # TPL `+d` alone
-        return rules is not None and any(r.is_exception for r in rules(f"http://{domain}/"))
-
     def _service(self, settings: Settings) -> LearnerService:
-        return LearnerService(
-            self.home,
-            learn_settings(settings),
-            is_listed=self._listed,
-            list_allows=self._allows,
-            clock=self.clock,
-            dnt=self.dnt,
-        )
+        return lists_service(self.home, settings, self.matcher, clock=self.clock, dnt=self.dnt)
 
     def reload(self, settings: Settings) -> None:
         """Settings changed (mode, verdicts, overrides): save, then start from the store."""

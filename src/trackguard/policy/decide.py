@@ -514,7 +514,7 @@ def explain_decision(decision: Decision) -> str:
     and the rule it overrode, or the reason when no rule matched."""
     if decision.matched is None:
         return f"{'BLOCKED' if decision.blocked else 'allowed'}: {decision.reason}"
-    where = f"{decision.list}:{decision.line}"
+    where = f"{decision.list}:{decision.line}" if decision.line else (decision.list or "?")
     if decision.blocked:
         return f"BLOCKED by `{decision.rule}` ({where}): {decision.reason}"
     overridden = decision.overridden
