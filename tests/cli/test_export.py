@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from cli_helpers import tg
 
 LIST = "[Adblock Plus 2.0]\n||a.example^\n||b.example^$third-party\n||c.example^$popup\n"
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(TRACKGUARD_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "trackguard", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return tg(home, *args, columns=200)
 
 
 def summary(done: subprocess.CompletedProcess[str]) -> Any:

@@ -8,11 +8,12 @@ is forgotten, `learn status` lists the site, and a running proxy picks the chang
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from cli_helpers import tg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "learn"))
 from learn_hars import TRACKER, TRACKER_DOMAIN, write_visits
@@ -25,15 +26,7 @@ SITES = ["news.example", "shop.example", "blog.example", "maps.example"]
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(TRACKGUARD_HOME=str(home), COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "trackguard", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return tg(home, *args, columns=200)
 
 
 def ok(home: Path, *args: str) -> str:
