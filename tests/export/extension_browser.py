@@ -55,19 +55,33 @@ def extension_browser(
             timeout=120_000,
         )
         try:
-            deadline = time.monotonic() + 20
-            while not context.service_workers and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if not context.service_workers:
-                # The worker may have started (and idled out) before Playwright attached:
-                # a page of the extension that messages it starts it again.
-                page = context.new_page()
-                with context.expect_event("serviceworker", timeout=90_000):
-                    page.goto(f"chrome-extension://{extension_id(extension)}/popup.html")
-                page.close()
-            yield context, context.service_workers[0]
+            yield context, _service_worker(context, extension)
         finally:
             context.close()
+
+
+def _service_worker(context: Any, extension: Path) -> Any:
+    """The extension's service worker, once Playwright sees it.
+
+    The worker may start (and idle out) before Playwright attaches, and its start event
+    can be missed on a busy machine: poll for it, and every 15 s open a page of the
+    extension, which starts the worker again.
+    """
+    deadline = time.monotonic() + 150
+    wake_at = time.monotonic() + 15
+    while not context.service_workers:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the extension's service worker did not start within 150 s")
+        if time.monotonic() > wake_at:
+            page = context.new_page()
+            try:
+                page.goto(f"chrome-extension://{extension_id(extension)}/popup.html")
+                page.wait_for_timeout(500)
+            finally:
+                page.close()
+            wake_at = time.monotonic() + 15
+        time.sleep(0.1)
+    return context.service_workers[0]
 
 
 def extension_id(folder: Path) -> str:
