@@ -189,7 +189,7 @@ class Checker:
                 url, source_url, rtype, config=self.config, matcher=self.engine
             )
             layer = verdict.layer.value
-            third_party = not verdict.site or site_of(verdict.host) != verdict.site
+            third_party = verdict.third_party
             if layer in _REASONS:
                 setting = {
                     "user-allow": "user_allow",

@@ -193,6 +193,12 @@ def _domains(values: Iterable[str], *, as_site: bool = False) -> frozenset[str]:
     return frozenset(out)
 
 
+def is_third_party(host: str, site: str) -> bool:
+    """Whether a request to `host` is third party on first-party `site`; no site (no
+    page, a tunnel) counts as third party, as everywhere in the engine."""
+    return not site or site_of(host) != site
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What to do with one request, and why (for the blocked response and the log)."""
@@ -213,6 +219,10 @@ class Verdict:
     @property
     def evaluated(self) -> bool:
         return self.layer not in (Layer.NAVIGATION, Layer.UNATTRIBUTED)
+
+    @property
+    def third_party(self) -> bool:
+        return is_third_party(self.host, self.site)
 
     @property
     def rule(self) -> str | None:
@@ -336,7 +346,7 @@ def _decide(
         return Verdict(tunnel.blocked, tunnel.layer, rtype, tunnel.host, "", tunnel.decision)
 
     frame_of = context if rtype is RequestType.SUBDOCUMENT and context is not None else None
-    third_party = not site or site_of(host) != site
+    third_party = is_third_party(host, site)
     blocked, layer, decision = _layers(
         url, source_url, rtype, host, site, third_party, config, matcher
     )
@@ -425,7 +435,7 @@ def decide_for_page(
     """
     host = _split_url(url).host
     site = site_of(_split_url(source_url).host) if source_url else ""
-    third_party = not site or site_of(host) != site
+    third_party = is_third_party(host, site)
     blocked, layer, decision = _layers(
         url, source_url, rtype, host, site, third_party, config, matcher
     )
