@@ -53,10 +53,10 @@ def _line_start_after(path: str, offset: int) -> int:
 def _byte_parts(path: str, kind: str, partition_rows: int) -> list[Part]:
     size = os.path.getsize(path)
     with open(path, "rb") as handle:
-        header = read_line(handle) if kind == "csv" else b""
-        data_start = handle.tell() if kind == "csv" else 0
+        if kind == "csv":
+            read_line(handle)  # the header line is not data
+        data_start = handle.tell()
         sample = handle.read(SAMPLE_BYTES)
-    del header
     lines = sample.count(b"\n")
     if not lines:
         return [Part(path, kind, "bytes", data_start, -1)]

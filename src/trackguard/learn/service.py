@@ -27,6 +27,7 @@ from trackguard.learn.core import (
     Learner,
     LearnState,
     dnt_due,
+    dnt_exempt,
     enforced,
     is_learned,
     match_learned,
@@ -435,10 +436,10 @@ class LearnedPolicy:
         remedy, key = found
         if is_learned(rules, key):  # DNT-policy exemption, learned decisions only (§B7.4)
             service.dnt_check(host)
-            if host in rules.exempt:
-                why = f"learned rule not applied: {host} posts the EFF Do Not Track policy"
-                skipped = Decision(False, None, self._rule(key, remedy is not Remedy.STRIP), why)
-                return LearnedMatch(False, skipped, exempt=True)
+        if dnt_exempt(rules, host, key):
+            why = f"learned rule not applied: {host} posts the EFF Do Not Track policy"
+            skipped = Decision(False, None, self._rule(key, remedy is not Remedy.STRIP), why)
+            return LearnedMatch(False, skipped, exempt=True)
         block = remedy is not Remedy.STRIP
         if block:
             service.sighting(key, today(service.clock()))
