@@ -7,6 +7,7 @@ or pure JSON on stdout with `--json`. Exit codes: 0 done, 1 nothing found / refu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -262,14 +263,7 @@ def _never_learn(site: str, listed: bool, as_json: bool) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="SITE") from None
     if as_json:
-        _print_json(
-            {
-                "site": change.site,
-                "never_learn": change.never_learn,
-                "changed": change.changed,
-                "forgotten": change.forgotten,
-            }
-        )
+        _print_json(dataclasses.asdict(change))  # site, never_learn, changed, forgotten
         return
     _out().print(escape(change.message()))
 
