@@ -40,7 +40,7 @@ from itertools import compress
 from operator import attrgetter, eq
 from typing import Any
 
-from trackguard.engine.literals import regex_tokens
+from trackguard.engine.literals import TOKEN_RUN, regex_tokens
 from trackguard.engine.params import MAX_REGEX_PROGRAM, compile_regex
 from trackguard.model import (
     DEFAULT_TYPES,
@@ -72,7 +72,6 @@ FLAG_CASE = 16  # match case-sensitively (against the URL as sent)
 
 CATEGORIES = ("block", "important", "allow", "docallow", "removeparam", "keepparam")
 
-_TOKEN_RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - our own fixed pattern
 #: Tokens present in a large share of real URLs (measured on the corpus request log):
 #: a filter whose best token is one of these would be looked at by most requests, so
 #: it goes to the left-overs, which are screened by their literal text in one RE2 pass.
@@ -201,7 +200,7 @@ def _safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
         n = len(piece)
         left_anchored = i == 0 and flags & (FLAG_LEFT | FLAG_HOST)
         right_anchored = i == last and flags & FLAG_RIGHT
-        for m in _TOKEN_RUN.finditer(piece):
+        for m in TOKEN_RUN.finditer(piece):
             j, k = m.span()
             if (j > 0 or left_anchored) and (k < n or right_anchored):
                 out.append(m.group())

@@ -24,7 +24,11 @@ except ImportError:  # pragma: no cover - older layouts
     import sre_parse as _sre_parse
 
 _LITERAL = _sre_parse.LITERAL
-_TOKEN_RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - our own fixed pattern
+#: What a token is made of, for filters (`compiler`, this module) and URLs (`request`)
+#: alike: the one definition, since a filter indexed under a token a URL can never
+#: yield would silently never be looked at.
+TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789%"
+TOKEN_RUN = re.compile(f"[{TOKEN_CHARS}]+")  # noqa: TID251 - our own fixed pattern
 #: Syntax where Python's parser and RE2 may read literals differently (POSIX classes,
 #: `\Q...\E`, `\p{..}`, `\x{..}`, `\C`): no tokens from such regexes.
 _DIALECT_MARKS = ("[:", "\\Q", "\\p", "\\P", "\\x{", "\\C", "\\z")
@@ -55,7 +59,7 @@ def regex_tokens(body: str, match_case: bool) -> list[str]:
         # Anything else (a class, a group, a repeat, an anchor, a non-ASCII literal,
         # the end) is an unknown stretch: a token must be bounded inside the run.
         text = "".join(run).lower()
-        for m in _TOKEN_RUN.finditer(text):
+        for m in TOKEN_RUN.finditer(text):
             if m.start() > 0 and m.end() < len(text):
                 token = m.group()
                 if match_case or not _FOLDED.intersection(token):
