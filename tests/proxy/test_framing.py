@@ -56,6 +56,8 @@ def test_dechunk_for_http10() -> None:
         b"\r\nhello\r\n0\r\n\r\n",
         b"5 5\r\nhello\r\n0\r\n\r\n",
         b"1234567890abcdef\r\n",  # more than 15 hex digits
+        b"100000000\r\nGET /smuggled HTTP/1.1\r\n\r\n",  # one chunk over 4 GiB
+        b"ffffffffffff\r\n",
         "²\r\nxx\r\n0\r\n\r\n".encode(),
         b"0\r\nX: 1\n\r\n",  # bare LF in a trailer
         b"0\r\nbad trailer\r\n\r\n",
@@ -69,6 +71,11 @@ def test_bad_framing_is_refused(body: bytes) -> None:
     assert error.value.status == 502
     with pytest.raises(HttpError):
         run(body, step=1)
+
+
+def test_the_largest_allowed_chunk_size_passes() -> None:
+    out, dec = run(b"ffffffff\r\nabc")
+    assert out == b"ffffffff\r\nabc" and not dec.done
 
 
 def test_trailer_count_and_size_are_capped() -> None:

@@ -52,6 +52,10 @@ class BodyLimits:
     """Caps on the framing a peer may send inside a chunked body."""
 
     max_chunk_line: int = 1024  # one chunk-size line, extensions included
+    #: One chunk's declared size. No real peer sends a single chunk near 4 GiB; a larger
+    #: size (up to 15 hex digits parse) would make the rest of the connection, whatever
+    #: it holds, opaque body bytes relayed to the other side.
+    max_chunk_size: int = (1 << 32) - 1
     max_trailer_line: int = 8 * 1024
     max_trailers: int = 32
     max_trailer_bytes: int = 16 * 1024  # the whole trailer section
@@ -170,6 +174,8 @@ class ChunkedDecoder:
                 if match is None:
                     raise self._fail("invalid chunk size line")
                 size = int(match[1], 16)
+                if size > limits.max_chunk_size:
+                    raise self._fail("chunk size over 4 GiB")
                 if size:
                     self._remaining = size
                     self._state = _State.DATA
