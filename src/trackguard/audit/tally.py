@@ -28,6 +28,7 @@ from typing import Protocol
 
 from trackguard.audit.entities import EntityMap
 from trackguard.domain import site_of, split_url_fast
+from trackguard.engine.batch import OriginParts, Question, origin_parts
 from trackguard.model import Decision, RequestType
 
 # Index of each figure in a counts vector (a plain list keeps merging and updates cheap).
@@ -89,9 +90,7 @@ class AuditRow:
 class Checker(Protocol):
     """What the tally needs from the engine (`trackguard.engine.Engine` fits)."""
 
-    def check_many(
-        self, requests: Sequence[tuple[str, str | None, RequestType]]
-    ) -> list[Decision]: ...
+    def check_batch(self, questions: Sequence[Question]) -> list[Decision]: ...
 
     def check_host(self, host: str) -> Decision: ...
 
@@ -247,6 +246,11 @@ def _row_counts(flags: int, n: int, size: int) -> list[int]:
     return counts
 
 
+#: What an origin key says about every URL under it: (host, site, tunnel, the engine's
+#: `origin_parts`); host "" for URLs with no web host (`_origin_facts`).
+OriginFacts = tuple[str, str, int, OriginParts]
+
+
 class Memo:
     """Facts per origin and per page URL for one engine, kept across batches.
 
@@ -256,18 +260,24 @@ class Memo:
     entries, so hostile inputs with endless hosts cannot grow it without bound.
     """
 
-    __slots__ = ("engine", "limit", "origins", "pages")
+    __slots__ = ("engine", "entities", "limit", "origins", "pages", "relations")
 
     def __init__(self, limit: int = 200_000) -> None:
         self.engine: Checker | None = None
+        self.entities: EntityMap | None = None
         self.limit = limit
-        self.origins: dict[str, tuple[str, str, int]] = {}  # key -> (host, site, tunnel)
+        self.origins: dict[str, OriginFacts] = {}
         self.pages: dict[str | None, str] = {}  # page URL -> its site
+        # (host, page site) -> (third party, company or site): with entity data only
+        self.relations: dict[tuple[str, str], tuple[bool, str]] = {}
 
-    def ready(self, engine: Checker) -> Memo:
-        if self.engine is not engine or len(self.origins) + len(self.pages) > self.limit:
+    def ready(self, engine: Checker, entities: EntityMap | None = None) -> Memo:
+        size = len(self.origins) + len(self.pages) + len(self.relations)
+        if self.engine is not engine or size > self.limit:
             self.engine = engine
-            self.origins, self.pages = {}, {}
+            self.origins, self.pages, self.relations = {}, {}, {}
+        if self.entities is not entities:
+            self.entities, self.relations = entities, {}
         return self
 
 
@@ -279,9 +289,10 @@ def tally_rows(
 ) -> Tally:
     """Classify a partition of rows (one batch call to the engine) and count it.
 
-    Two passes: the first splits URLs and asks the engine about all subresources at once
-    (`check_many`); the second counts each row under a compact key (page, page URL, type,
-    flags), and only the distinct keys are expanded into the page, site and total figures.
+    Two passes: the first looks up each row's origin and page facts and asks the engine
+    about all subresources at once (`check_batch`, with the origin's pre-split parts); the
+    second counts each row under one key (page, page URL, sites, type, flags, rule), and
+    only the distinct keys are expanded into the page, site, domain and total figures.
 
     The cyclic garbage collector is paused for the batch: a batch makes ~10^5 acyclic
     tuples, and the collections they would trigger walk every live object again (all the
@@ -291,23 +302,34 @@ def tally_rows(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _tally_rows(rows, engine, entities, (memo or Memo()).ready(engine))
+        entities = entities if entities else None
+        memo = (memo or Memo()).ready(engine, entities)
+        return _tally_rows(rows, engine, entities, memo)
     finally:
         if paused:
             gc.enable()
 
 
+#: A row's counting key: (page key, page URL, page site, site, company or site when third
+#: party else None, type, flags, rule when blocked).
+RowKey = tuple[str, str | None, str, str, str | None, RequestType, int, RuleKey | None]
+_TYPE_BITS = {t: int(t) for t in RequestType}
+
+
 def _tally_rows(
     rows: Iterable[AuditRow], engine: Checker, entities: EntityMap | None, memo: Memo
 ) -> Tally:
-    entities = entities if entities else None
     tally = Tally()
-    # Pass 1: per row, the host facts (memoised per origin: hosts repeat massively) and
-    # the page's site (memoised per page URL); the engine's questions in one list.
-    batch: list[tuple[AuditRow, str, str, str, int]] = []  # row, host, site, page site, tunnel
-    questions: list[tuple[str, str | None, RequestType]] = []
+    # Pass 1: per row, the origin's facts (memoised per origin key: hosts repeat
+    # massively) and the page's site (memoised per page URL); the engine's questions,
+    # with the origin's pre-split parts, in one list.
+    kept: list[AuditRow] = []
+    facts: list[OriginFacts] = []
+    page_sites: list[str] = []
+    questions: list[Question] = []
     pages_seen, origins = memo.pages, memo.origins
-    add_row, ask = batch.append, questions.append
+    keep, add_facts, add_site, ask = kept.append, facts.append, page_sites.append, questions.append
+    bits = _TYPE_BITS
     not_web = 0
     for row in rows:
         url = row.url
@@ -316,8 +338,7 @@ def _tally_rows(
         known = origins.get(origin)
         if known is None:
             known = origins[origin] = _origin_facts(url, engine)
-        host, site, tunnel = known
-        if not host:
+        if not known[0]:
             not_web += 1
             continue
         source = row.source_url
@@ -325,118 +346,164 @@ def _tally_rows(
         if page_site is None:
             page_host = split_url_fast(source)[1] if source else ""
             page_site = pages_seen[source] = site_of(page_host) if page_host else ""
-        add_row((row, host, site, page_site, tunnel))
-        if row.type is not _DOCUMENT:
-            ask((url, source, row.type))
+        keep(row)
+        add_facts(known)
+        add_site(page_site)
+        rtype = row.type
+        if rtype is not _DOCUMENT:
+            ask((url, source, bits[rtype], known[3]))
     if not_web:
         tally.skipped["not-a-web-url"] += not_web
 
-    # Pass 2: each row's flags; keys collected in lists and counted at C speed
-    # (`Counter(list)`), since most rows share their key with many others.
-    decisions = iter(engine.check_many(questions))
-    related: dict[tuple[str, str], bool] = {}
-    row_keys: list[tuple[str, str, str | None, RequestType, int]] = []
-    bytes_by_key: Counter[tuple[str, str, str | None, RequestType, int]] = Counter()
-    domain_keys: list[tuple[str, str, str, RequestType, int, RuleKey | None]] = []
-    domain_bytes: Counter[str] = Counter()
-    company_keys: list[tuple[str, str]] = []
-    add_key, add_domain, add_company = row_keys.append, domain_keys.append, company_keys.append
-    for row, host, site, page_site, tunnel in batch:
-        flags = 0
-        if row.detailed:
-            flags = _DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)
-        if row.type is not _DOCUMENT:
+    # Pass 2: each row's flags and one key; keys are counted at C speed (`Counter(list)`)
+    # and only distinct keys are expanded (`_expand`): most rows share their key.
+    decisions = iter(engine.check_batch(questions))
+    relations = memo.relations
+    keys: list[RowKey] = []
+    add_key = keys.append
+    sizes: Counter[RowKey] = Counter()  # bytes by key, for rows that know their size
+    for row, (host, site, tunnel, _), page_site in zip(kept, facts, page_sites, strict=True):
+        rtype = row.type
+        detailed = row.detailed
+        flags = (_DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)) if detailed else 0
+        rule = who = None
+        if rtype is not _DOCUMENT:
             decision = next(decisions)
-            blocked = decision.blocked
-            flags |= _SUB | (_BLOCKED if blocked else 0)
             if tunnel < 0:  # plain http: the proxy sees the URL
-                tunnel = _TUNNEL if blocked else 0
-            flags |= tunnel
-            third = site != page_site or not page_site
-            if third:
+                tunnel = _TUNNEL if decision.blocked else 0
+            if decision.blocked:
+                flags |= _SUB | _BLOCKED | tunnel
+                rule = _rule_key(decision)
+            else:
+                flags |= _SUB | tunnel
+            if site != page_site or not page_site:
                 flags |= _THIRD_BY_SITE
-                if entities is not None and page_site:
-                    pair = (host, page_site)
-                    same = related.get(pair)
-                    if same is None:
-                        same = related[pair] = entities.related(host, page_site)
-                    third = not same
-            if third:
-                flags |= _THIRD
-                if row.detailed:
-                    flags |= (_SENT if row.cookies_sent else 0) | (_SET if row.cookies_set else 0)
-                company = entities.company(host) if entities is not None else None
-                add_company((page_site, company or site))
-            if third or blocked:
-                # Blocked first-party requests are trackers too (first-party analytics);
-                # they are listed under their own domain.
-                rule = _rule_key(decision) if blocked else None
-                add_domain((site, page_site, row.page, row.type, flags, rule))
-                if row.bytes > 0:
-                    domain_bytes[site] += row.bytes
-        key = (row.page, page_site, row.source_url, row.type, flags)
+                if entities is None:
+                    third, who = True, site
+                else:
+                    relation = relations.get((host, page_site))
+                    if relation is None:
+                        relation = relations[host, page_site] = _relation(
+                            entities, host, site, page_site
+                        )
+                    third, who = relation
+                if third:
+                    flags |= _THIRD
+                    if detailed:
+                        flags |= (_SENT if row.cookies_sent else 0) | (
+                            _SET if row.cookies_set else 0
+                        )
+                else:
+                    who = None
+        key = (row.page, row.source_url, page_site, site, who, rtype, flags, rule)
         add_key(key)
         if row.bytes > 0:
-            bytes_by_key[key] += row.bytes
-    rows_by_key = Counter(row_keys)
-    companies = Counter(company_keys)
-    domain_rows = Counter(domain_keys)
+            sizes[key] += row.bytes
+    _expand(tally, Counter(keys), sizes)
+    return tally
 
-    totals = tally.totals
-    for (page_key, page_site, source_url, rtype, flags), n in rows_by_key.items():
-        counts = _row_counts(
-            flags, n, bytes_by_key.get((page_key, page_site, source_url, rtype, flags), 0)
-        )
+
+def _relation(entities: EntityMap, host: str, site: str, page_site: str) -> tuple[bool, str]:
+    """(third party, company or site) of a host on a page of another site (or none)."""
+    if page_site and entities.related(host, page_site):
+        return False, site
+    return True, entities.company(host) or site
+
+
+def _expand(tally: Tally, counted: Counter[RowKey], sizes: Counter[RowKey]) -> None:
+    """Add the distinct keys of a batch into the page, site, domain and total figures.
+
+    Domains are updated per key at once; page, site and total figures go through one
+    more aggregation (by page, type and flags), since each costs a few vector additions.
+    """
+    rows_by_key: dict[tuple[str, str, str | None, RequestType, int], list[int]] = {}
+    companies: dict[tuple[str, str], int] = {}
+    trackers: dict[tuple[str, str], int] = {}
+    domains = tally.domains
+    for key, n in counted.items():
+        page_key, source_url, page_site, site, who, rtype, flags, rule = key
+        size = sizes.get(key, 0) if sizes else 0
+        row_key = (page_key, page_site, source_url, rtype, flags)
+        seen = rows_by_key.get(row_key)
+        if seen is None:
+            rows_by_key[row_key] = [n, size]
+        else:
+            seen[0] += n
+            seen[1] += size
+        if who is not None:
+            pair = (page_site, who)
+            companies[pair] = companies.get(pair, 0) + n
+        if flags & (_THIRD | _BLOCKED):
+            # Blocked first-party requests are trackers too (first-party analytics);
+            # they are listed under their own domain.
+            domain = domains.get(site)
+            if domain is None:
+                domain = domains[site] = DomainTally()
+            domain.requests += n
+            domain.bytes += size
+            domain.sites.add(page_site)
+            domain.pages.add(page_key)
+            domain.types[_TYPE_NAMES[rtype]] += n
+            if flags & _THIRD:
+                domain.third_party += n
+            if flags & _DETAILED and flags & (_SENT | _SET):
+                domain.cookies += n
+            if flags & _TUNNEL:
+                domain.tunnel += n
+            if flags & _BLOCKED:
+                domain.blocked += n
+                pair = (page_site, site)
+                trackers[pair] = trackers.get(pair, 0) + n
+                if rule is not None:
+                    domain.rules[rule] += n
+
+    # Vectors per (page, page site) and flags: a few vector additions per page, not per key.
+    groups: dict[tuple[str, str], dict[int, list[int]]] = {}
+    for (page_key, page_site, source_url, rtype, flags), (n, size) in rows_by_key.items():
         page = tally.pages.get(page_key)
         if page is None:
             page = tally.pages[page_key] = PageTally()
         page.urls[source_url or ""] += n
         page.sites[page_site] += n
-        site_tally = tally.sites.get(page_site)
-        if site_tally is None:
-            site_tally = tally.sites[page_site] = SiteTally()
-        site_tally.pages.add(page_key)
         type_name = _TYPE_NAMES[rtype]
         tally.types[type_name] += n
         if flags & _BLOCKED:
             tally.blocked_types[type_name] += n
-        _add(page.counts, counts)
+        group = groups.get((page_key, page_site))
+        if group is None:
+            group = groups[page_key, page_site] = {}
+        seen = group.get(flags)
+        if seen is None:
+            group[flags] = [n, size]
+        else:
+            seen[0] += n
+            seen[1] += size
+    totals = tally.totals
+    for (page_key, page_site), group in groups.items():
+        counts = _counts()
+        for flags, (n, size) in group.items():
+            _add(counts, _row_counts(flags, n, size))
+        site_tally = tally.sites.get(page_site)
+        if site_tally is None:
+            site_tally = tally.sites[page_site] = SiteTally()
+        site_tally.pages.add(page_key)
+        _add(tally.pages[page_key].counts, counts)
         _add(site_tally.counts, counts)
         _add(totals, counts)
     for (page_site, company), n in companies.items():
         tally.sites[page_site].companies[company] += n
-    for (site, page_site, page_key, rtype, flags, rule), n in domain_rows.items():
-        type_name = _TYPE_NAMES[rtype]
-        domain = tally.domains.get(site)
-        if domain is None:
-            domain = tally.domains[site] = DomainTally()
-        domain.requests += n
-        domain.sites.add(page_site)
-        domain.pages.add(page_key)
-        domain.types[type_name] += n
-        if flags & _THIRD:
-            domain.third_party += n
-        if flags & _DETAILED and flags & (_SENT | _SET):
-            domain.cookies += n
-        if flags & _TUNNEL:
-            domain.tunnel += n
-        if flags & _BLOCKED:
-            domain.blocked += n
-            tally.sites[page_site].trackers[site] += n
-            if rule is not None:
-                domain.rules[rule] += n
-    for site, size in domain_bytes.items():
-        tally.domains[site].bytes += size
-    return tally
+    for (page_site, site), n in trackers.items():
+        tally.sites[page_site].trackers[site] += n
 
 
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 _SECURE = frozenset({"https", "wss"})
 
 
-def _origin_facts(url: str, engine: Checker) -> tuple[str, str, int]:
-    """(host, site, tunnel) of a URL's origin: tunnel is `_TUNNEL` or 0 for `https`/`wss`
-    (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by URL).
+def _origin_facts(url: str, engine: Checker) -> OriginFacts:
+    """(host, site, tunnel, engine parts) of a URL's origin: tunnel is `_TUNNEL` or 0 for
+    `https`/`wss` (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by
+    URL); the parts let the engine skip splitting URLs of this origin (`engine.batch`).
 
     Memoised under the origin key `url[:url.find("/", 8)]` (the whole URL without such a
     `/`). All URLs with one key have the same facts: a web scheme (`https` is the longest)
@@ -446,6 +513,7 @@ def _origin_facts(url: str, engine: Checker) -> tuple[str, str, int]:
     """
     scheme, host, _ = split_url_fast(url)
     if scheme not in _WEB_SCHEMES or not host:
-        return "", "", 0
+        return "", "", 0, None
     tunnel = (_TUNNEL if engine.check_host(host).blocked else 0) if scheme in _SECURE else -1
-    return host, site_of(host), tunnel
+    cut = url.find("/", 8)
+    return host, site_of(host), tunnel, origin_parts(url[:cut]) if cut >= 0 else None

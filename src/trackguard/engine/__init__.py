@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trackguard.engine import shape
+from trackguard.engine.batch import Question, check_batch
 from trackguard.engine.compiler import (
     ENGINE_VERSION,
     RuleTable,
@@ -248,6 +249,11 @@ class Engine:
         """
         decide = self._matcher.decide
         return [decide(url, source, _type_bit(type)) for url, source, type in requests]
+
+    def check_batch(self, questions: Sequence[Question]) -> list[Decision]:
+        """Decide `(url, source_url, RequestType bit, origin parts)` questions: `check`'s
+        answers, each URL split once per origin and repeats decided once (`engine.batch`)."""
+        return check_batch(self._matcher, questions)
 
     def check_request(self, request: Request) -> Decision:
         return self._matcher.decide(request.url, request.source_url, int(request.type))
