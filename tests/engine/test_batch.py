@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from trackguard.domain import split_url_fast
 from trackguard.engine import Engine
-from trackguard.engine.batch import OriginParts, Question, origin_key, origin_parts
+from trackguard.engine.batch import OriginParts, Question, _Parts, origin_key, origin_parts
+from trackguard.engine.request import Context, page_keys
 from trackguard.model import RequestType
 
 LIST = """\
@@ -66,6 +67,19 @@ def test_the_real_log_is_decided_as_check_decides(
     assert engine.check_batch(plain) == expected[:5_000]
     shifted = [(q[0], q[1], q[2], questions[i - 1][3]) for i, q in enumerate(questions[:5_000])]
     assert engine.check_batch(shifted) == expected[:5_000]
+
+
+def test_a_context_from_parts_is_the_context_the_matcher_makes() -> None:
+    """`_Parts` sets what `Context.__init__` sets: a slot added there must be added here."""
+    slots = [name for cls in Context.__mro__ for name in getattr(cls, "__slots__", ())]
+    url = "https://cdn.test/track/x.js?a=1"
+    _, start, host = origin_parts(origin_key(url)) or ("", 0, "")
+    for page in ("", "www.news.example"):
+        made = Context(url, page, int(RequestType.SCRIPT), True)
+        parts = _Parts(url, start, host, page, page_keys(page), int(RequestType.SCRIPT), True)
+        for name in slots:
+            assert hasattr(parts, name), f"engine.batch._Parts does not set Context.{name}"
+            assert getattr(parts, name) == getattr(made, name), name
 
 
 _PAGES = st.sampled_from(

@@ -65,7 +65,7 @@ class _Parts(Context):
         self.page_keys = keys
         self.page_host = page
         self.third = True if not has_page or not page else None
-        self.tokens = self.data = self.over = None
+        self.tokens = self.split = self.data = self.over = None
         self.reduced_lower = self.reduced_case = ""
         self.left = BUDGET
         self.scan = len(url)
