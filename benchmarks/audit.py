@@ -13,11 +13,15 @@ page keys, so pages and sites are counted as in a log that large). Measured, in 
   cost (also with the engine loop's GC paused, since `tally_rows` pauses it for its
   batches). Engine and audit are timed interleaved, partition by partition, so both see
   the same load;
-* one process: the repeated log written as plain JSON Lines (not timed), then planned,
-  read, classified and counted here (`audit_tasks`): what `trackguard audit LOG` does;
+* one process: the repeated log written as plain JSON Lines (not timed), then the engine
+  loaded from its bytes, and the log planned, read, classified and counted here
+  (`audit_tasks`): what `trackguard audit LOG` does. A freshly loaded engine, as each
+  worker has: the engine used above has warmed its lazily prepared indexes already;
 * cluster: the same plan on a local cluster of `--workers` worker processes (one thread
-  each) that read their own byte ranges (`audit_on_dask`), timed from planning to the
-  merged tally; starting the cluster is reported apart;
+  each, made as `--workers` makes it: `distributed.local_cluster`) that read their own
+  byte ranges (`audit_on_dask`), timed from planning to the merged tally (the engine's
+  bytes sent to the workers and loaded there included); starting the cluster is
+  reported apart;
 * the three reports are compared (they must be identical).
 
 CPU time (`time.process_time`, and the workers' own via `client.run`) is reported beside
@@ -45,7 +49,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT / "src"))
 
-from trackguard.audit.distributed import audit_on_dask  # noqa: E402
+from trackguard.audit.distributed import audit_on_dask, local_cluster  # noqa: E402
 from trackguard.audit.plan import plan_inputs  # noqa: E402
 from trackguard.audit.readers import row_from_record  # noqa: E402
 from trackguard.audit.report import build_report  # noqa: E402
@@ -138,21 +142,21 @@ def main() -> None:
             handle.write(json.dumps({**record, "page": r.page}) + "\n")
     del rows
 
+    engine_bytes = engine.to_bytes()
     start, cpu = time.perf_counter(), time.process_time()
     single = audit_tasks(
-        plan_inputs([log], args.partition_rows), engine, partition_rows=args.partition_rows
+        plan_inputs([log], args.partition_rows),
+        Engine.from_bytes(engine_bytes),
+        partition_rows=args.partition_rows,
     )
     single_s, single_cpu = time.perf_counter() - start, time.process_time() - cpu
 
-    from dask.distributed import Client, LocalCluster
+    from dask.distributed import Client
 
     start = time.perf_counter()
-    cluster = LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+    cluster = local_cluster(args.workers)
     startup_s = time.perf_counter() - start
     address = cluster.scheduler_address
-    engine_bytes = engine.to_bytes()
     with Client(address) as client:
         client.run(lambda: __import__("trackguard.audit.run"))  # imports before timing
         before = client.run(time.process_time)

@@ -8,8 +8,10 @@ How work moves (and why the figures are exactly those of a local run):
    scattered to every worker with `broadcast=True`; each worker process loads them once
    and keeps the engine keyed by the bytes' SHA-256 (`_WORKER_ENGINES`, at most two).
 3. Each worker reads its parts itself and classifies them with the batch API
-   (`run.tally_task`, the code a one-process run uses), and returns a partial `Tally`,
-   merged here as tasks finish (merging is commutative: `tally.py`). A task lost with a
+   (`run.tally_task`, the code a one-process run uses), and returns its partial `Tally`
+   packed into msgpack bytes (`packed.py`): bytes cross the cluster without Dask's
+   per-object work, and this process merges them as tasks finish, without rebuilding
+   the partial's objects (merging is commutative: `tally.py`). A task lost with a
    worker is re-run by the scheduler elsewhere; its parts are part of the task, so nothing
    is counted twice or missed.
 
@@ -27,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trackguard.audit.entities import EntityMap
+from trackguard.audit.packed import dumps, loads, merge_packed
 from trackguard.audit.plan import Task
 from trackguard.audit.readers import InputUnreachable
 from trackguard.audit.run import PARTITION_ROWS, Progress, tally_task
@@ -56,11 +59,12 @@ def _worker_engine(key: str, data: bytes) -> tuple[Any, Memo]:
 
 def run_task(
     key: str, engine_bytes: bytes, entities: EntityMap | None, parts: Task, batch_rows: int
-) -> Tally:
-    """The task each worker runs: read its parts, classify them, return the partial tally."""
+) -> bytes:
+    """The task each worker runs: read its parts, classify them, return the partial tally
+    (packed into msgpack bytes: `packed.py`)."""
     engine, memo = _worker_engine(key, engine_bytes)
     try:
-        return tally_task(parts, engine, entities, batch_rows=batch_rows, memo=memo)
+        return dumps(tally_task(parts, engine, entities, batch_rows=batch_rows, memo=memo))
     except InputUnreachable as exc:
         import socket
 
@@ -70,9 +74,26 @@ def run_task(
         ) from None
 
 
+def local_cluster(workers: int) -> Any:
+    """A local cluster of `workers` processes with one thread each: classification is
+    pure Python and holds the GIL. Dask's statistical profiler (a stack sample every
+    10 ms in each worker) is switched off: nobody looks at it here, and it costs CPU."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        )
+
+
 def _client(address: str | None, workers: int) -> tuple[Any, Any]:
     try:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise DaskUnavailable(
             "--workers/--dask need dask.distributed: pip install 'trackguard[audit]'"
@@ -80,15 +101,8 @@ def _client(address: str | None, workers: int) -> tuple[Any, Any]:
     cluster = None
     try:
         if address is None:
-            # Worker processes, one thread each: classification is pure Python and holds
-            # the GIL. The scheduler lives here, but it only sees one message per task.
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                host="127.0.0.1",
-            )
+            # The scheduler lives here, but it only sees one message per task.
+            cluster = local_cluster(workers)
             return Client(cluster), cluster
         return Client(address, timeout=30), None
     except OSError as exc:
@@ -134,16 +148,17 @@ def audit_on_dask(
         ]
         for future in as_completed(futures):
             try:
-                partial: Tally = future.result()
+                blob: bytes = future.result()
             except TrackguardError:
                 raise
             except Exception as exc:  # e.g. KilledWorker after the retries: say so plainly
                 name = type(exc).__name__
                 raise DaskUnavailable(f"the Dask cluster failed: {name}: {exc}") from exc
-            total.merge(partial)
-            if progress is not None:
-                progress(partial.totals[REQUESTS] + partial.skipped.total())
             future.release()
+            packed = loads(blob)
+            merge_packed(total, packed)
+            if progress is not None:
+                progress(packed[0][REQUESTS] + sum(packed[6].values()))
     finally:
         client.close()
         if cluster is not None:
