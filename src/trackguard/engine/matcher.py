@@ -19,9 +19,10 @@ with what matched so far, and the rule that cost it is remembered for `lint`.
 from __future__ import annotations
 
 from trackguard.engine.category import Category, all_filters
-from trackguard.engine.compiler import Index, RuleTable
+from trackguard.engine.compiler import Index
 from trackguard.engine.pieces import OverBudget
 from trackguard.engine.request import Context, page_host
+from trackguard.engine.table import RuleTable
 from trackguard.model import Decision, RequestType, Rule
 
 _DOCUMENT = int(RequestType.DOCUMENT)

@@ -12,6 +12,9 @@ apart with `str` methods, never with per-line regular expressions.
 
 from __future__ import annotations
 
+import re
+from typing import NamedTuple
+
 from trackguard.domain import to_ascii_host
 from trackguard.lists.text import MAX_LIST_BYTES, split_lines, utf8_size
 from trackguard.model import (
@@ -454,12 +457,45 @@ def _header_metadata(line: str, metadata: dict[str, str]) -> None:
         metadata[key] = value
 
 
+#: A lower-cased `||` pattern that is exactly `host^`: host characters, not starting or
+#: ending with a dot. Linear: one class per position (our own fixed pattern, no list text).
+PLAIN_HOST = re.compile(r"[a-z0-9\-_](?:[a-z0-9.\-_]*[a-z0-9\-_])?\^")  # noqa: TID251
+
+
+class PlainHosts(NamedTuple):
+    """The `||host^` filters with no option that `scan_abp` set aside, in line order.
+
+    Each stands for `Rule(BLOCK, SourceRef(list_id, line, text), ABP, text[2:], HOST)`,
+    the rule `parse_abp` makes of it; `hosts` holds `text[2:-1].lower()`.
+    """
+
+    lines: list[int]
+    texts: list[str]
+    hosts: list[str]
+
+
 def parse_abp(text: str, list_id: str) -> ParsedList:
     """Parse an Adblock Plus syntax list (EasyList, EasyPrivacy, uBO/AdGuard extensions).
 
     Raises ListRejected when the text exceeds the size limits or has no usable filter
     (network or cosmetic) at all.
     """
+    return _parse(text, list_id, None)
+
+
+def scan_abp(text: str, list_id: str) -> tuple[ParsedList, PlainHosts]:
+    """`parse_abp` for the engine builder: the plain `||host^` filters (most of EasyList
+    and EasyPrivacy) come as `PlainHosts` instead of `Rule`s, everything else as usual.
+
+    The builder puts a plain filter in its host bucket as a bare rule id and keeps only
+    its list, line and text, so a `Rule` per line would be made only to be thrown away
+    (a third of the build). Same diagnostics, counts and limits as `parse_abp`.
+    """
+    plain = PlainHosts([], [], [])
+    return _parse(text, list_id, plain), plain
+
+
+def _parse(text: str, list_id: str, plain: PlainHosts | None) -> ParsedList:
     if utf8_size(text) > MAX_LIST_BYTES:
         raise ListRejected(f"{list_id}: list is larger than {MAX_LIST_BYTES // (1024 * 1024)} MiB")
     rules: list[Rule] = []
@@ -473,6 +509,11 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
     # Locals for the fast lane's per-line steps (a global lookup each, 87k times).
     new, add, tail, block, abp = _new_tuple, rules.append, _RULE_TAIL, _BLOCK, _ABP
     host_anchor, max_line = _HOST_ANCHOR, MAX_LINE
+    # `scan_abp` sets plain `||host^` filters aside (see `PlainHosts`); they count as rules.
+    collect = plain is not None
+    aside = plain if plain is not None else PlainHosts([], [], [])
+    plain_host, plain_lines = PLAIN_HOST.fullmatch, aside.lines
+    add_line, add_text, add_host = plain_lines.append, aside.texts.append, aside.hosts.append
     lines = split_lines(text)  # LF, CRLF and CR end a line (see `lists.text`); no BOM
     # A line makes at most one rule: with no more lines than MAX_RULES, no need to count.
     count_rules = len(lines) > MAX_RULES
@@ -485,9 +526,18 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
             if pattern[-1:] == "|":
                 pattern, anchor = pattern[:-1], _HOST_RIGHT_ANCHOR
             if pattern.strip("*") and len(line) <= max_line:
+                if collect and anchor is host_anchor:
+                    lower = pattern.lower()
+                    if plain_host(lower):
+                        add_line(lineno)
+                        add_text(line)
+                        add_host(lower[:-1])
+                        if count_rules and len(rules) + len(plain_lines) > MAX_RULES:
+                            raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
+                        continue
                 src = new(SourceRef, (list_id, lineno, line))
                 add(new(Rule, (block, src, abp, pattern, anchor) + tail))  # noqa: RUF005 - one C call; unpacking is slower
-                if count_rules and len(rules) > MAX_RULES:
+                if count_rules and len(rules) + len(plain_lines) > MAX_RULES:
                     raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
                 continue
         if not line:
@@ -525,7 +575,7 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
         )
         if isinstance(result, Rule):
             rules.append(result)
-            if count_rules and len(rules) > MAX_RULES:
+            if count_rules and len(rules) + len(plain_lines) > MAX_RULES:
                 raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
         elif isinstance(result, str):
             skip(result)
@@ -540,6 +590,6 @@ def parse_abp(text: str, list_id: str) -> ParsedList:
             )
 
     non_network = sum(v for k, v in skipped.items() if k not in ("blank", "comment", "header"))
-    if not rules and not non_network:
+    if not rules and not plain_lines and not non_network:
         raise ListRejected(f"{list_id}: no valid filter in the list")
     return ParsedList(list_id, Format.ABP, tuple(rules), tuple(diagnostics), skipped, metadata)
