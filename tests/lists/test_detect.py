@@ -79,6 +79,20 @@ def test_sample_is_bounded() -> None:
     assert detect_format(comments + "0.0.0.0 ads.example\n") is ABP
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab\r\n\ufeff\u2028\x0b", max_size=60),
+    chunk=st.integers(min_value=1, max_value=8),
+)
+def test_sample_is_split_as_the_parsers_split(text: str, chunk: int) -> None:
+    """The sample is split a chunk at a time, with the same lines as one `split_lines`."""
+    from trackguard.lists.text import split_lines
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "_CHUNK_CHARS", chunk)
+        assert list(detect._sample_lines(text, 0)) == split_lines(text[: detect.SAMPLE_CHARS])
+
+
 CORPUS = corpus_path()
 
 

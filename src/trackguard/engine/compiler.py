@@ -37,8 +37,8 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable
 from functools import partial
-from itertools import compress, count
-from operator import add, attrgetter, itemgetter, ne, not_
+from itertools import chain, compress, count, repeat
+from operator import add, attrgetter, itemgetter, ne, not_, sub
 from typing import Any
 
 from trackguard.engine.literals import TOKEN_RUN, regex_tokens
@@ -221,7 +221,8 @@ class Builder:
         self._kept: Counter[str] = Counter()
         self._count = 0  # rule ids given so far
         self._rule_ids: list[int] = []  # the id of each of `self.rules`
-        self._plain: list[tuple[str, PlainHosts, list[int]]] = []  # (list, kept, their ids)
+        self._plain: list[tuple[list[int], list[str], list[int]]] = []  # lines, texts, ids
+        self._spans: list[tuple[str, int]] = []  # (list id, rules kept), in id order
 
     def add_list(self, parsed: ParsedList, plain: PlainHosts | None = None) -> None:
         self.diagnostics.extend(parsed.diagnostics)
@@ -245,18 +246,20 @@ class Builder:
             if plain is not None and plain.lines:
                 plain = self._drop_plain(list_id, plain)
             plain_lines = plain.lines if plain is not None else []
-            kept_lines = self._add_rules(rules, plain_lines)
+            kept = self._add_rules(rules, plain_lines)
             if plain_lines:
                 assert plain is not None
-                self._add_plain(list_id, plain, kept_lines)
-            self._count += len(kept_lines) + len(plain_lines)
+                self._add_plain(list_id, plain, kept)
+            self._spans.append((list_id, len(kept) + len(plain_lines)))
+            self._count += len(kept) + len(plain_lines)
         self._pending = []
-        for list_id, kept in self._kept.items():
-            self.lists[list_id]["rules"] = kept
+        for list_id, number in self._kept.items():
+            self.lists[list_id]["rules"] = number
         return self.rules, self._index(), self.diagnostics
 
     def _add_rules(self, rules: tuple[Rule, ...], plain_lines: list[int]) -> list[int]:
-        """Index one list's `Rule`s; returns the lines of those kept."""
+        """Index one list's `Rule`s; for each one kept, how many plain filters (set
+        aside) come before it: the ids it leaves room for."""
         bad = self._bad_keys
         disabled = self.disabled
         tail, host_anchor, abp, block = _PLAIN_TAIL, Anchor.HOST, Format.ABP, Action.BLOCK
@@ -265,13 +268,12 @@ class Builder:
         allow_suffix = self._indexes["allow"]["suffix"]
         keep_rule, keep_id = self.rules.append, self._rule_ids.append
         kept: list[int] = []
-        keep_line = kept.append
+        keep_before = kept.append
         base = self._count
-        # Plain filters (set aside) on lines before a rule: ids it leaves room for.
         plain_before = partial(bisect_left, plain_lines) if plain_lines else None
         for rule in rules:
-            line = rule[1][1]
-            rid = base + len(kept) + (plain_before(line) if plain_before else 0)
+            before = plain_before(rule[1][1]) if plain_before else 0
+            rid = base + len(kept) + before
             if rule[4] is host_anchor and rule[5:] == tail and rule[2] is abp:
                 # `||host^` with no option that was not set aside (`parse_abp`, or
                 # `$_`-style no-op options): indexed as its bare id (PLAIN, module
@@ -288,7 +290,7 @@ class Builder:
                         table[host] = rid
                     keep_rule(rule)
                     keep_id(rid)
-                    keep_line(line)
+                    keep_before(before)
                     continue
             if rule.badfilter:
                 self._note(rule.source.list_id, "badfilter")
@@ -299,7 +301,7 @@ class Builder:
             elif self._compile(rule, rid):
                 keep_rule(rule)
                 keep_id(rid)
-                keep_line(line)
+                keep_before(before)
         return kept
 
     def _drop_plain(self, list_id: str, plain: PlainHosts) -> PlainHosts:
@@ -317,32 +319,41 @@ class Builder:
             list(compress(hosts, wanted)),
         )
 
-    def _add_plain(self, list_id: str, plain: PlainHosts, kept_lines: list[int]) -> None:
-        """Index one list's plain filters as bare ids (PLAIN), by C-level maps."""
-        lines, _, hosts = plain
-        # An id: the list's first id, plus the plain filters and kept rules before it.
-        ids = list(map(add, count(self._count), map(partial(bisect_left, kept_lines), lines)))
+    def _add_plain(self, list_id: str, plain: PlainHosts, kept: list[int]) -> None:
+        """Index one list's plain filters as bare ids (PLAIN), by C-level maps.
+
+        `kept`: for each `Rule` kept, the plain filters before it (`_add_rules`).
+        """
+        lines, texts, hosts = plain
+        # A plain filter's id: the list's first id, plus the plain filters and the kept
+        # `Rule`s before it; n plain filters before the i-th rule -> offset i from n on.
+        bounds = [0, *kept, len(lines)]
+        offsets = chain.from_iterable(map(repeat, count(), map(sub, bounds[1:], bounds)))
+        ids = list(map(add, count(self._count), offsets))
         table = self._indexes["block"]["suffix"]
-        fresh = dict(zip(hosts, ids, strict=True))
-        if len(fresh) < len(hosts) or not table.keys().isdisjoint(fresh):
-            # A host listed twice, or also the key of another filter: into its bucket
-            # one by one, in id order.
-            shared = table.keys() & fresh.keys()
-            shared.update(compress(hosts, map(ne, map(fresh.__getitem__, hosts), ids)))
+        shared = table.keys() & hosts  # also the key of another filter
+        held = {host: table[host] for host in shared}
+        size = len(table)
+        table.update(zip(hosts, ids, strict=True))
+        if len(table) - size < len(hosts) - len(shared):  # a host listed twice
+            shared.update(compress(hosts, map(ne, map(table.__getitem__, hosts), ids)))
+        if shared:
+            # Those buckets as they were, then their plain filters one by one, in id order.
+            for host in shared:
+                if host in held:
+                    table[host] = held[host]
+                else:
+                    del table[host]
             pairs = zip(hosts, ids, strict=True)
             for host, rid in compress(pairs, map(shared.__contains__, hosts)):
                 _insert_host(table, host, rid)
-            for host in shared:
-                del fresh[host]
-        table.update(fresh)
-        self._plain.append((list_id, plain, ids))
+        self._plain.append((lines, texts, ids))
 
     def table(self) -> Packed:
         """The packed rule table (`pack_rules`) of every rule `build` kept, by id."""
         if not self._plain:
             return pack_rules(self.rules)
-        plain = [(list_id, p.lines, p.texts, ids) for list_id, p, ids in self._plain]
-        return pack_scattered(self._count, self.rules, self._rule_ids, plain)
+        return pack_scattered(self._spans, self.rules, self._rule_ids, self._plain)
 
     def _note(self, list_id: str, kind: str) -> None:
         self._kept[list_id] -= 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from collections.abc import Iterable
-from itertools import compress, repeat
+from itertools import compress
 from operator import attrgetter, eq
 from typing import Any
 
@@ -89,54 +89,66 @@ def pack_rules(rules: list[Rule]) -> Packed:
     the build.
     """
     sources = list(map(_SOURCE, rules))
-    return pack_columns(
-        list(map(_SOURCE_LIST, sources)),
+    list_ids = list(map(_SOURCE_LIST, sources))
+    numbers = {list_id: i for i, list_id in enumerate(dict.fromkeys(list_ids))}
+    return _pack_columns(
+        tuple(numbers),
+        array("i", map(numbers.__getitem__, list_ids)),
         list(map(_SOURCE_LINE, sources)),
         list(map(_SYNTAX_NUMBER.__getitem__, map(id, map(_SYNTAX, rules)))),
         list(map(_SOURCE_TEXT, sources)),
     )
 
 
-def pack_columns(
-    list_ids: list[str], lines: list[int], syntaxes: list[int], texts: list[str]
+def pack_scattered(
+    spans: list[tuple[str, int]],
+    rules: list[Rule],
+    rule_ids: list[int],
+    plain: list[tuple[list[int], list[str], list[int]]],
 ) -> Packed:
-    """`pack_rules` from its columns: each rule's list id, line, syntax number and text."""
+    """`pack_rules` of a table given in parts: (list id, rule count) spans in id order,
+    `Rule`s at `rule_ids`, and plain ABP filters as (lines, texts, ids) columns. The
+    parts are put in place by C-level maps."""
+    size = sum(count for _, count in spans)
+    numbers: dict[str, int] = {}
+    list_numbers = array("i")
+    for list_id, count in spans:
+        if count:
+            list_numbers.extend(array("i", [numbers.setdefault(list_id, len(numbers))]) * count)
+    lines, syntaxes, texts = [0] * size, [0] * size, [""] * size
+    sources = list(map(_SOURCE, rules))
+    _scatter(lines, rule_ids, map(_SOURCE_LINE, sources))
+    _scatter(syntaxes, rule_ids, map(_SYNTAX_NUMBER.__getitem__, map(id, map(_SYNTAX, rules))))
+    _scatter(texts, rule_ids, map(_SOURCE_TEXT, sources))
+    for plain_lines, plain_texts, ids in plain:  # syntax number 0: ABP
+        _scatter(lines, ids, plain_lines)
+        _scatter(texts, ids, plain_texts)
+    return _pack_columns(tuple(numbers), list_numbers, lines, syntaxes, texts)
+
+
+def _pack_columns(
+    list_ids: tuple[str, ...],
+    list_numbers: array[int],
+    lines: list[int],
+    syntaxes: list[int],
+    texts: list[str],
+) -> Packed:
+    """The packed table from its columns: each rule's list number (into `list_ids`),
+    line, syntax number and text."""
     size = len(lines)
-    numbers = {list_id: i for i, list_id in enumerate(dict.fromkeys(list_ids))}
     meta = array("i", bytes(16 * size))
-    meta[0::4] = array("i", map(numbers.__getitem__, list_ids))
+    meta[0::4] = list_numbers
     meta[1::4] = array("i", lines)
     meta[2::4] = array("i", syntaxes)
     # Several rules from one line (a hosts line with several hosts) are told apart by
     # their position among that line's rules; everywhere else it is 0.
     for i in compress(range(1, size), map(eq, lines, lines[1:])):
-        if list_ids[i] == list_ids[i - 1]:
+        if list_numbers[i] == list_numbers[i - 1]:
             meta[i * 4 + 3] = meta[i * 4 - 1] + 1
     # Parsers split on line breaks: no text contains "\n".
-    return tuple(numbers), meta.tobytes(), "\n".join(texts)
+    return list_ids, meta.tobytes(), "\n".join(texts)
 
 
-def scatter(column: list[Any], positions: Iterable[int], values: Iterable[Any]) -> None:
+def _scatter(column: list[Any], positions: Iterable[int], values: Iterable[Any]) -> None:
     """`column[p] = v` for each pair, at C speed (a deque of length 0 drains the map)."""
     deque(map(column.__setitem__, positions, values), maxlen=0)
-
-
-def pack_scattered(
-    size: int,
-    rules: list[Rule],
-    rule_ids: list[int],
-    plain: Iterable[tuple[str, list[int], list[str], list[int]]],
-) -> Packed:
-    """`pack_rules` of `size` rules given as `Rule`s (at `rule_ids`) and as plain ABP
-    filters: (list id, lines, texts, ids) columns, put in place by C-level maps."""
-    list_ids, lines, syntaxes, texts = [""] * size, [0] * size, [0] * size, [""] * size
-    sources = list(map(_SOURCE, rules))
-    scatter(list_ids, rule_ids, map(_SOURCE_LIST, sources))
-    scatter(lines, rule_ids, map(_SOURCE_LINE, sources))
-    scatter(syntaxes, rule_ids, map(_SYNTAX_NUMBER.__getitem__, map(id, map(_SYNTAX, rules))))
-    scatter(texts, rule_ids, map(_SOURCE_TEXT, sources))
-    for list_id, plain_lines, plain_texts, ids in plain:  # syntax number 0: ABP
-        scatter(list_ids, ids, repeat(list_id))
-        scatter(lines, ids, plain_lines)
-        scatter(texts, ids, plain_texts)
-    return pack_columns(list_ids, lines, syntaxes, texts)
