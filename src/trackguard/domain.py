@@ -124,6 +124,29 @@ def split_url(url: str) -> UrlParts:
     return UrlParts(*split_url_fast(url))
 
 
+#: Authorities known to be plain lower-case A-label hosts (`_is_plain_host`): one set
+#: lookup per request instead of five scans and a call. Bounded: cleared when full.
+_PLAIN_HOSTS: set[str] = set()
+_PLAIN_HOSTS_MAX = 16384
+
+
+def _is_plain_host(authority: str) -> bool:
+    """A host alone (no userinfo, port, IPv6 brackets or query), in its A-label form."""
+    if (
+        "?" not in authority
+        and "@" not in authority
+        and ":" not in authority
+        and "[" not in authority
+        and len(authority) <= MAX_HOST_LENGTH
+        and to_ascii_host(authority) == authority
+    ):
+        if len(_PLAIN_HOSTS) >= _PLAIN_HOSTS_MAX:
+            _PLAIN_HOSTS.clear()
+        _PLAIN_HOSTS.add(authority)
+        return True
+    return False
+
+
 def split_url_fast(url: str) -> tuple[str, str, str]:
     """`split_url` as a plain (scheme, host, text) tuple: the matcher's hot path.
 
@@ -140,14 +163,7 @@ def split_url_fast(url: str) -> tuple[str, str, str]:
         slash = url.find("/", start)
         if slash > start and "#" not in url:
             authority = url[start:slash]
-            if (
-                "?" not in authority
-                and "@" not in authority
-                and ":" not in authority
-                and "[" not in authority
-                and len(authority) <= MAX_HOST_LENGTH
-                and to_ascii_host(authority) == authority
-            ):
+            if authority in _PLAIN_HOSTS or _is_plain_host(authority):
                 return scheme, authority, url
     sep = url.find("://")
     if sep <= 0 or ":" in url[:sep]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from trackguard.engine.category import SCREEN_AT, Category
 from trackguard.engine.compiler import build_index
-from trackguard.engine.request import Context
+from trackguard.engine.request import DEDUPE_TOKENS_AT, Context
 from trackguard.lists import parse_list
 
 LINES = [
@@ -51,3 +54,75 @@ def test_all_finds_every_match_once() -> None:
     category, _ = _category()
     ctx = Context("https://plain.example/small/bucket-a/crowd/1x", "page.example", 1, True)
     assert category.all(ctx) == [0, 1, 3]
+
+
+NEEDY = [
+    "/gtm/gtm-",  # two tokens: keyed by one, the other is needed too
+    "/collect?tid=",
+    "/page/page_view$image",
+    "&ad_type=banner&",
+    "-track^pixel.",
+    "/Beacon/js/x$match-case",
+]
+# Whole filters, their parts and near misses: joined at random, some match and most
+# URLs hold a filter's key token without the rest of it.
+FRAGMENTS = [
+    *NEEDY[:5],
+    "/Beacon/js/x",
+    "/beacon/js/x",
+    "gtm",
+    "/gtm/",
+    "collect?",
+    "tid=",
+    "/page/",
+    "page_view",
+    "&ad_type=",
+    "banner&",
+    "-track",
+    "pixel.",
+    "/",
+    "?",
+    "x1",
+]
+
+
+def _needy() -> Category:
+    parsed = parse_list("\n".join(NEEDY) + "\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    return Category(indexes["block"])
+
+
+def test_filters_name_the_other_tokens_a_url_must_hold() -> None:
+    category = _needy()
+    needs = {}
+    for key, bucket in list(category.token.items()):
+        prepared = category._prepare(key, bucket) if type(bucket) is list else bucket
+        for _, need, f in prepared:
+            needs[f[0]] = (key, need)
+    assert needs[0] in ((b"gtm", None),)  # `gtm` twice: nothing else to ask for
+    key, need = needs[1]
+    assert {key} | set(need or ()) == {b"collect", b"tid"}
+    key, need = needs[5]
+    assert {key} | set(need or ()) == {b"beacon", b"js"}  # case-sensitive: lower-cased
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(FRAGMENTS),
+        min_size=1,
+        max_size=60,
+    ),
+    st.sampled_from([1, 2]),
+)
+def test_long_urls_decide_as_every_filter_does(words: list[str], type_bit: int) -> None:
+    """A long URL (over DEDUPE_TOKENS_AT tokens) meets its buckets by set intersection
+    and turns filters down by their other tokens: it must find a match exactly when
+    some filter matches (`all` checks every filter met, without either shortcut)."""
+    category = _needy()
+    padding = "".join(f"/p{i}" for i in range(DEDUPE_TOKENS_AT))
+    url = "https://x.test" + padding + "".join(words)
+    found = category.first(Context(url, "page.example", type_bit, True))
+    every = category.all(Context(url, "page.example", type_bit, True))
+    assert (found is None) == (not every), url
+    assert found is None or found in every

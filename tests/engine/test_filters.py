@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from trackguard.engine.category import all_filters
 from trackguard.engine.compiler import build_index
-from trackguard.engine.filters import match, prefilter_literal
+from trackguard.engine.filters import host_prefilter, match, prefilter_literal
 from trackguard.engine.request import Context
 from trackguard.lists import parse_list
 
@@ -58,3 +58,48 @@ def test_a_filter_that_matches_holds_its_literal(path: str, base: str) -> None:
         for _, f in COMPILED:
             if match(f, ctx):  # type: ignore[arg-type]
                 assert prefilter_literal(f) in ctx.lower, (f, url)  # type: ignore[arg-type]
+
+
+HOST_FILTERS = [
+    "||ads.example/path^x",
+    "||ads.example^track/",
+    "||ads.example/Trk^a$match-case",
+    "||ads.example^*/deep",  # not anchored at the host's end: tested by `in`
+    "||ads.example/aΣ$match-case",  # not ASCII: tested by `in` ("" here)
+]
+
+
+def _host_compiled() -> dict[str, object]:
+    parsed = parse_list("\n".join(HOST_FILTERS) + "\n", "l", "abp")
+    rules, indexes, _, _ = build_index([parsed])
+    return {rules[f[0]].source.text: f for f in all_filters(indexes["block"])}
+
+
+HOST_COMPILED = _host_compiled()
+
+
+def test_host_prefilters_of_anchored_tails_are_their_heads() -> None:
+    got = {text: host_prefilter(f) for text, f in HOST_COMPILED.items()}  # type: ignore[arg-type]
+    assert got["||ads.example/path^x"] == ("/path", 0)
+    assert got["||ads.example^track/"] == ("track/", 1)  # `^` after the host takes one
+    assert got["||ads.example/Trk^a$match-case"] == ("/trk", 0)
+    assert got["||ads.example^*/deep"] == ("/deep", -1)
+    assert got["||ads.example/aΣ$match-case"] == ("", -1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(st.sampled_from(list("/?:^pathxTrkAackΣσ.deI")), max_size=16),
+    st.sampled_from(["https://ads.example", "http://cdn.ads.example:8080", "https://ads.example"]),
+)
+def test_a_host_filter_that_matches_holds_its_host_prefilter(tail: str, base: str) -> None:
+    for head in ("/path^x", "/track/", "?track/", "/Trk/a", "/trk:a", ""):
+        url = base + head + tail
+        ctx = Context(url, "page.example", 1, True)
+        for text, f in HOST_COMPILED.items():
+            if ctx.host and match(f, ctx):  # type: ignore[arg-type]
+                literal, where = host_prefilter(f)  # type: ignore[arg-type]
+                if where < 0:
+                    assert literal in ctx.lower, (text, url)
+                else:
+                    assert ctx.lower.startswith(literal, ctx.host_end + where), (text, url)

@@ -16,10 +16,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackguard.engine.compiler import KIND_TAIL, Compiled, Index, bucket_filters, plain_filter
-from trackguard.engine.filters import first_screened, match, prefilter_literal, screen
+from trackguard.engine.compiler import (
+    KIND_GENERIC,
+    KIND_LITERAL,
+    KIND_TAIL,
+    Compiled,
+    Index,
+    bucket_filters,
+    plain_filter,
+    safe_tokens,
+)
+from trackguard.engine.filters import (
+    first_screened,
+    host_prefilter,
+    match,
+    prefilter_literal,
+    screen,
+)
 from trackguard.engine.pieces import STEP, OverBudget
-from trackguard.engine.request import Context, label_runs, suffixes, url_tokens
+from trackguard.engine.request import (
+    DEDUPE_TOKENS_AT,
+    Context,
+    label_runs,
+    suffixes,
+    url_tokens,
+)
 from trackguard.model import DEFAULT_TYPES
 
 SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
@@ -38,6 +59,40 @@ class _Pairs(list[Pair]):
 
 def _paired(filters: list[Compiled] | tuple[Compiled, ...]) -> _Pairs:
     return _Pairs((prefilter_literal(f), f) for f in filters)
+
+
+HostFilters = list[tuple[str, int, Compiled]]  # (text, where, filter): `host_prefilter`
+
+
+class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
+    """A prepared token bucket: (literal, other tokens, filter) triples.
+
+    Besides its bucket's token, a filter may name other whole tokens every URL it
+    matches must hold (`compiler.safe_tokens`). On a long URL one C-level subset test
+    against the URL's token set turns most such filters down before their literal is
+    searched for: on a 2 KB URL a search costs as much as a hundred subset tests."""
+
+    __slots__ = ()
+
+
+def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
+    return _Needs((prefilter_literal(f), other_tokens(f, token), f) for f in filters)
+
+
+def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
+    """The whole tokens besides `token` that any URL the filter matches holds, or None.
+
+    Only for wildcard/literal patterns (a regex's tokens are its bucket key alone), and
+    only ASCII pattern text: lower-casing other text can change its length and class."""
+    pattern = f[6]
+    if pattern is None or pattern[0] not in (KIND_GENERIC, KIND_LITERAL):
+        return None
+    pieces = (pattern[1],) if pattern[0] == KIND_LITERAL else pattern[1]
+    if not all(p.isascii() for p in pieces):
+        return None
+    need = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), pattern[2])}
+    need.discard(token)
+    return frozenset(need) or None
 
 
 class Category:
@@ -67,7 +122,7 @@ class Category:
         # (crowded: `gif`, `analytics`...) or `_Pairs`. Prepared on first use: most
         # buckets are never met, and thousands of RE2 sets up front cost seconds.
         self.token: dict[bytes, Any] = dict(index["token"])
-        self._host_cache: dict[str, tuple[_Pairs, int]] = {}
+        self._host_cache: dict[str, tuple[HostFilters, int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
         self._by_type: dict[int, Any] = {}
@@ -82,7 +137,7 @@ class Category:
     def _prepare(self, token: bytes, bucket: list[Compiled]) -> Any:
         """A token bucket's prepared form, put in place of the raw list (once)."""
         screened = screen(bucket) if len(bucket) >= SCREEN_AT else None
-        result: Any = _paired(bucket) if screened is None else screened
+        result: Any = _with_needs(token, bucket) if screened is None else screened
         self.token[token] = result
         return result
 
@@ -90,7 +145,7 @@ class Category:
         bucket = self.suffix.get(key)
         return [] if bucket is None else bucket_filters(bucket)
 
-    def _host_filters(self, host: str) -> tuple[_Pairs, int]:
+    def _host_filters(self, host: str) -> tuple[HostFilters, int]:
         """All filters indexed under the host's parent domains, exact host or label runs,
         and how many of them have a pattern to scan the URL for (for the work budget).
 
@@ -111,7 +166,8 @@ class Category:
             if self.labels and host:
                 for run in label_runs(host, self.longest_label_run):
                     out.extend(self.labels.get(run, ()))
-            found = (_paired(out), sum(1 for f in out if f[6] is not None))
+            prepared = [(*host_prefilter(f), f) for f in out]
+            found = (prepared, sum(1 for f in out if f[6] is not None))
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
@@ -132,17 +188,31 @@ class Category:
             ctx.left -= len(pairs) * STEP + patterned * ctx.scan
             if ctx.left < 0:
                 raise OverBudget
-            for literal, f in pairs:
-                if f[1] & type_bit and literal in lower and match(f, ctx):
+            host_end = ctx.host_end
+            for literal, where, f in pairs:
+                if (
+                    f[1] & type_bit
+                    and (
+                        literal in lower
+                        if where < 0
+                        else lower.startswith(literal, host_end + where)
+                    )
+                    and match(f, ctx)
+                ):
                     return int(f[0])
         scan = STEP + ctx.scan  # looking at a filter with a pattern: a step and a scan
         token = self.token
         if token:
-            tokens = ctx.tokens
+            tokens = ctx.split
             if tokens is None:
-                tokens = ctx.tokens = url_tokens(lower)
-            # Most URLs meet no bucket at all: one C-level test instead of a loop.
-            if not token.keys().isdisjoint(tokens):
+                tokens = ctx.split_tokens()
+            if len(tokens) > DEDUPE_TOKENS_AT:
+                # A long URL (hundreds of tokens, many repeated) meets a few buckets:
+                # find them in C rather than with a Python step per token.
+                found = self._long(ctx, token, set(tokens))
+                if found is not None:
+                    return found
+            elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
                 for t in tokens:
                     bucket = token.get(t)
                     if bucket:
@@ -156,7 +226,7 @@ class Category:
                             ctx.left -= len(bucket) * scan
                             if ctx.left < 0:
                                 raise OverBudget
-                            for literal, f in bucket:
+                            for literal, _, f in bucket:
                                 if f[1] & type_bit and literal in lower and match(f, ctx):
                                     return int(f[0])
         page = self.page
@@ -179,6 +249,35 @@ class Category:
                 for literal, f in left_over:
                     if literal in lower and match(f, ctx):
                         return int(f[0])
+        return None
+
+    def _long(self, ctx: Context, token: dict[bytes, Any], present: set[bytes]) -> int | None:
+        """The token buckets a long URL meets (`present`: its tokens), in the tokens'
+        sorted order (any fixed order: it decides which of several matching rules is
+        named). A filter is only searched for when the URL holds all its tokens."""
+        type_bit = ctx.type
+        lower = ctx.lower
+        scan = STEP + ctx.scan
+        for t in sorted(token.keys() & present):
+            bucket = token[t]
+            if type(bucket) is list:
+                bucket = self._prepare(t, bucket)
+            if type(bucket) is tuple:
+                found = first_screened(bucket, ctx)
+                if found is not None:
+                    return found
+                continue
+            ctx.left -= len(bucket) * scan
+            if ctx.left < 0:
+                raise OverBudget
+            for literal, need, f in bucket:
+                if (
+                    f[1] & type_bit
+                    and (need is None or need <= present)
+                    and literal in lower
+                    and match(f, ctx)
+                ):
+                    return int(f[0])
         return None
 
     def _left_over(self, type_bit: int) -> Any:
@@ -215,7 +314,7 @@ class Category:
                 data = ctx.text.encode("utf-8", "surrogatepass")
                 buckets.append([screened[i] for i in sorted(screen_set.Match(data) or ())])
             else:
-                buckets.append([f for _, f in bucket])
+                buckets.append([f for _, _, f in bucket])
         buckets.extend(self.page.get(k, ()) for k in ctx.page_keys)
         buckets.append(self.direct)
         if self.screen is not None:

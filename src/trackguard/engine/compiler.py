@@ -110,7 +110,7 @@ def _pieces(pattern: str) -> tuple[tuple[str, ...], bool, bool]:
     return tuple(p for p in raw if p), raw[0] == "", raw[-1] == ""
 
 
-def _safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
+def safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
     """Tokens that every URL matching these pieces must contain as a whole token.
 
     A run of token characters counts only when both of its ends are bounded inside the
@@ -464,7 +464,7 @@ class Builder:
             return None, "", []
         # URL tokens come from the lower-cased URL, so index by lower-case tokens even
         # for `$match-case` filters (the case is checked when the filter is matched).
-        tokens = _safe_tokens(
+        tokens = safe_tokens(
             tuple(p.lower() for p in pieces) if flags & FLAG_CASE else pieces, flags
         )
         if (
