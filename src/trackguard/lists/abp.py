@@ -7,15 +7,29 @@ skipped as a whole (applying it without that option would block more than its au
 meant), with a diagnostic naming the option.
 
 Speed matters (EasyList is ~80k lines and is parsed at start-up), so lines are taken
-apart with `str` methods, never with per-line regular expressions.
+apart with `str` methods; the only regular expressions are fixed linear ones that tell
+the plain `||host^` filters apart (for `scan_abp`, in one C-level pass over the lines).
+The `$options` vocabulary and splitting live in `abp_options`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from itertools import compress, count
+from operator import itemgetter, not_
 from typing import NamedTuple
 
 from trackguard.domain import to_ascii_host
+from trackguard.lists.abp_options import (
+    COSMETIC_EXCEPTION_OPTIONS,
+    NOOP_OPTIONS,
+    NOT_APPLIED_KINDS,
+    REDIRECT_ALIASES,
+    TYPE_OPTIONS,
+    parse_domains,
+    split_options,
+)
 from trackguard.lists.text import MAX_LIST_BYTES, split_lines, utf8_size
 from trackguard.model import (
     ALL_TYPES,
@@ -37,31 +51,7 @@ from trackguard.model import (
 MAX_RULES = 500_000
 MAX_LINE = 65536  # EasyList has `$domain=` lists of several KiB; TPL keeps 4,096 (§A.10)
 
-_TYPE_OPTIONS_FLAGS: dict[str, RequestType] = {
-    "script": RequestType.SCRIPT,
-    "image": RequestType.IMAGE,
-    "stylesheet": RequestType.STYLESHEET,
-    "css": RequestType.STYLESHEET,
-    "object": RequestType.OBJECT,
-    "object-subrequest": RequestType.OBJECT,
-    "xmlhttprequest": RequestType.XMLHTTPREQUEST,
-    "xhr": RequestType.XMLHTTPREQUEST,
-    "subdocument": RequestType.SUBDOCUMENT,
-    "frame": RequestType.SUBDOCUMENT,
-    "ping": RequestType.PING,
-    "beacon": RequestType.PING,
-    "media": RequestType.MEDIA,
-    "font": RequestType.FONT,
-    "websocket": RequestType.WEBSOCKET,
-    "other": RequestType.OTHER,
-    "document": RequestType.DOCUMENT,
-    "doc": RequestType.DOCUMENT,
-    "popup": RequestType.POPUP,
-}
-
-# Type masks are handled as plain ints while parsing: IntFlag arithmetic costs a
-# microsecond per operation, which adds up over EasyList's 100k filters.
-_TYPE_OPTIONS = {k: int(v) for k, v in _TYPE_OPTIONS_FLAGS.items()}
+_LEFT, _RIGHT, _HOST = int(Anchor.LEFT), int(Anchor.RIGHT), int(Anchor.HOST)
 _DEFAULT = int(DEFAULT_TYPES)
 _ALL = int(ALL_TYPES)
 _FLAGS: dict[int, RequestType] = {}
@@ -75,59 +65,11 @@ def _types_flag(mask: int) -> RequestType:
     return flag
 
 
-#: Options that change only cosmetic filtering or the page's CSP. On an exception they
-#: do not affect network blocking, so such an exception is counted, not applied.
-_COSMETIC_EXCEPTION_OPTIONS = frozenset(
-    {
-        "elemhide",
-        "ehide",
-        "generichide",
-        "ghide",
-        "specifichide",
-        "shide",
-        "genericblock",
-        "content",
-        "jsinject",
-        "extension",
-        "urlblock",
-        "stealth",
-    }
-)
-#: Options whose whole effect is something other than blocking: the filter is counted
-#: under this kind and not applied (issue: "parsed, counted and reported as not applied").
-_NOT_APPLIED_KINDS = {
-    "csp": "csp",
-    "inline-script": "csp",
-    "inline-font": "csp",
-    "rewrite": "rewrite",
-    "redirect-rule": "redirect-rule",
-    "replace": "replace",
-    "header": "header",
-    "permissions": "permissions",
-    "urltransform": "urltransform",
-    "uritransform": "urltransform",
-    "method": "method",
-    "to": "to",
-    "ipaddress": "ipaddress",
-    "sitekey": "sitekey",
-    "webrtc": "webrtc",
-    "popunder": "popunder",
-    "cookie": "cookie",
-    "hls": "hls",
-    "jsonprune": "jsonprune",
-    "app": "app",
-    "network": "network",
-    "strict1p": "strict-party",
-    "strict3p": "strict-party",
-    "strict-first-party": "strict-party",
-    "strict-third-party": "strict-party",
-}
-_LEFT, _RIGHT, _HOST = int(Anchor.LEFT), int(Anchor.RIGHT), int(Anchor.HOST)
-_NOOP_OPTIONS = frozenset({"_", "reason", "cname", "empty-option"})
-_REDIRECT_ALIASES = {"empty": "empty", "mp4": "noopmp4-1s"}
-
 #: Separators that start a cosmetic (element hiding / scriptlet) filter.
 _COSMETIC_MARKERS = ("##", "#@#", "#?#", "#@?#", "#$#", "#@$#", "#%#", "#@%#", "#$?#")
+
+
+_SCRIPTLET_STARTS = ("+js(", "//scriptlet")
 
 
 def _cosmetic_kind(line: str) -> str | None:
@@ -139,7 +81,7 @@ def _cosmetic_kind(line: str) -> str | None:
         if at < 0:
             continue
         body = line[at + len(marker) :]
-        if marker in ("#%#", "#@%#") or body.startswith(("+js(", "//scriptlet")):
+        if marker in ("#%#", "#@%#") or body.startswith(_SCRIPTLET_STARTS):
             return "scriptlet"
         if "@" in marker:
             return "cosmetic-exception"
@@ -149,72 +91,6 @@ def _cosmetic_kind(line: str) -> str | None:
             return "css-injection"
         return "cosmetic"
     return None
-
-
-def _split_options(line: str) -> tuple[str, str | None]:
-    """Split `pattern$options`, leaving `$` inside a `/regex/` pattern alone.
-
-    EasyPrivacy has regex filters such as `/^https?:\\/\\/.*\\/ads\\.js$/` whose `$` is
-    an end-of-text anchor, not the options separator.
-    """
-    at = line.rfind("$")
-    if at < 0:
-        return line, None
-    if line.startswith("/") and line.endswith("/") and len(line) > 2:
-        pattern = line[:at]
-        if not (pattern.endswith("/") and len(pattern) > 1):
-            return line, None
-    # A `$` inside an option value (`$removeparam=/^utm_.*$/`) is not the separator:
-    # step left until what follows starts with an option name.
-    while at > 0 and not _looks_like_option(line, at + 1):
-        prev = line.rfind("$", 0, at)
-        if prev < 0:
-            break
-        at = prev
-    return line[:at], line[at + 1 :]
-
-
-_OPTION_NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789~_-"
-
-
-def _looks_like_option(line: str, start: int) -> bool:
-    """Whether an option name (`[a-z0-9~_-]+`, any case) starts at `start`.
-
-    C-level `find`s and a `strip` (which empties the name when every character is a
-    name character): a character loop here was a tenth of the general parse."""
-    end = len(line)
-    comma = line.find(",", start, end)
-    if comma >= 0:
-        end = comma
-    equals = line.find("=", start, end)
-    if equals >= 0:
-        end = equals
-    name = line[start:end].lower()
-    return bool(name) and not name.strip(_OPTION_NAME_CHARS)
-
-
-def _parse_domains(value: str, sep: str) -> tuple[list[str], list[str], list[str]]:
-    """`a.com|~b.a.com|google.*` -> (include, exclude, invalid entries)."""
-    include: list[str] = []
-    exclude: list[str] = []
-    invalid: list[str] = []
-    for item in value.split(sep):
-        item = item.strip()
-        negated = item.startswith("~")
-        name = item[1:] if negated else item
-        if not name:
-            invalid.append(item)
-            continue
-        entity = name.endswith(".*")
-        base = name[:-2] if entity else name
-        if not base or any(c in base for c in "/*:?#@ ") or ".." in base:
-            invalid.append(item)
-            continue
-        host = to_ascii_host(base)
-        if entity:
-            host += ".*"
-        (exclude if negated else include).append(host)
-    return include, exclude, invalid
 
 
 class _Line:
@@ -281,7 +157,7 @@ def _parse_network(line: _Line) -> Rule | str | None:
     if body.startswith("@@"):
         action = Action.ALLOW
         body = body[2:]
-    pattern, options = _split_options(body)
+    pattern, options = split_options(body)
 
     party = Party.ANY
     include: list[str] = []
@@ -305,17 +181,17 @@ def _parse_network(line: _Line) -> Rule | str | None:
             name = name.lower()
             negated = name.startswith("~")
             key = name[1:] if negated else name
-            if key in _TYPE_OPTIONS:
+            if key in TYPE_OPTIONS:
                 if negated:
-                    negative |= _TYPE_OPTIONS[key]
+                    negative |= TYPE_OPTIONS[key]
                 else:
-                    positive |= _TYPE_OPTIONS[key]
+                    positive |= TYPE_OPTIONS[key]
             elif key in ("third-party", "3p"):
                 party = Party.FIRST if negated else Party.THIRD
             elif key in ("first-party", "1p"):
                 party = Party.THIRD if negated else Party.FIRST
             elif key in ("domain", "from") and eq and not negated:
-                inc, exc, bad = _parse_domains(value, "|")
+                inc, exc, bad = parse_domains(value, "|")
                 if bad:
                     line.report(
                         Severity.WARNING,
@@ -328,7 +204,7 @@ def _parse_network(line: _Line) -> Rule | str | None:
                     line.report(Severity.ERROR, "abp.bad-domain", f"`{key}=` has no valid domain")
                     return None
             elif key == "denyallow" and eq and not negated:
-                inc, exc, bad = _parse_domains(value, "|")
+                inc, exc, bad = parse_domains(value, "|")
                 if bad or exc or not inc or any(d.endswith(".*") for d in inc):
                     line.report(
                         Severity.ERROR,
@@ -349,14 +225,14 @@ def _parse_network(line: _Line) -> Rule | str | None:
                 removeparam = value if eq else ""
             elif key == "redirect" and eq:
                 redirect = value
-            elif key in _REDIRECT_ALIASES and not eq:
-                redirect = _REDIRECT_ALIASES[key]
-            elif key in _COSMETIC_EXCEPTION_OPTIONS:
+            elif key in REDIRECT_ALIASES and not eq:
+                redirect = REDIRECT_ALIASES[key]
+            elif key in COSMETIC_EXCEPTION_OPTIONS:
                 cosmetic_only = True
                 not_applied.append(key)
-            elif key in _NOT_APPLIED_KINDS:
-                return _NOT_APPLIED_KINDS[key]
-            elif key in _NOOP_OPTIONS:
+            elif key in NOT_APPLIED_KINDS:
+                return NOT_APPLIED_KINDS[key]
+            elif key in NOOP_OPTIONS:
                 pass
             else:
                 line.report(
@@ -462,6 +338,14 @@ def _header_metadata(line: str, metadata: dict[str, str]) -> None:
 PLAIN_HOST = re.compile(r"[a-z0-9\-_](?:[a-z0-9.\-_]*[a-z0-9\-_])?\^")  # noqa: TID251
 
 
+#: A whole stripped line that the fast lane below would make a `||host^` rule of, with
+#: a pattern that `PLAIN_HOST` accepts once lower-cased (ASCII only, at most `MAX_LINE`).
+_PLAIN_LINE = re.compile(  # noqa: TID251 - our own fixed pattern, linear
+    rf"\|\|[A-Za-z0-9\-_](?:[A-Za-z0-9.\-_]{{0,{MAX_LINE - 5}}}[A-Za-z0-9\-_])?\^"
+).fullmatch
+_HOST_PART = itemgetter(slice(2, -1))
+
+
 class PlainHosts(NamedTuple):
     """The `||host^` filters with no option that `scan_abp` set aside, in line order.
 
@@ -509,16 +393,24 @@ def _parse(text: str, list_id: str, plain: PlainHosts | None) -> ParsedList:
     # Locals for the fast lane's per-line steps (a global lookup each, 87k times).
     new, add, tail, block, abp = _new_tuple, rules.append, _RULE_TAIL, _BLOCK, _ABP
     host_anchor, max_line = _HOST_ANCHOR, MAX_LINE
-    # `scan_abp` sets plain `||host^` filters aside (see `PlainHosts`); they count as rules.
-    collect = plain is not None
-    aside = plain if plain is not None else PlainHosts([], [], [])
-    plain_host, plain_lines = PLAIN_HOST.fullmatch, aside.lines
-    add_line, add_text, add_host = plain_lines.append, aside.texts.append, aside.hosts.append
-    lines = split_lines(text)  # LF, CRLF and CR end a line (see `lists.text`); no BOM
+    # LF, CRLF and CR end a line (see `lists.text`); no BOM.
+    lines = list(map(str.strip, split_lines(text)))
     # A line makes at most one rule: with no more lines than MAX_RULES, no need to count.
     count_rules = len(lines) > MAX_RULES
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
+    numbered: Iterable[tuple[int, str]] = enumerate(lines, 1)
+    plain_lines: list[int] = []
+    if plain is not None:
+        # `scan_abp`: plain `||host^` lines are set aside by C-level maps, and the loop
+        # below only sees the others. They count as rules.
+        marks = list(map(_PLAIN_LINE, lines))
+        plain.lines.extend(compress(count(1), marks))
+        plain.texts.extend(compress(lines, marks))
+        plain.hosts.extend(map(str.lower, map(_HOST_PART, plain.texts)))
+        plain_lines = plain.lines
+        if count_rules and len(plain_lines) > MAX_RULES:
+            raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
+        numbered = compress(enumerate(lines, 1), map(not_, marks))
+    for lineno, line in numbered:
         if line[:2] == "||" and "$" not in line and "#" not in line and line.isascii():
             # Fast lane for `||pattern` with no option (80% of EasyList + EasyPrivacy):
             # what `_parse_plain` makes of it, without the general steps.
@@ -526,15 +418,6 @@ def _parse(text: str, list_id: str, plain: PlainHosts | None) -> ParsedList:
             if pattern[-1:] == "|":
                 pattern, anchor = pattern[:-1], _HOST_RIGHT_ANCHOR
             if pattern.strip("*") and len(line) <= max_line:
-                if collect and anchor is host_anchor:
-                    lower = pattern.lower()
-                    if plain_host(lower):
-                        add_line(lineno)
-                        add_text(line)
-                        add_host(lower[:-1])
-                        if count_rules and len(rules) + len(plain_lines) > MAX_RULES:
-                            raise ListRejected(f"{list_id}: more than {MAX_RULES} rules")
-                        continue
                 src = new(SourceRef, (list_id, lineno, line))
                 add(new(Rule, (block, src, abp, pattern, anchor) + tail))  # noqa: RUF005 - one C call; unpacking is slower
                 if count_rules and len(rules) + len(plain_lines) > MAX_RULES:
@@ -562,6 +445,13 @@ def _parse(text: str, list_id: str, plain: PlainHosts | None) -> ParsedList:
                     f"line longer than {MAX_LINE} characters",
                 )
             )
+            continue
+        at = line.find("##")
+        if at >= 0:
+            # What `_cosmetic_kind` says of an element-hiding line (its first marker is
+            # `##`), inline: 24k of EasyList's lines.
+            hiding = "scriptlet" if line.startswith(_SCRIPTLET_STARTS, at + 2) else "cosmetic"
+            skipped[hiding] = skipped.get(hiding, 0) + 1
             continue
         kind = _cosmetic_kind(line)
         if kind is not None:
