@@ -70,6 +70,12 @@ def test_bad_tpl_header_reaches_the_tpl_parser() -> None:
         parse_tpl(text, "t")
 
 
+def test_the_tpl_header_is_the_tpl_parsers() -> None:
+    from trackguard.lists import tpl
+
+    assert detect.HEADER == tpl.HEADER
+
+
 def test_sample_is_bounded() -> None:
     """Only the start of the text is read: a hosts preamble decides for a huge tail."""
     head = "".join(f"0.0.0.0 h{i}.example\n" for i in range(detect.SAMPLE_LINES))

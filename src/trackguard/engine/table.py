@@ -123,7 +123,8 @@ def pack_scattered(
     for plain_lines, plain_texts, ids in plain:  # syntax number 0: ABP
         _scatter(lines, ids, plain_lines)
         _scatter(texts, ids, plain_texts)
-    return _pack_columns(tuple(numbers), list_numbers, lines, syntaxes, texts)
+    # `scan_abp` makes at most one rule of a line: only other syntaxes need the search.
+    return _pack_columns(tuple(numbers), list_numbers, lines, syntaxes, texts, any(syntaxes))
 
 
 def _pack_columns(
@@ -132,9 +133,10 @@ def _pack_columns(
     lines: list[int],
     syntaxes: list[int],
     texts: list[str],
+    shared_lines: bool = True,
 ) -> Packed:
     """The packed table from its columns: each rule's list number (into `list_ids`),
-    line, syntax number and text."""
+    line, syntax number and text. `shared_lines`: rules may share a line."""
     size = len(lines)
     meta = array("i", bytes(16 * size))
     meta[0::4] = list_numbers
@@ -142,7 +144,7 @@ def _pack_columns(
     meta[2::4] = array("i", syntaxes)
     # Several rules from one line (a hosts line with several hosts) are told apart by
     # their position among that line's rules; everywhere else it is 0.
-    for i in compress(range(1, size), map(eq, lines, lines[1:])):
+    for i in compress(range(1, size), map(eq, lines, lines[1:])) if shared_lines else ():
         if list_numbers[i] == list_numbers[i - 1]:
             meta[i * 4 + 3] = meta[i * 4 - 1] + 1
     # Parsers split on line breaks: no text contains "\n".

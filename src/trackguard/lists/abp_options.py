@@ -100,6 +100,8 @@ def split_options(line: str) -> tuple[str, str | None]:
         pattern = line[:at]
         if not (pattern.endswith("/") and len(pattern) > 1):
             return line, None
+    if line.find("$", 0, at) < 0:
+        return line[:at], line[at + 1 :]  # the only `$` (the loop below would keep it)
     # A `$` inside an option value (`$removeparam=/^utm_.*$/`) is not the separator:
     # step left until what follows starts with an option name.
     while at > 0 and not _looks_like_option(line, at + 1):
