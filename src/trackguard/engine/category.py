@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re2
+
 from trackguard.engine.compiler import (
     KIND_GENERIC,
     KIND_LITERAL,
@@ -32,7 +34,9 @@ from trackguard.engine.filters import (
     match,
     prefilter_literal,
     screen,
+    without_pattern,
 )
+from trackguard.engine.literals import TOKEN_CHARS
 from trackguard.engine.pieces import STEP, OverBudget
 from trackguard.engine.request import (
     DEDUPE_TOKENS_AT,
@@ -46,6 +50,14 @@ from trackguard.model import DEFAULT_TYPES
 SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check directly
 HOST_CACHE_SIZE = 8192
+#: A host's filters are sorted out once per (host, page, request type) when there are at
+#: most this many: beyond it a page's list would be too large to keep thousands of.
+PAGE_SORT_MAX = 64
+GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
+GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
+PAGE_CACHE_SIZE = 32768  # (host, page, type) triples: a browsing day's worth
+#: A compiled filter's `types` that admits every request type (`pattern_only`).
+ANY_TYPE = -1
 _DEFAULT = int(DEFAULT_TYPES)
 
 Pair = tuple[str, Compiled]  # (prefilter literal, filter)
@@ -95,15 +107,48 @@ def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
     return frozenset(need) or None
 
 
+def token_gate(token: dict[bytes, Any]) -> Any:
+    """One RE2 search telling whether a URL holds any of a small token index's keys as a
+    whole token (the raw set: `.Match(bytes)` is a list, empty when none), or None for
+    an empty or large index.
+
+    Exceptions and the rarer categories are keyed by a few tokens (19 in EasyList +
+    EasyPrivacy's exceptions), and are often asked about a URL no one has split yet
+    (blocked by its host): on a long URL one scan in C spares splitting and hashing
+    hundreds of tokens. Run on the lower-cased URL's UTF-8 bytes read as Latin-1, so a
+    token boundary is exactly a byte outside `TOKEN_CHARS`, as `url_tokens` splits.
+    """
+    if not token or len(token) > GATE_MAX_KEYS:
+        return None
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    gate = re2.Set.SearchSet(options)
+    keys = "|".join(re2.escape(k.decode("ascii")) for k in sorted(token))
+    outside = f"[^{re2.escape(TOKEN_CHARS)}]"
+    try:
+        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))
+        gate.Compile()
+    except Exception:  # RE2 refused it (size): split and look up instead
+        return None
+    return gate._set  # the wrapper re-checks its arguments on every call
+
+
+def pattern_only(f: Compiled) -> Compiled:
+    """The filter with its (already checked) options dropped: only its pattern is left."""
+    return (f[0], ANY_TYPE, 0, None, None, None, f[6])
+
+
 class Category:
     """One category's index, prepared for lookups."""
 
     __slots__ = (
         "_by_type",
         "_host_cache",
+        "_page_cache",
         "direct",
         "exact",
         "fallback",
+        "gate",
         "labels",
         "longest_label_run",
         "page",
@@ -123,9 +168,11 @@ class Category:
         # buckets are never met, and thousands of RE2 sets up front cost seconds.
         self.token: dict[bytes, Any] = dict(index["token"])
         self._host_cache: dict[str, tuple[HostFilters, int]] = {}
+        self._page_cache: dict[tuple[str, str, int], tuple[HostFilters, int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
         self._by_type: dict[int, Any] = {}
+        self.gate = token_gate(self.token)
         screened = screen(self.fallback) if self.fallback else None
         if screened is None:
             self.screen: Any = None
@@ -173,6 +220,34 @@ class Category:
             self._host_cache[host] = found
         return found
 
+    def _host_filters_for(self, ctx: Context) -> tuple[HostFilters, int]:
+        """The host's filters whose options admit this request's page and type, with
+        those options dropped (`pattern_only`), and how many have a pattern.
+
+        Options depend on the host, the page and the type alone, so they are checked
+        once per (host, page, type): a tracker's host often carries many exceptions
+        for named sites (`@@||tracker.example/x.js$domain=a.example|b.example`) that
+        every request to it would otherwise check again. Hosts with more filters than
+        `PAGE_SORT_MAX` are looked at whole (options checked per request).
+        """
+        key = (ctx.host, ctx.page_host, ctx.type)
+        found = self._page_cache.get(key)
+        if found is None:
+            pairs, patterned = self._host_filters(ctx.host)
+            if len(pairs) > PAGE_SORT_MAX:
+                return pairs, patterned
+            ctx.charge(len(pairs) * STEP)
+            kept = [
+                (literal, where, pattern_only(f))
+                for literal, where, f in pairs
+                if match(without_pattern(f), ctx)
+            ]
+            found = (kept, sum(1 for k in kept if k[2][6] is not None))
+            if len(self._page_cache) >= PAGE_CACHE_SIZE:
+                self._page_cache.clear()
+            self._page_cache[key] = found
+        return found
+
     def first(self, ctx: Context) -> int | None:
         """The id of the first filter that matches, or None.
 
@@ -182,7 +257,7 @@ class Category:
         """
         type_bit = ctx.type
         lower = ctx.lower
-        pairs, patterned = self._host_filters(ctx.host)
+        pairs, patterned = self._host_filters_for(ctx)
         if pairs:
             # `ctx.charge`, inlined on the hot path; most host rules have no pattern.
             ctx.left -= len(pairs) * STEP + patterned * ctx.scan
@@ -205,7 +280,15 @@ class Category:
         if token:
             tokens = ctx.split
             if tokens is None:
-                tokens = ctx.split_tokens()
+                gate = self.gate
+                if (
+                    gate is not None
+                    and ctx.scan > GATE_MIN_LENGTH
+                    and not gate.Match(lower.encode("utf-8", "surrogatepass"))
+                ):
+                    tokens = []  # none of this category's few tokens: no need to split
+                else:
+                    tokens = ctx.split_tokens()
             if len(tokens) > DEDUPE_TOKENS_AT:
                 # A long URL (hundreds of tokens, many repeated) meets a few buckets:
                 # find them in C rather than with a Python step per token.
