@@ -18,9 +18,17 @@ from trackguard.engine.category import (
     PAGE_SORT_MAX,
     SCREEN_AT,
     Category,
+    other_tokens,
     token_gate,
 )
-from trackguard.engine.compiler import build_index
+from trackguard.engine.compiler import (
+    FLAG_HOST,
+    FLAG_LEFT,
+    FLAG_RIGHT,
+    KIND_GENERIC,
+    build_index,
+    safe_tokens,
+)
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, url_tokens
 from trackguard.lists import parse_list
 
@@ -202,3 +210,15 @@ def test_a_crowded_host_is_checked_whole_and_the_page_memo_is_bounded() -> None:
     for i in range(PAGE_CACHE_SIZE + 10):
         small.first(Context("https://tracker.example/tag.js", f"p{i}.example", 1, True))
     assert len(small._page_cache) <= PAGE_CACHE_SIZE
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.text(st.sampled_from(list("ab9%/^-._XK")), min_size=1, max_size=8), max_size=4),
+    st.sampled_from([0, FLAG_LEFT, FLAG_RIGHT, FLAG_HOST, FLAG_LEFT | FLAG_RIGHT]),
+)
+def test_other_tokens_are_the_compilers_safe_tokens(pieces: list[str], flags: int) -> None:
+    """The C-level reading of a pattern's whole tokens agrees with the compiler's."""
+    compiled = (0, 1, 0, None, None, None, (KIND_GENERIC, tuple(pieces), flags))
+    expected = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), flags)}
+    assert set(other_tokens(compiled, b"") or ()) == expected

@@ -19,6 +19,9 @@ from typing import Any
 import re2
 
 from trackguard.engine.compiler import (
+    FLAG_HOST,
+    FLAG_LEFT,
+    FLAG_RIGHT,
     KIND_GENERIC,
     KIND_LITERAL,
     KIND_TAIL,
@@ -26,7 +29,6 @@ from trackguard.engine.compiler import (
     Index,
     bucket_filters,
     plain_filter,
-    safe_tokens,
 )
 from trackguard.engine.filters import (
     first_screened,
@@ -34,7 +36,6 @@ from trackguard.engine.filters import (
     match,
     prefilter_literal,
     screen,
-    without_pattern,
 )
 from trackguard.engine.literals import TOKEN_CHARS
 from trackguard.engine.pieces import STEP, OverBudget
@@ -43,6 +44,7 @@ from trackguard.engine.request import (
     Context,
     label_runs,
     suffixes,
+    token_bytes,
     url_tokens,
 )
 from trackguard.model import DEFAULT_TYPES
@@ -55,8 +57,8 @@ HOST_CACHE_SIZE = 8192
 PAGE_SORT_MAX = 64
 GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
 GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
-PAGE_CACHE_SIZE = 32768  # (host, page, type) triples: a browsing day's worth
-#: A compiled filter's `types` that admits every request type (`pattern_only`).
+PAGE_CACHE_SIZE = 32768  # (host, page) pairs: a browsing day's worth
+#: A compiled filter's `types` that admits every request type (`page_options`).
 ANY_TYPE = -1
 _DEFAULT = int(DEFAULT_TYPES)
 
@@ -94,15 +96,30 @@ def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
 def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
     """The whole tokens besides `token` that any URL the filter matches holds, or None.
 
-    Only for wildcard/literal patterns (a regex's tokens are its bucket key alone), and
-    only ASCII pattern text: lower-casing other text can change its length and class."""
+    `compiler.safe_tokens` by C-level steps (made when a bucket is first met, so on a
+    request's time): runs of token bytes, less a run touching a piece's end where no
+    anchor bounds it. Only wildcard/literal patterns (a regex's tokens are its bucket
+    key alone), and only ASCII pattern text (lower-casing other text can change it).
+    """
     pattern = f[6]
     if pattern is None or pattern[0] not in (KIND_GENERIC, KIND_LITERAL):
         return None
     pieces = (pattern[1],) if pattern[0] == KIND_LITERAL else pattern[1]
-    if not all(p.isascii() for p in pieces):
-        return None
-    need = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), pattern[2])}
+    flags = pattern[2]
+    last = len(pieces) - 1
+    need: set[bytes] = set()
+    for i, piece in enumerate(pieces):
+        if not piece.isascii():
+            return None
+        data = token_bytes(piece.lower())
+        runs = data.split()
+        if not runs:
+            continue
+        if data[-1] != 0x20 and not (i == last and flags & FLAG_RIGHT):
+            runs.pop()  # may continue past the piece's end in a URL
+        if runs and data[0] != 0x20 and not (i == 0 and flags & (FLAG_LEFT | FLAG_HOST)):
+            runs.pop(0)  # may start before the piece's start
+        need.update(runs)
     need.discard(token)
     return frozenset(need) or None
 
@@ -133,9 +150,12 @@ def token_gate(token: dict[bytes, Any]) -> Any:
     return gate._set  # the wrapper re-checks its arguments on every call
 
 
-def pattern_only(f: Compiled) -> Compiled:
-    """The filter with its (already checked) options dropped: only its pattern is left."""
-    return (f[0], ANY_TYPE, 0, None, None, None, f[6])
+def page_options(f: Compiled) -> Compiled | None:
+    """The part of a filter that depends on the page (party, `$domain=`), as a filter
+    of its own for `match` (any type, no pattern), or None when it has no such part."""
+    if not f[2] and f[3] is None and f[4] is None:
+        return None
+    return (f[0], ANY_TYPE, f[2], f[3], f[4], None, None)
 
 
 class Category:
@@ -167,8 +187,8 @@ class Category:
         # (crowded: `gif`, `analytics`...) or `_Pairs`. Prepared on first use: most
         # buckets are never met, and thousands of RE2 sets up front cost seconds.
         self.token: dict[bytes, Any] = dict(index["token"])
-        self._host_cache: dict[str, tuple[HostFilters, int]] = {}
-        self._page_cache: dict[tuple[str, str, int], tuple[HostFilters, int]] = {}
+        self._host_cache: dict[str, tuple[HostFilters, int, bool]] = {}
+        self._page_cache: dict[tuple[str, str], tuple[HostFilters, int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
         self._by_type: dict[int, Any] = {}
@@ -192,9 +212,10 @@ class Category:
         bucket = self.suffix.get(key)
         return [] if bucket is None else bucket_filters(bucket)
 
-    def _host_filters(self, host: str) -> tuple[HostFilters, int]:
+    def _host_filters(self, host: str) -> tuple[HostFilters, int, bool]:
         """All filters indexed under the host's parent domains, exact host or label runs,
-        and how many of them have a pattern to scan the URL for (for the work budget).
+        how many of them have a pattern to scan the URL for (for the work budget), and
+        whether they are worth sorting out per page (`_host_filters_for`).
 
         Memoised per host: a page's requests go to few hosts, again and again.
         """
@@ -214,34 +235,36 @@ class Category:
                 for run in label_runs(host, self.longest_label_run):
                     out.extend(self.labels.get(run, ()))
             prepared = [(*host_prefilter(f), f) for f in out]
-            found = (prepared, sum(1 for f in out if f[6] is not None))
+            by_page = len(out) <= PAGE_SORT_MAX and any(page_options(f) for f in out)
+            found = (prepared, sum(1 for f in out if f[6] is not None), by_page)
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
         return found
 
     def _host_filters_for(self, ctx: Context) -> tuple[HostFilters, int]:
-        """The host's filters whose options admit this request's page and type, with
-        those options dropped (`pattern_only`), and how many have a pattern.
+        """The host's filters, less those whose party or `$domain=` options turn this
+        page down, and how many of them have a pattern.
 
-        Options depend on the host, the page and the type alone, so they are checked
-        once per (host, page, type): a tracker's host often carries many exceptions
-        for named sites (`@@||tracker.example/x.js$domain=a.example|b.example`) that
-        every request to it would otherwise check again. Hosts with more filters than
-        `PAGE_SORT_MAX` are looked at whole (options checked per request).
+        Those options depend on the host and the page alone, so they are checked once
+        per (host, page): a tracker's host often carries many exceptions for named
+        sites (`@@||tracker.example/x.js$domain=a.example|b.example`) that every request
+        to it would otherwise check again. Only hosts with such options and at most
+        `PAGE_SORT_MAX` filters are sorted out (others cost nothing to check).
         """
-        key = (ctx.host, ctx.page_host, ctx.type)
+        host = self._host_cache.get(ctx.host)  # `_host_filters`, inlined: a call less
+        pairs, patterned, by_page = host if host is not None else self._host_filters(ctx.host)
+        if not by_page:
+            return pairs, patterned
+        key = (ctx.host, ctx.page_host)
         found = self._page_cache.get(key)
         if found is None:
-            pairs, patterned = self._host_filters(ctx.host)
-            if len(pairs) > PAGE_SORT_MAX:
-                return pairs, patterned
             ctx.charge(len(pairs) * STEP)
-            kept = [
-                (literal, where, pattern_only(f))
-                for literal, where, f in pairs
-                if match(without_pattern(f), ctx)
-            ]
+            kept = []
+            for pair in pairs:
+                options = page_options(pair[2])
+                if options is None or match(options, ctx):
+                    kept.append(pair)
             found = (kept, sum(1 for k in kept if k[2][6] is not None))
             if len(self._page_cache) >= PAGE_CACHE_SIZE:
                 self._page_cache.clear()
