@@ -150,6 +150,16 @@ def token_gate(token: dict[bytes, Any]) -> Any:
     return gate._set  # the wrapper re-checks its arguments on every call
 
 
+def _host_prepared(filters: list[Compiled]) -> tuple[HostFilters, int, bool]:
+    """Filters met through a host: (text, where, filter) for each (`host_prefilter`),
+    how many have a pattern, and whether any has options that depend on the page."""
+    return (
+        [(*host_prefilter(f), f) for f in filters],
+        sum(1 for f in filters if f[6] is not None),
+        len(filters) <= PAGE_SORT_MAX and any(page_options(f) for f in filters),
+    )
+
+
 def page_options(f: Compiled) -> Compiled | None:
     """The part of a filter that depends on the page (party, `$domain=`), as a filter
     of its own for `match` (any type, no pattern), or None when it has no such part."""
@@ -162,6 +172,7 @@ class Category:
     """One category's index, prepared for lookups."""
 
     __slots__ = (
+        "_bucket_cache",
         "_by_type",
         "_host_cache",
         "_page_cache",
@@ -188,6 +199,7 @@ class Category:
         # buckets are never met, and thousands of RE2 sets up front cost seconds.
         self.token: dict[bytes, Any] = dict(index["token"])
         self._host_cache: dict[str, tuple[HostFilters, int, bool]] = {}
+        self._bucket_cache: dict[str, tuple[HostFilters, int, bool]] = {}
         self._page_cache: dict[tuple[str, str], tuple[HostFilters, int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
@@ -217,29 +229,50 @@ class Category:
         how many of them have a pattern to scan the URL for (for the work budget), and
         whether they are worth sorting out per page (`_host_filters_for`).
 
-        Memoised per host: a page's requests go to few hosts, again and again.
+        Memoised per host: a page's requests go to few hosts, again and again. A new
+        host is made of its parent domains' prepared buckets (`_suffix_bucket`), shared
+        by every host under them (`*.google.com`), often as they are.
         """
         found = self._host_cache.get(host)
         if found is None:
-            out: list[Compiled] = []
+            parts = []
             suffix = self.suffix
             for s in suffixes(host):
                 bucket = suffix.get(s)
                 if bucket is not None:
-                    if isinstance(bucket, int):
-                        out.append(plain_filter(bucket))
-                    else:
-                        out.extend(bucket)
-            out.extend(self.exact.get(host, ()))
+                    parts.append(self._suffix_bucket(s, bucket))
+            more: list[Compiled] = list(self.exact.get(host, ()))
             if self.labels and host:
                 for run in label_runs(host, self.longest_label_run):
-                    out.extend(self.labels.get(run, ()))
-            prepared = [(*host_prefilter(f), f) for f in out]
-            by_page = len(out) <= PAGE_SORT_MAX and any(page_options(f) for f in out)
-            found = (prepared, sum(1 for f in out if f[6] is not None), by_page)
+                    more.extend(self.labels.get(run, ()))
+            if more:
+                parts.append(_host_prepared(more))
+            if len(parts) == 1:
+                found = parts[0]
+            else:
+                pairs = [pair for part in parts for pair in part[0]]
+                found = (
+                    pairs,
+                    sum(part[1] for part in parts),
+                    len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts),
+                )
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
+        return found
+
+    def _suffix_bucket(
+        self, key: str, bucket: list[Compiled] | int
+    ) -> tuple[HostFilters, int, bool]:
+        """One parent domain's bucket as `_host_filters` gives hosts (made once)."""
+        if type(bucket) is int:
+            return [("", -1, plain_filter(bucket))], 0, False  # `||host^`: nothing to prepare
+        found = self._bucket_cache.get(key)
+        if found is None:
+            found = _host_prepared(bucket_filters(bucket))
+            if len(self._bucket_cache) >= HOST_CACHE_SIZE:
+                self._bucket_cache.clear()
+            self._bucket_cache[key] = found
         return found
 
     def _host_filters_for(self, ctx: Context) -> tuple[HostFilters, int]:
