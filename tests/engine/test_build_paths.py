@@ -11,14 +11,17 @@ rules the user switched off, other formats between ABP lists.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trackguard.engine import Engine
 from trackguard.lists import parse_list
 from trackguard.lists.abp import parse_abp, scan_abp
-from trackguard.model import Format, ListSource
+from trackguard.model import Format, ListRejected, ListSource
 
 FIRST = """[Adblock Plus 2.0]
 ! Title: first
@@ -142,6 +145,52 @@ def test_a_list_of_plain_filters_only_is_not_empty() -> None:
         .check("https://only.example/")
         .blocked
     )
+
+
+_HOSTS = ("a.example", "b.example", "sub.a.example", "A.Example", "x-y_z.example", "a..b", ".a")
+_FORMS = (
+    "||{h}^",
+    "||{h}^",
+    "||{h}^$script",
+    "||{h}^$third-party,image",
+    "@@||{h}^",
+    "@@||{h}^$image",
+    "||{h}^$badfilter",
+    "||{h}^|",
+    "||{h}^/path",
+    "||{h}^$_",
+    "  ||{h}^  ",
+    "{h}##.ad",
+    "! ||{h}^",
+    "/{h}/",
+    "",
+)
+_LINE = st.builds(str.format, st.sampled_from(_FORMS), h=st.sampled_from(_HOSTS))
+_LIST = st.lists(_LINE, max_size=25).map("\n".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    texts=st.lists(_LIST, min_size=1, max_size=3),
+    hosts_between=st.booleans(),
+    disabled=st.sets(_LINE, max_size=3),
+)
+def test_any_abp_lists_build_the_same_both_ways(
+    texts: list[str], hosts_between: bool, disabled: set[str]
+) -> None:
+    """Random lists of plain filters, twins with options, duplicates, `$badfilter`s..."""
+    sources = [ListSource(f"l{i}.txt", "[Adblock Plus 2.0]\n" + t) for i, t in enumerate(texts)]
+    if hosts_between:
+        sources.insert(1, ListSource("h.hosts", HOSTS, Format.HOSTS))
+    off = frozenset(line.strip() for line in disabled)
+    try:
+        parsed = [parse_list(s.text, s.list_id, s.format) for s in sources]
+    except ListRejected as exc:  # a list with no filter: rejected both ways, alike
+        with pytest.raises(ListRejected, match=re.escape(str(exc))):
+            Engine.from_sources(sources, disabled_rules=off)
+        return
+    scanned = Engine.from_sources(sources, disabled_rules=off)
+    _assert_same(scanned, Engine.from_parsed(parsed, disabled_rules=off))
 
 
 @pytest.mark.slow
