@@ -227,7 +227,7 @@ def test_other_tokens_are_the_compilers_safe_tokens(pieces: list[str], flags: in
 def test_a_long_url_names_a_rule_of_its_host_and_path_first() -> None:
     """Of two rules matching a long URL, the one met through a token before `?` is
     named (path tokens decide most blocks; looking there first finds them sooner)."""
-    parsed = parse_list("&aaq=\n/zzpath/\n", "l", "abp")
+    parsed = parse_list("&aaq=\n/zzpath/a?\n", "l", "abp")
     _, indexes, _, _ = build_index([parsed])
     block = Category(indexes["block"])
     query = "&".join(f"p{i}=v{i}" for i in range(DEDUPE_TOKENS_AT))
