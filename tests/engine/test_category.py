@@ -222,3 +222,15 @@ def test_other_tokens_are_the_compilers_safe_tokens(pieces: list[str], flags: in
     compiled = (0, 1, 0, None, None, None, (KIND_GENERIC, tuple(pieces), flags))
     expected = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), flags)}
     assert set(other_tokens(compiled, b"") or ()) == expected
+
+
+def test_a_long_url_names_a_rule_of_its_host_and_path_first() -> None:
+    """Of two rules matching a long URL, the one met through a token before `?` is
+    named (path tokens decide most blocks; looking there first finds them sooner)."""
+    parsed = parse_list("&aaq=\n/zzpath/a?\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    block = Category(indexes["block"])
+    query = "&".join(f"p{i}=v{i}" for i in range(DEDUPE_TOKENS_AT))
+    url = f"https://x.test/zzpath/a?{query}&aaq=1"
+    assert block.first(Context(url, "page.example", 1, True)) == 1
+    assert block.first(Context(f"https://x.test/a?{query}&aaq=1", "page.example", 1, True)) == 0

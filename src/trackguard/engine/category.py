@@ -90,7 +90,8 @@ class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
 
 
 def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
-    return _Needs((prefilter_literal(f), other_tokens(f, token), f) for f in filters)
+    word = token.decode()
+    return _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
 
 
 def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
@@ -215,7 +216,7 @@ class Category:
 
     def _prepare(self, token: bytes, bucket: list[Compiled]) -> Any:
         """A token bucket's prepared form, put in place of the raw list (once)."""
-        screened = screen(bucket) if len(bucket) >= SCREEN_AT else None
+        screened = screen(bucket, token.decode()) if len(bucket) >= SCREEN_AT else None
         result: Any = _with_needs(token, bucket) if screened is None else screened
         self.token[token] = result
         return result
@@ -348,7 +349,14 @@ class Category:
             if len(tokens) > DEDUPE_TOKENS_AT:
                 # A long URL (hundreds of tokens, many repeated) meets a few buckets:
                 # find them in C rather than with a Python step per token.
-                found = self._long(ctx, token, set(tokens))
+                present, head = ctx.token_sets()
+                hits = token.keys() & present
+                if len(hits) > 1:  # host and path tokens first: they decide most blocks
+                    first = head & hits
+                    order = sorted(first) + sorted(hits - first) if first else sorted(hits)
+                else:
+                    order = list(hits)
+                found = self._long(ctx, token, order, present)
                 if found is not None:
                     return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
@@ -390,14 +398,17 @@ class Category:
                         return int(f[0])
         return None
 
-    def _long(self, ctx: Context, token: dict[bytes, Any], present: set[bytes]) -> int | None:
-        """The token buckets a long URL meets (`present`: its tokens), in the tokens'
-        sorted order (any fixed order: it decides which of several matching rules is
-        named). A filter is only searched for when the URL holds all its tokens."""
+    def _long(
+        self, ctx: Context, token: dict[bytes, Any], hits: list[bytes], present: set[bytes]
+    ) -> int | None:
+        """The token buckets a long URL meets (`hits`, in the order to visit them;
+        `present`: all its tokens; the order only decides which of several matching
+        rules is named). A filter is only searched for when the URL holds all its
+        tokens."""
         type_bit = ctx.type
         lower = ctx.lower
         scan = STEP + ctx.scan
-        for t in sorted(token.keys() & present):
+        for t in hits:
             bucket = token[t]
             if type(bucket) is list:
                 bucket = self._prepare(t, bucket)
