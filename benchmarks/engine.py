@@ -3,12 +3,16 @@
     python benchmarks/engine.py [--sample 200] [--engines trackguard,adblock,adblockparser]
     python benchmarks/engine.py --profile          # cProfile of trackguard's matching loop
     python benchmarks/engine.py --hostile          # worst case on hostile lists and URLs
+    python benchmarks/engine.py --build-only 7 --engines trackguard,adblock  # build alone
 
 All engines load EasyList + EasyPrivacy from the shared corpus and decide the subresource
 requests (type != document) of the real request log. Each engine is measured in a fresh
 subprocess, so imports, caches and allocator state of one never count for another:
 
-* build: list text (already in memory) to a ready engine; includes parsing.
+* build: list text (already in memory) to a ready engine; includes parsing (and the
+  engine's import). `--build-only N` measures it alone, N rounds of fresh workers with
+  the engines alternating, and gives the median of the rounds' ratios: one build is
+  0.3-0.5 s, and a shared machine moves a single run by 10-20%.
 * cache load: trackguard `save` + `Engine.load`; adblock `serialize` + `deserialize`.
   Only the load is timed; "cache MiB" is the size of the saved form. adblockparser has
   no cache.
@@ -191,8 +195,8 @@ ADAPTERS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[..., 
 }
 
 
-def measure(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
-    """Runs inside the worker subprocess: one engine, all measurements."""
+def measure(name: str, corpus: Path, sample_size: int, build_only: bool = False) -> dict[str, Any]:
+    """Runs inside the worker subprocess: one engine, all measurements (or the build)."""
     build, make_check, cache = ADAPTERS[name]
     texts = [(corpus / "lists" / list_name).read_text(encoding="utf-8") for list_name in LISTS]
     requests = read_requests(corpus)
@@ -205,6 +209,8 @@ def measure(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
     start = time.perf_counter()
     engine = build(texts)
     build_s = time.perf_counter() - start
+    if build_only:
+        return {"engine": name, "build_s": build_s}
     gc.collect()
     after = memory_kib()
 
@@ -236,7 +242,9 @@ def measure(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
     }
 
 
-def run_worker(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
+def run_worker(
+    name: str, corpus: Path, sample_size: int, build_only: bool = False
+) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -246,6 +254,7 @@ def run_worker(name: str, corpus: Path, sample_size: int) -> dict[str, Any]:
         str(sample_size),
         "--corpus",
         str(corpus),
+        *(["--build-only", "1"] if build_only else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -287,6 +296,31 @@ def render_table(results: list[dict[str, Any]]) -> str:
             else:
                 ratio_row.append(f"{ours[key] / theirs[key]:.1f}×")
         rows.append([*ratio_row, "", ""])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), separator, *(line(row) for row in rows)])
+
+
+def run_builds(names: list[str], corpus: Path, rounds: int) -> str:
+    """The build alone, `rounds` fresh workers per engine, alternating (a noisy machine
+    then slows both alike); the ratio row is the median of the rounds' ratios."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            times[name].append(run_worker(name, corpus, 0, build_only=True)["build_s"])
+    rows = [
+        [name, *(f"{f(t):.3f}" for f in (statistics.median, min, max)), ""]
+        for name, t in times.items()
+    ]
+    if "trackguard" in times and "adblock" in times:
+        ratios = [a / b for a, b in zip(times["trackguard"], times["adblock"], strict=True)]
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}×"
+        rows.append(["trackguard / adblock", f"{statistics.median(ratios):.2f}×", "", "", spread])
+    header = ["engine", "median s", "min s", "max s", "ratio range"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -464,11 +498,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--corpus", type=Path, default=corpus_path())
     parser.add_argument("--json", action="store_true", help="also print the raw results")
+    parser.add_argument(
+        "--build-only",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="only the build column: ROUNDS fresh processes per engine, alternating",
+    )
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker:
-        print(json.dumps(measure(args.worker, args.corpus, args.sample)))
+        result = measure(args.worker, args.corpus, args.sample, build_only=args.build_only > 0)
+        print(json.dumps(result))
         return 0
     if args.profile:
         profile(args.corpus)
@@ -482,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(ENGINES)
     if unknown:
         parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    if args.build_only:
+        print(f"Build of EasyList + EasyPrivacy, {args.build_only} rounds, engines alternating\n")
+        print(run_builds(names, args.corpus, args.build_only))
+        return 0
     results = []
     for name in names:
         print(f"measuring {name}...", file=sys.stderr, flush=True)

@@ -8,12 +8,28 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackguard.engine.category import SCREEN_AT, Category
-from trackguard.engine.compiler import build_index
-from trackguard.engine.request import DEDUPE_TOKENS_AT, Context
+from trackguard.engine.category import (
+    GATE_MAX_KEYS,
+    PAGE_CACHE_SIZE,
+    PAGE_SORT_MAX,
+    SCREEN_AT,
+    Category,
+    other_tokens,
+    token_gate,
+)
+from trackguard.engine.compiler import (
+    FLAG_HOST,
+    FLAG_LEFT,
+    FLAG_RIGHT,
+    KIND_GENERIC,
+    build_index,
+    safe_tokens,
+)
+from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, url_tokens
 from trackguard.lists import parse_list
 
 LINES = [
@@ -126,3 +142,95 @@ def test_long_urls_decide_as_every_filter_does(words: list[str], type_bit: int) 
     every = category.all(Context(url, "page.example", type_bit, True))
     assert (found is None) == (not every), url
     assert found is None or found in every
+
+
+GATE_KEYS = [b"ab", b"c9", b"%2f", b"x"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(list("abc9%2fx/?=&.Σİſ\ud800é-_")), max_size=80))
+def test_the_token_gate_sees_exactly_the_whole_tokens(text: str) -> None:
+    """The gate spares splitting a long URL only when no key is one of its tokens:
+    on any text (non-ASCII, lone surrogates) it agrees with the tokenizer."""
+    gate = token_gate({k: [] for k in GATE_KEYS})
+    lower = ("https://h.test/" + text).lower()
+    expected = any(t in GATE_KEYS for t in url_tokens(lower))
+    assert bool(gate.Match(lower.encode("utf-8", "surrogatepass"))) is expected
+
+
+def test_no_gate_for_large_or_empty_indexes() -> None:
+    assert token_gate({}) is None
+    assert token_gate({f"k{i}".encode(): [] for i in range(GATE_MAX_KEYS + 1)}) is None
+
+
+EXCEPTIONS = [
+    "||tracker.example^",
+    "@@||tracker.example/tag.js$domain=news.example|~sub.news.example",
+    "@@||tracker.example/pixel$image,third-party",
+    "@@||tracker.example/own$~third-party",
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "page", "type_bit", "allowed"),
+    [
+        ("https://tracker.example/tag.js", "news.example", 1, True),
+        ("https://tracker.example/tag.js", "sub.news.example", 1, False),
+        ("https://tracker.example/tag.js", "other.example", 1, False),
+        ("https://tracker.example/pixel", "news.example", 2, True),
+        ("https://tracker.example/pixel", "news.example", 1, False),  # script, not image
+        ("https://tracker.example/pixel", "tracker.example", 2, False),  # first-party
+        ("https://tracker.example/own", "www.tracker.example", 1, True),
+        ("https://tracker.example/own", "news.example", 1, False),
+    ],
+)
+def test_host_options_sorted_once_per_page_decide_as_checked_per_request(
+    url: str, page: str, type_bit: int, allowed: bool
+) -> None:
+    """Options of a host's filters are checked once per (host, page, type) and kept:
+    asking the same question twice, and other pages in between, answers the same."""
+    parsed = parse_list("\n".join(EXCEPTIONS) + "\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    allow = Category(indexes["allow"])
+    for _ in range(2):
+        for other in ("news.example", "other.example", "tracker.example"):
+            allow.first(Context(url, other, type_bit, True))
+        assert (allow.first(Context(url, page, type_bit, True)) is not None) is allowed
+
+
+def test_a_crowded_host_is_checked_whole_and_the_page_memo_is_bounded() -> None:
+    lines = [f"@@||busy.example/p{i}$domain=site{i}.example" for i in range(PAGE_SORT_MAX + 1)]
+    parsed = parse_list("\n".join(lines) + "\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    allow = Category(indexes["allow"])
+    assert allow.first(Context("https://busy.example/p3", "site3.example", 1, True)) == 3
+    assert allow.first(Context("https://busy.example/p3", "site4.example", 1, True)) is None
+    assert not allow._page_cache  # more than PAGE_SORT_MAX filters: not sorted per page
+    small = Category(build_index([parse_list(EXCEPTIONS[1] + "\n", "l", "abp")])[1]["allow"])
+    for i in range(PAGE_CACHE_SIZE + 10):
+        small.first(Context("https://tracker.example/tag.js", f"p{i}.example", 1, True))
+    assert len(small._page_cache) <= PAGE_CACHE_SIZE
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.text(st.sampled_from(list("ab9%/^-._XK")), min_size=1, max_size=8), max_size=4),
+    st.sampled_from([0, FLAG_LEFT, FLAG_RIGHT, FLAG_HOST, FLAG_LEFT | FLAG_RIGHT]),
+)
+def test_other_tokens_are_the_compilers_safe_tokens(pieces: list[str], flags: int) -> None:
+    """The C-level reading of a pattern's whole tokens agrees with the compiler's."""
+    compiled = (0, 1, 0, None, None, None, (KIND_GENERIC, tuple(pieces), flags))
+    expected = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), flags)}
+    assert set(other_tokens(compiled, b"") or ()) == expected
+
+
+def test_a_long_url_names_a_rule_of_its_host_and_path_first() -> None:
+    """Of two rules matching a long URL, the one met through a token before `?` is
+    named (path tokens decide most blocks; looking there first finds them sooner)."""
+    parsed = parse_list("&aaq=\n/zzpath/a?\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    block = Category(indexes["block"])
+    query = "&".join(f"p{i}=v{i}" for i in range(DEDUPE_TOKENS_AT))
+    url = f"https://x.test/zzpath/a?{query}&aaq=1"
+    assert block.first(Context(url, "page.example", 1, True)) == 1
+    assert block.first(Context(f"https://x.test/a?{query}&aaq=1", "page.example", 1, True)) == 0

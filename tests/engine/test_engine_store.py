@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import trackguard.lists
+import trackguard.lists.abp
 from trackguard.engine import CacheError, Engine
 from trackguard.engine import store as store_module
 from trackguard.engine.compiler import ENGINE_VERSION
@@ -217,15 +218,22 @@ def test_round_trip_on_corpus_lists(corpus_dir: Path, tmp_path: Path) -> None:
 
 
 def _counting_parse(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Count calls to the engine's `parse_list` (what a cache hit must not do)."""
+    """Count the engine's list parses, `parse_list` and (ABP) `scan_abp`: what a cache
+    hit must not do."""
     calls: list[str] = []
     real = trackguard.lists.parse_list  # what `trackguard.engine` imported
+    real_scan = trackguard.lists.abp.scan_abp
 
     def parse(text: str, list_id: str, format: object = None) -> object:
         calls.append(list_id)
         return real(text, list_id, format)  # type: ignore[arg-type]
 
+    def scan(text: str, list_id: str) -> object:
+        calls.append(list_id)
+        return real_scan(text, list_id)
+
     monkeypatch.setattr("trackguard.engine.parse_list", parse)
+    monkeypatch.setattr("trackguard.engine.scan_abp", scan)
     return calls
 
 

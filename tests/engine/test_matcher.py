@@ -262,3 +262,16 @@ def test_long_paths_cost_little() -> None:
 
     short, long = cost(40, "x1.test"), cost(4000, "x2.test")
     assert long <= 2 * short, (short, long)
+
+
+def test_a_rule_blocks_with_one_shared_verdict_per_party() -> None:
+    """ "Blocked by rule N" is made once per rule and party and handed out again (it is
+    immutable): the same rule from a first- and a third-party page says which it was."""
+    engine = Engine.from_sources([ListSource("l", "||tracker.example^\n")])
+    third = engine.check("https://tracker.example/a.js", "https://news.example/", "script")
+    again = engine.check("https://tracker.example/b.gif", "https://blog.example/", "image")
+    first = engine.check("https://tracker.example/c.js", "https://www.tracker.example/", "script")
+    assert third is again and third.blocked and third.rule == "||tracker.example^"
+    assert third.reason == "third-party request matched a block rule"
+    assert first is not third and first.rule == third.rule
+    assert first.reason == "first-party request matched a block rule"

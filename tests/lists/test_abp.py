@@ -424,6 +424,21 @@ def test_too_many_rules_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
         parse("\n".join(f"||r{i}.example^" for i in range(4)))
 
 
+@pytest.mark.parametrize("other", ["", "||path.example^/x\n", "/ads/\n"])
+def test_too_many_rules_is_rejected_when_plain_filters_are_set_aside(
+    monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    """`scan_abp` counts the `||host^` filters it sets aside as rules, with the others."""
+    monkeypatch.setattr(abp, "MAX_RULES", 3)
+    fits = other + "\n".join(f"||r{i}.example^" for i in range(3 - bool(other)))
+    parsed, plain = abp.scan_abp(fits, "l")
+    assert len(parsed.rules) + len(plain.lines) == 3
+    with pytest.raises(ListRejected, match="more than 3 rules"):
+        abp.scan_abp(fits + "\n||one-more.example^", "l")
+    with pytest.raises(ListRejected, match="more than 3 rules"):
+        abp.scan_abp(fits + "\n/one-more/", "l")
+
+
 def test_parsed_list_fields() -> None:
     parsed = parse(f"{KEEP}\n##.x", "easylist.txt")
     assert parsed.list_id == "easylist.txt"

@@ -70,6 +70,12 @@ def test_bad_tpl_header_reaches_the_tpl_parser() -> None:
         parse_tpl(text, "t")
 
 
+def test_the_tpl_header_is_the_tpl_parsers() -> None:
+    from trackguard.lists import tpl
+
+    assert detect.HEADER == tpl.HEADER
+
+
 def test_sample_is_bounded() -> None:
     """Only the start of the text is read: a hosts preamble decides for a huge tail."""
     head = "".join(f"0.0.0.0 h{i}.example\n" for i in range(detect.SAMPLE_LINES))
@@ -77,6 +83,20 @@ def test_sample_is_bounded() -> None:
     # Past SAMPLE_CHARS nothing counts, even if the sample had no vote at all.
     comments = "#" * detect.SAMPLE_CHARS + "\n"
     assert detect_format(comments + "0.0.0.0 ads.example\n") is ABP
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="ab\r\n\ufeff\u2028\x0b", max_size=60),
+    chunk=st.integers(min_value=1, max_value=8),
+)
+def test_sample_is_split_as_the_parsers_split(text: str, chunk: int) -> None:
+    """The sample is split a chunk at a time, with the same lines as one `split_lines`."""
+    from trackguard.lists.text import split_lines
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(detect, "_CHUNK_CHARS", chunk)
+        assert list(detect._sample_lines(text, 0)) == split_lines(text[: detect.SAMPLE_CHARS])
 
 
 CORPUS = corpus_path()

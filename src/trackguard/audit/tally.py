@@ -28,7 +28,7 @@ from typing import Protocol
 
 from trackguard.audit.entities import EntityMap
 from trackguard.domain import site_of, split_url_fast
-from trackguard.engine.batch import OriginParts, Question, origin_parts
+from trackguard.engine.batch import Question
 from trackguard.model import Decision, RequestType
 
 # Index of each figure in a counts vector (a plain list keeps merging and updates cheap).
@@ -246,9 +246,9 @@ def _row_counts(flags: int, n: int, size: int) -> list[int]:
     return counts
 
 
-#: What an origin key says about every URL under it: (host, site, tunnel, the engine's
-#: `origin_parts`); host "" for URLs with no web host (`_origin_facts`).
-OriginFacts = tuple[str, str, int, OriginParts]
+#: What an origin key says about every URL under it: (host, site, tunnel); host "" for
+#: URLs with no web host (`_origin_facts`).
+OriginFacts = tuple[str, str, int]
 
 
 class Memo:
@@ -290,7 +290,7 @@ def tally_rows(
     """Classify a partition of rows (one batch call to the engine) and count it.
 
     Two passes: the first looks up each row's origin and page facts and asks the engine
-    about all subresources at once (`check_batch`, with the origin's pre-split parts); the
+    about all subresources at once (`check_batch`: repeats decided once); the
     second counts each row under one key (page, page URL, sites, type, flags, rule), and
     only the distinct keys are expanded into the page, site, domain and total figures.
 
@@ -321,8 +321,8 @@ def _tally_rows(
 ) -> Tally:
     tally = Tally()
     # Pass 1: per row, the origin's facts (memoised per origin key: hosts repeat
-    # massively) and the page's site (memoised per page URL); the engine's questions,
-    # with the origin's pre-split parts, in one list.
+    # massively) and the page's site (memoised per page URL); the engine's questions in
+    # one list.
     kept: list[AuditRow] = []
     facts: list[OriginFacts] = []
     page_sites: list[str] = []
@@ -351,7 +351,7 @@ def _tally_rows(
         add_site(page_site)
         rtype = row.type
         if rtype is not _DOCUMENT:
-            ask((url, source, bits[rtype], known[3]))
+            ask((url, source, bits[rtype]))
     if not_web:
         tally.skipped["not-a-web-url"] += not_web
 
@@ -362,7 +362,7 @@ def _tally_rows(
     keys: list[RowKey] = []
     add_key = keys.append
     sizes: Counter[RowKey] = Counter()  # bytes by key, for rows that know their size
-    for row, (host, site, tunnel, _), page_site in zip(kept, facts, page_sites, strict=True):
+    for row, (host, site, tunnel), page_site in zip(kept, facts, page_sites, strict=True):
         rtype = row.type
         detailed = row.detailed
         flags = (_DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)) if detailed else 0
@@ -501,9 +501,8 @@ _SECURE = frozenset({"https", "wss"})
 
 
 def _origin_facts(url: str, engine: Checker) -> OriginFacts:
-    """(host, site, tunnel, engine parts) of a URL's origin: tunnel is `_TUNNEL` or 0 for
-    `https`/`wss` (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by
-    URL); the parts let the engine skip splitting URLs of this origin (`engine.batch`).
+    """(host, site, tunnel) of a URL's origin: tunnel is `_TUNNEL` or 0 for `https`/`wss`
+    (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by URL).
 
     Memoised under the origin key `url[:url.find("/", 8)]` (the whole URL without such a
     `/`). All URLs with one key have the same facts: a web scheme (`https` is the longest)
@@ -513,7 +512,6 @@ def _origin_facts(url: str, engine: Checker) -> OriginFacts:
     """
     scheme, host, _ = split_url_fast(url)
     if scheme not in _WEB_SCHEMES or not host:
-        return "", "", 0, None
+        return "", "", 0
     tunnel = (_TUNNEL if engine.check_host(host).blocked else 0) if scheme in _SECURE else -1
-    cut = url.find("/", 8)
-    return host, site_of(host), tunnel, origin_parts(url[:cut]) if cut >= 0 else None
+    return host, site_of(host), tunnel

@@ -2,11 +2,11 @@
 
 `Engine` is the public face: build it from list text or files, ask it about requests,
 save it and load it back. Parsing lives in `trackguard.lists`, building in `compiler`
-(regex index tokens in `literals`), deciding in `matcher`: candidates per category in
-`category`, one filter against one request in `filters`, the request's view in `request`,
-linear piece search and the work budget in `pieces`. `$removeparam` in `params`,
-expensive-filter diagnostics in `costs`, the file format in `store` and its shape check
-in `shape`. The engine never imports the proxy.
+(regex index tokens in `literals`), the rules behind rule ids in `table`, deciding in
+`matcher`: candidates per category in `category`, one filter against one request in
+`filters`, the request's view in `request`, linear piece search and the work budget in
+`pieces`. `$removeparam` in `params`, expensive-filter diagnostics in `costs`, the file
+format in `store` and its shape check in `shape`. The engine never imports the proxy.
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ from typing import Any
 
 from trackguard.engine import shape
 from trackguard.engine.batch import Question, check_batch
-from trackguard.engine.compiler import (
-    ENGINE_VERSION,
-    RuleTable,
-    build_index,
-    cache_key,
-    pack_rules,
-)
+from trackguard.engine.compiler import ENGINE_VERSION, build_table, cache_key
 from trackguard.engine.costs import cost_diagnostics
 from trackguard.engine.matcher import Matcher
 from trackguard.engine.params import strip_query
 from trackguard.engine.store import CacheError, decode, encode, load_bytes, save_bytes
+from trackguard.engine.table import RuleTable
 from trackguard.lists import detect_format, parse_list
+from trackguard.lists.abp import PlainHosts, scan_abp
 from trackguard.lists.detect import NotAList, decode_list_bytes
 from trackguard.model import (
     Decision,
@@ -119,16 +115,27 @@ class Engine:
         key: str = "",
     ) -> Engine:
         """Build from parsed lists. `disabled_rules`: rule texts the user switched off."""
+        return cls._build(
+            ((parsed, None) for parsed in parsed_lists), strict_ie, disabled_rules, key
+        )
+
+    @classmethod
+    def _build(
+        cls,
+        lists: Iterable[tuple[ParsedList, PlainHosts | None]],
+        strict_ie: bool,
+        disabled_rules: Iterable[str],
+        key: str,
+    ) -> Engine:
         with _no_gc():
-            rules, indexes, diagnostics, lists = build_index(
-                parsed_lists, strict_ie=strict_ie, disabled=frozenset(disabled_rules)
+            packed, indexes, diagnostics, lists_info = build_table(
+                lists, strict_ie=strict_ie, disabled=frozenset(disabled_rules)
             )
             # Keep only the packed form (list, line, text per rule): the `Rule` objects
             # are re-made on demand for the few rules that decide, as after a cache load.
             # This keeps a built engine as small as a loaded one (about 20 MB less for
             # EasyList + EasyPrivacy).
-            table = RuleTable(packed=pack_rules(rules))
-            return cls(table, indexes, diagnostics, lists, key)
+            return cls(RuleTable(packed=packed), indexes, diagnostics, lists_info, key)
 
     @classmethod
     def from_sources(
@@ -140,10 +147,7 @@ class Engine:
     ) -> Engine:
         sources, fmts, key = _keyed(sources, strict_ie, frozenset(disabled_rules))
         with _no_gc():
-            parsed = [parse_list(s.text, s.list_id, f) for s, f in zip(sources, fmts, strict=True)]
-            return cls.from_parsed(
-                parsed, strict_ie=strict_ie, disabled_rules=disabled_rules, key=key
-            )
+            return cls._build(_scanned(sources, fmts), strict_ie, disabled_rules, key)
 
     @classmethod
     def from_text(
@@ -226,8 +230,7 @@ class Engine:
         except CacheError:
             pass
         with _no_gc():
-            parsed = [parse_list(s.text, s.list_id, f) for s, f in zip(sources, fmts, strict=True)]
-            engine = cls.from_parsed(parsed, strict_ie=strict_ie, disabled_rules=disabled, key=key)
+            engine = cls._build(_scanned(sources, fmts), strict_ie, disabled, key)
         with suppress(OSError):  # a read-only state folder costs speed, never protection
             engine.save(cache_path)
         return engine
@@ -251,8 +254,8 @@ class Engine:
         return [decide(url, source, _type_bit(type)) for url, source, type in requests]
 
     def check_batch(self, questions: Sequence[Question]) -> list[Decision]:
-        """Decide `(url, source_url, RequestType bit, origin parts)` questions: `check`'s
-        answers, each URL split once per origin and repeats decided once (`engine.batch`)."""
+        """Decide `(url, source_url, RequestType bit)` questions: `check`'s answers, each
+        distinct question of the batch decided once (`engine.batch`)."""
         return check_batch(self._matcher, questions)
 
     def check_request(self, request: Request) -> Decision:
@@ -313,6 +316,19 @@ def _keyed(
         disabled=disabled,
     )
     return listed, fmts, key
+
+
+def _scanned(
+    sources: list[ListSource], fmts: list[Format]
+) -> list[tuple[ParsedList, PlainHosts | None]]:
+    """Each list parsed for the builder: ABP lists with their plain filters set aside.
+
+    All parsed before any is built: `$badfilter` in a later list applies to earlier ones.
+    """
+    return [
+        scan_abp(s.text, s.list_id) if f is Format.ABP else (parse_list(s.text, s.list_id, f), None)
+        for s, f in zip(sources, fmts, strict=True)
+    ]
 
 
 def _read_sources(paths: Iterable[str | Path]) -> list[ListSource]:

@@ -16,7 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import re2
+
 from trackguard.engine.compiler import (
+    FLAG_HOST,
+    FLAG_LEFT,
+    FLAG_RIGHT,
     KIND_GENERIC,
     KIND_LITERAL,
     KIND_TAIL,
@@ -24,7 +29,6 @@ from trackguard.engine.compiler import (
     Index,
     bucket_filters,
     plain_filter,
-    safe_tokens,
 )
 from trackguard.engine.filters import (
     first_screened,
@@ -33,12 +37,14 @@ from trackguard.engine.filters import (
     prefilter_literal,
     screen,
 )
+from trackguard.engine.literals import TOKEN_CHARS
 from trackguard.engine.pieces import STEP, OverBudget
 from trackguard.engine.request import (
     DEDUPE_TOKENS_AT,
     Context,
     label_runs,
     suffixes,
+    token_bytes,
     url_tokens,
 )
 from trackguard.model import DEFAULT_TYPES
@@ -46,6 +52,14 @@ from trackguard.model import DEFAULT_TYPES
 SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check directly
 HOST_CACHE_SIZE = 8192
+#: A host's filters are sorted out once per (host, page, request type) when there are at
+#: most this many: beyond it a page's list would be too large to keep thousands of.
+PAGE_SORT_MAX = 64
+GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
+GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
+PAGE_CACHE_SIZE = 32768  # (host, page) pairs: a browsing day's worth
+#: A compiled filter's `types` that admits every request type (`page_options`).
+ANY_TYPE = -1
 _DEFAULT = int(DEFAULT_TYPES)
 
 Pair = tuple[str, Compiled]  # (prefilter literal, filter)
@@ -76,34 +90,97 @@ class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
 
 
 def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
-    return _Needs((prefilter_literal(f), other_tokens(f, token), f) for f in filters)
+    word = token.decode()
+    return _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
 
 
 def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
     """The whole tokens besides `token` that any URL the filter matches holds, or None.
 
-    Only for wildcard/literal patterns (a regex's tokens are its bucket key alone), and
-    only ASCII pattern text: lower-casing other text can change its length and class."""
+    `compiler.safe_tokens` by C-level steps (made when a bucket is first met, so on a
+    request's time): runs of token bytes, less a run touching a piece's end where no
+    anchor bounds it. Only wildcard/literal patterns (a regex's tokens are its bucket
+    key alone), and only ASCII pattern text (lower-casing other text can change it).
+    """
     pattern = f[6]
     if pattern is None or pattern[0] not in (KIND_GENERIC, KIND_LITERAL):
         return None
     pieces = (pattern[1],) if pattern[0] == KIND_LITERAL else pattern[1]
-    if not all(p.isascii() for p in pieces):
-        return None
-    need = {t.encode() for t in safe_tokens(tuple(p.lower() for p in pieces), pattern[2])}
+    flags = pattern[2]
+    last = len(pieces) - 1
+    need: set[bytes] = set()
+    for i, piece in enumerate(pieces):
+        if not piece.isascii():
+            return None
+        data = token_bytes(piece.lower())
+        runs = data.split()
+        if not runs:
+            continue
+        if data[-1] != 0x20 and not (i == last and flags & FLAG_RIGHT):
+            runs.pop()  # may continue past the piece's end in a URL
+        if runs and data[0] != 0x20 and not (i == 0 and flags & (FLAG_LEFT | FLAG_HOST)):
+            runs.pop(0)  # may start before the piece's start
+        need.update(runs)
     need.discard(token)
     return frozenset(need) or None
+
+
+def token_gate(token: dict[bytes, Any]) -> Any:
+    """One RE2 search telling whether a URL holds any of a small token index's keys as a
+    whole token (the raw set: `.Match(bytes)` is a list, empty when none), or None for
+    an empty or large index.
+
+    Exceptions and the rarer categories are keyed by a few tokens (19 in EasyList +
+    EasyPrivacy's exceptions), and are often asked about a URL no one has split yet
+    (blocked by its host): on a long URL one scan in C spares splitting and hashing
+    hundreds of tokens. Run on the lower-cased URL's UTF-8 bytes read as Latin-1, so a
+    token boundary is exactly a byte outside `TOKEN_CHARS`, as `url_tokens` splits.
+    """
+    if not token or len(token) > GATE_MAX_KEYS:
+        return None
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    gate = re2.Set.SearchSet(options)
+    keys = "|".join(re2.escape(k.decode("ascii")) for k in sorted(token))
+    outside = f"[^{re2.escape(TOKEN_CHARS)}]"
+    try:
+        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))
+        gate.Compile()
+    except Exception:  # RE2 refused it (size): split and look up instead
+        return None
+    return gate._set  # the wrapper re-checks its arguments on every call
+
+
+def _host_prepared(filters: list[Compiled]) -> tuple[HostFilters, int, bool]:
+    """Filters met through a host: (text, where, filter) for each (`host_prefilter`),
+    how many have a pattern, and whether any has options that depend on the page."""
+    return (
+        [(*host_prefilter(f), f) for f in filters],
+        sum(1 for f in filters if f[6] is not None),
+        len(filters) <= PAGE_SORT_MAX and any(page_options(f) for f in filters),
+    )
+
+
+def page_options(f: Compiled) -> Compiled | None:
+    """The part of a filter that depends on the page (party, `$domain=`), as a filter
+    of its own for `match` (any type, no pattern), or None when it has no such part."""
+    if not f[2] and f[3] is None and f[4] is None:
+        return None
+    return (f[0], ANY_TYPE, f[2], f[3], f[4], None, None)
 
 
 class Category:
     """One category's index, prepared for lookups."""
 
     __slots__ = (
+        "_bucket_cache",
         "_by_type",
         "_host_cache",
+        "_page_cache",
         "direct",
         "exact",
         "fallback",
+        "gate",
         "labels",
         "longest_label_run",
         "page",
@@ -122,10 +199,13 @@ class Category:
         # (crowded: `gif`, `analytics`...) or `_Pairs`. Prepared on first use: most
         # buckets are never met, and thousands of RE2 sets up front cost seconds.
         self.token: dict[bytes, Any] = dict(index["token"])
-        self._host_cache: dict[str, tuple[HostFilters, int]] = {}
+        self._host_cache: dict[str, tuple[HostFilters, int, bool]] = {}
+        self._bucket_cache: dict[str, tuple[HostFilters, int, bool]] = {}
+        self._page_cache: dict[tuple[str, str], tuple[HostFilters, int]] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
         self._by_type: dict[int, Any] = {}
+        self.gate = token_gate(self.token)
         screened = screen(self.fallback) if self.fallback else None
         if screened is None:
             self.screen: Any = None
@@ -136,7 +216,7 @@ class Category:
 
     def _prepare(self, token: bytes, bucket: list[Compiled]) -> Any:
         """A token bucket's prepared form, put in place of the raw list (once)."""
-        screened = screen(bucket) if len(bucket) >= SCREEN_AT else None
+        screened = screen(bucket, token.decode()) if len(bucket) >= SCREEN_AT else None
         result: Any = _with_needs(token, bucket) if screened is None else screened
         self.token[token] = result
         return result
@@ -145,32 +225,84 @@ class Category:
         bucket = self.suffix.get(key)
         return [] if bucket is None else bucket_filters(bucket)
 
-    def _host_filters(self, host: str) -> tuple[HostFilters, int]:
+    def _host_filters(self, host: str) -> tuple[HostFilters, int, bool]:
         """All filters indexed under the host's parent domains, exact host or label runs,
-        and how many of them have a pattern to scan the URL for (for the work budget).
+        how many of them have a pattern to scan the URL for (for the work budget), and
+        whether they are worth sorting out per page (`_host_filters_for`).
 
-        Memoised per host: a page's requests go to few hosts, again and again.
+        Memoised per host: a page's requests go to few hosts, again and again. A new
+        host is made of its parent domains' prepared buckets (`_suffix_bucket`), shared
+        by every host under them (`*.google.com`), often as they are.
         """
         found = self._host_cache.get(host)
         if found is None:
-            out: list[Compiled] = []
+            parts = []
             suffix = self.suffix
             for s in suffixes(host):
                 bucket = suffix.get(s)
                 if bucket is not None:
-                    if isinstance(bucket, int):
-                        out.append(plain_filter(bucket))
-                    else:
-                        out.extend(bucket)
-            out.extend(self.exact.get(host, ()))
+                    parts.append(self._suffix_bucket(s, bucket))
+            more: list[Compiled] = list(self.exact.get(host, ()))
             if self.labels and host:
                 for run in label_runs(host, self.longest_label_run):
-                    out.extend(self.labels.get(run, ()))
-            prepared = [(*host_prefilter(f), f) for f in out]
-            found = (prepared, sum(1 for f in out if f[6] is not None))
+                    more.extend(self.labels.get(run, ()))
+            if more:
+                parts.append(_host_prepared(more))
+            if len(parts) == 1:
+                found = parts[0]
+            else:
+                pairs = [pair for part in parts for pair in part[0]]
+                found = (
+                    pairs,
+                    sum(part[1] for part in parts),
+                    len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts),
+                )
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
+        return found
+
+    def _suffix_bucket(
+        self, key: str, bucket: list[Compiled] | int
+    ) -> tuple[HostFilters, int, bool]:
+        """One parent domain's bucket as `_host_filters` gives hosts (made once)."""
+        if type(bucket) is int:
+            return [("", -1, plain_filter(bucket))], 0, False  # `||host^`: nothing to prepare
+        found = self._bucket_cache.get(key)
+        if found is None:
+            found = _host_prepared(bucket_filters(bucket))
+            if len(self._bucket_cache) >= HOST_CACHE_SIZE:
+                self._bucket_cache.clear()
+            self._bucket_cache[key] = found
+        return found
+
+    def _host_filters_for(self, ctx: Context) -> tuple[HostFilters, int]:
+        """The host's filters, less those whose party or `$domain=` options turn this
+        page down, and how many of them have a pattern.
+
+        Those options depend on the host and the page alone, so they are checked once
+        per (host, page): a tracker's host often carries many exceptions for named
+        sites (`@@||tracker.example/x.js$domain=a.example|b.example`) that every request
+        to it would otherwise check again. Only hosts with such options and at most
+        `PAGE_SORT_MAX` filters are sorted out (others cost nothing to check).
+        """
+        host = self._host_cache.get(ctx.host)  # `_host_filters`, inlined: a call less
+        pairs, patterned, by_page = host if host is not None else self._host_filters(ctx.host)
+        if not by_page:
+            return pairs, patterned
+        key = (ctx.host, ctx.page_host)
+        found = self._page_cache.get(key)
+        if found is None:
+            ctx.charge(len(pairs) * STEP)
+            kept = []
+            for pair in pairs:
+                options = page_options(pair[2])
+                if options is None or match(options, ctx):
+                    kept.append(pair)
+            found = (kept, sum(1 for k in kept if k[2][6] is not None))
+            if len(self._page_cache) >= PAGE_CACHE_SIZE:
+                self._page_cache.clear()
+            self._page_cache[key] = found
         return found
 
     def first(self, ctx: Context) -> int | None:
@@ -182,7 +314,7 @@ class Category:
         """
         type_bit = ctx.type
         lower = ctx.lower
-        pairs, patterned = self._host_filters(ctx.host)
+        pairs, patterned = self._host_filters_for(ctx)
         if pairs:
             # `ctx.charge`, inlined on the hot path; most host rules have no pattern.
             ctx.left -= len(pairs) * STEP + patterned * ctx.scan
@@ -205,11 +337,26 @@ class Category:
         if token:
             tokens = ctx.split
             if tokens is None:
-                tokens = ctx.split_tokens()
+                gate = self.gate
+                if (
+                    gate is not None
+                    and ctx.scan > GATE_MIN_LENGTH
+                    and not gate.Match(lower.encode("utf-8", "surrogatepass"))
+                ):
+                    tokens = []  # none of this category's few tokens: no need to split
+                else:
+                    tokens = ctx.split_tokens()
             if len(tokens) > DEDUPE_TOKENS_AT:
                 # A long URL (hundreds of tokens, many repeated) meets a few buckets:
                 # find them in C rather than with a Python step per token.
-                found = self._long(ctx, token, set(tokens))
+                present, head = ctx.token_sets()
+                hits = token.keys() & present
+                if len(hits) > 1:  # host and path tokens first: they decide most blocks
+                    first = head & hits
+                    order = sorted(first) + sorted(hits - first) if first else sorted(hits)
+                else:
+                    order = list(hits)
+                found = self._long(ctx, token, order, present)
                 if found is not None:
                     return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
@@ -251,14 +398,17 @@ class Category:
                         return int(f[0])
         return None
 
-    def _long(self, ctx: Context, token: dict[bytes, Any], present: set[bytes]) -> int | None:
-        """The token buckets a long URL meets (`present`: its tokens), in the tokens'
-        sorted order (any fixed order: it decides which of several matching rules is
-        named). A filter is only searched for when the URL holds all its tokens."""
+    def _long(
+        self, ctx: Context, token: dict[bytes, Any], hits: list[bytes], present: set[bytes]
+    ) -> int | None:
+        """The token buckets a long URL meets (`hits`, in the order to visit them;
+        `present`: all its tokens; the order only decides which of several matching
+        rules is named). A filter is only searched for when the URL holds all its
+        tokens."""
         type_bit = ctx.type
         lower = ctx.lower
         scan = STEP + ctx.scan
-        for t in sorted(token.keys() & present):
+        for t in hits:
             bucket = token[t]
             if type(bucket) is list:
                 bucket = self._prepare(t, bucket)

@@ -33,15 +33,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from array import array
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable
-from itertools import compress
-from operator import attrgetter, eq
+from functools import partial
+from itertools import chain, compress, count, repeat
+from operator import add, attrgetter, itemgetter, ne, not_, sub
 from typing import Any
 
 from trackguard.engine.literals import TOKEN_RUN, regex_tokens
 from trackguard.engine.params import MAX_REGEX_PROGRAM, compile_regex
+from trackguard.engine.table import Packed, pack_rules, pack_scattered
+from trackguard.lists.abp import PLAIN_HOST, PlainHosts
 from trackguard.model import (
     DEFAULT_TYPES,
     Action,
@@ -87,89 +90,13 @@ _COMMON_TOKENS = frozenset(
 #: left-overs (one screen for all of them), so they are never an index key.
 _UBIQUITOUS = frozenset(("http", "https", "www", "com"))
 _A_LEFT, _A_RIGHT, _A_HOST = int(Anchor.LEFT), int(Anchor.RIGHT), int(Anchor.HOST)
+# Enum members as module constants: `Party.ANY` is a ~90 ns metaclass lookup each time,
+# and the builder asks several per rule (20k rules).
+_BLOCK, _ALLOW, _ABP = Action.BLOCK, Action.ALLOW, Format.ABP
+_ANY_PARTY, _THIRD_PARTY, _NO_HOST = Party.ANY, Party.THIRD, HostMode.NONE
 
 Compiled = tuple[Any, ...]
 Index = dict[str, Any]
-
-
-class RuleTable:
-    """The rules behind compiled filters, kept compact for the cache file.
-
-    A built engine holds the `Rule` objects themselves. A loaded engine holds only each
-    rule's list, line number and text, and re-parses the one line on demand: only rules
-    that decide something are ever looked at, and plain strings load far faster than
-    100k rebuilt objects. Parsing is deterministic per version, which the cache key
-    includes.
-    """
-
-    def __init__(
-        self,
-        rules: list[Rule] | None = None,
-        packed: tuple[tuple[str, ...], bytes, str] | None = None,
-    ) -> None:
-        self._rules: dict[int, Rule] = dict(enumerate(rules)) if rules is not None else {}
-        self._count = len(rules) if rules is not None else 0
-        self._packed = packed
-        self._texts: list[str] | None = None
-        self._meta: array[int] | None = None
-        if packed is not None:
-            self._meta = array("i")
-            self._meta.frombytes(packed[1])
-            self._count = len(self._meta) // 4
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, rule_id: int) -> Rule:
-        rule = self._rules.get(rule_id)
-        if rule is None:
-            rule = self._rules[rule_id] = self._unpack(rule_id)
-        return rule
-
-    def pack(self) -> tuple[tuple[str, ...], bytes, str]:
-        if self._packed is None:
-            self._packed = pack_rules([self._rules[i] for i in range(self._count)])
-        return self._packed
-
-    def _unpack(self, rule_id: int) -> Rule:
-        assert self._packed is not None and self._meta is not None
-        if self._texts is None:
-            self._texts = self._packed[2].split("\n")
-        list_no, line, syntax_no, sub = self._meta[rule_id * 4 : rule_id * 4 + 4]
-        from trackguard.lists import parse_line
-
-        rules = parse_line(
-            self._texts[rule_id], self._packed[0][list_no], line, _SYNTAXES[syntax_no]
-        )
-        return rules[sub]
-
-
-_SYNTAXES = (Format.ABP, Format.TPL, Format.HOSTS)
-
-
-def pack_rules(rules: list[Rule]) -> tuple[tuple[str, ...], bytes, str]:
-    """The compact form of a rule table: list ids, 4 ints per rule, texts joined by LF.
-
-    Column by column with C-level `map`s: a Python loop over 100k rules was a tenth of
-    the build.
-    """
-    count = len(rules)
-    sources = list(map(_SOURCE, rules))
-    list_ids = list(map(_SOURCE_LIST, sources))
-    lines = list(map(_SOURCE_LINE, sources))
-    numbers = {list_id: i for i, list_id in enumerate(dict.fromkeys(list_ids))}
-    syntax_numbers = {id(f): i for i, f in enumerate(_SYNTAXES)}  # (an Enum hashes in Python)
-    meta = array("i", bytes(16 * count))
-    meta[0::4] = array("i", map(numbers.__getitem__, list_ids))
-    meta[1::4] = array("i", lines)
-    meta[2::4] = array("i", map(syntax_numbers.__getitem__, map(id, map(_SYNTAX, rules))))
-    # Several rules from one line (a hosts line with several hosts) are told apart by
-    # their position among that line's rules; everywhere else it is 0.
-    for i in compress(range(1, count), map(eq, lines, lines[1:])):
-        if list_ids[i] == list_ids[i - 1]:
-            meta[i * 4 + 3] = meta[i * 4 - 1] + 1
-    # Parsers split on line breaks: no text contains "\n".
-    return tuple(numbers), meta.tobytes(), "\n".join(map(_SOURCE_TEXT, sources))
 
 
 def _badfilter_key(text: str) -> str:
@@ -184,7 +111,7 @@ def _badfilter_key(text: str) -> str:
 def _pieces(pattern: str) -> tuple[tuple[str, ...], bool, bool]:
     """Split on `*`; report whether the pattern started / ended with a wildcard."""
     raw = pattern.split("*")
-    return tuple(p for p in raw if p), raw[0] == "", raw[-1] == ""
+    return tuple(filter(None, raw)), raw[0] == "", raw[-1] == ""
 
 
 def safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
@@ -211,11 +138,6 @@ def safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
 # tokens are counted: (category, compiled, tokens, page_keys)
 _Candidate = tuple[str, Compiled, list[str], tuple[str, ...]]
 _BADFILTER = attrgetter("badfilter")
-_SOURCE, _SYNTAX = attrgetter("source"), attrgetter("syntax")
-_SOURCE_LIST, _SOURCE_LINE, _SOURCE_TEXT = (attrgetter(a) for a in ("list_id", "line", "text"))
-#: A lower-cased `||` pattern that is exactly `host^` (as `Builder._pattern` reads it:
-#: host characters, not starting or ending with a dot). Linear: one class per position.
-_PLAIN_HOST = re.compile(r"[a-z0-9\-_](?:[a-z0-9.\-_]*[a-z0-9\-_])?\^")  # noqa: TID251
 
 
 def _add_host(table: dict[str, Any], key: str, item: Compiled | int) -> None:
@@ -231,6 +153,20 @@ def _add_host(table: dict[str, Any], key: str, item: Compiled | int) -> None:
 
 #: `Rule` fields from `regex` on, as a rule with no option at all has them.
 _PLAIN_TAIL = Rule(Action.BLOCK, SourceRef("", 0, ""), Format.ABP)[5:]
+
+
+def _insert_host(table: dict[str, Any], key: str, rule_id: int) -> None:
+    """Put a plain filter in a host bucket at its place by rule id (`_add_host` appends)."""
+    have = table.get(key)
+    if have is None:
+        table[key] = rule_id
+        return
+    if type(have) is int:
+        have = table[key] = [plain_filter(have)]
+    insort(have, plain_filter(rule_id), key=_RULE_ID)
+
+
+_RULE_ID = itemgetter(0)
 
 
 def plain_filter(rule_id: int) -> Compiled:
@@ -254,8 +190,8 @@ _HOSTNAME_RE = re.compile(r"[a-z0-9.\-_]*")  # noqa: TID251 - our own fixed patt
 def _categories(rule: Rule, types: int) -> tuple[str, ...]:
     if rule.removeparam is not None:
         # `@@...$removeparam[=x]` keeps parameters that matching rules would strip.
-        return ("removeparam",) if rule.action is Action.BLOCK else ("keepparam",)
-    if rule.action is Action.ALLOW:
+        return ("removeparam",) if rule.action is _BLOCK else ("keepparam",)
+    if rule.action is _ALLOW:
         return ("allow", "docallow") if types & _DOCUMENT_BIT else ("allow",)
     # Important rules sit in the block index too, so "no block rule matched" also
     # settles "no important rule matched" on the common path.
@@ -263,12 +199,18 @@ def _categories(rule: Rule, types: int) -> tuple[str, ...]:
 
 
 class Builder:
-    """Collects rules, applies `$badfilter`, compiles and indexes them."""
+    """Collects rules, applies `$badfilter`, compiles and indexes them.
+
+    Rule ids follow the lists' line order. A list may come with its plain `||host^`
+    filters set aside (`PlainHosts`, from `scan_abp`): they are indexed as bare ids by
+    C-level maps, and a `Rule`'s id leaves room for the plain ones on earlier lines, so
+    the index and the rule table are the same as from the fully parsed list.
+    """
 
     def __init__(self, *, strict_ie: bool = False, disabled: frozenset[str] = frozenset()) -> None:
         self.strict_ie = strict_ie
         self.disabled = disabled
-        self.rules: list[Rule] = []
+        self.rules: list[Rule] = []  # the kept rules that came as `Rule`s, by id
         self.diagnostics: list[Diagnostic] = []
         self.lists: dict[str, dict[str, Any]] = {}
         self._candidates: list[_Candidate] = []
@@ -276,13 +218,17 @@ class Builder:
             c: {"suffix": {}, "labels": {}, "exact": {}, "token": {}, "page": {}, "fallback": []}
             for c in CATEGORIES
         }
-        self._pending: list[Rule] = []
+        self._pending: list[tuple[str, tuple[Rule, ...], PlainHosts | None]] = []
         self._bad_keys: set[str] = set()
         # Rules kept per list: all it brought, less each one `_note` drops (counting the
         # 100k kept ones by their list id afterwards took 3% of the build).
         self._kept: Counter[str] = Counter()
+        self._count = 0  # rule ids given so far
+        self._rule_ids: list[int] = []  # the id of each of `self.rules`
+        self._plain: list[tuple[list[int], list[str], list[int]]] = []  # lines, texts, ids
+        self._spans: list[tuple[str, int]] = []  # (list id, rules kept), in id order
 
-    def add_list(self, parsed: ParsedList) -> None:
+    def add_list(self, parsed: ParsedList, plain: PlainHosts | None = None) -> None:
         self.diagnostics.extend(parsed.diagnostics)
         self.lists[parsed.list_id] = {
             "format": parsed.format.value,
@@ -294,22 +240,48 @@ class Builder:
         # `$badfilter` cancels its twin in any list, so rules wait until all lists are in.
         bad = compress(parsed.rules, map(_BADFILTER, parsed.rules))  # (C-level over 100k)
         self._bad_keys.update(_badfilter_key(r.source.text) for r in bad)
-        self._pending.extend(parsed.rules)
-        self._kept[parsed.list_id] += len(parsed.rules)
+        self._pending.append((parsed.list_id, parsed.rules, plain))
+        self._kept[parsed.list_id] += len(parsed.rules) + (len(plain.lines) if plain else 0)
 
     def build(self) -> tuple[list[Rule], dict[str, Index], list[Diagnostic]]:
+        """Index every list; returns the kept `Rule`s (all of them when no list came
+        with `PlainHosts`; `table` has every rule either way)."""
+        for list_id, rules, plain in self._pending:
+            if plain is not None and plain.lines:
+                plain = self._drop_plain(list_id, plain)
+            plain_lines = plain.lines if plain is not None else []
+            kept = self._add_rules(rules, plain_lines)
+            if plain_lines:
+                assert plain is not None
+                self._add_plain(list_id, plain, kept)
+            self._spans.append((list_id, len(kept) + len(plain_lines)))
+            self._count += len(kept) + len(plain_lines)
+        self._pending = []
+        for list_id, number in self._kept.items():
+            self.lists[list_id]["rules"] = number
+        return self.rules, self._index(), self.diagnostics
+
+    def _add_rules(self, rules: tuple[Rule, ...], plain_lines: list[int]) -> list[int]:
+        """Index one list's `Rule`s; for each one kept, how many plain filters (set
+        aside) come before it: the ids it leaves room for."""
         bad = self._bad_keys
         disabled = self.disabled
-        rules = self.rules
-        tail, host_anchor, abp, block = _PLAIN_TAIL, Anchor.HOST, Format.ABP, Action.BLOCK
-        plain_host = _PLAIN_HOST.fullmatch
+        tail, host_anchor, abp, block = _PLAIN_TAIL, Anchor.HOST, _ABP, _BLOCK
+        plain_host = PLAIN_HOST.fullmatch
         block_suffix = self._indexes["block"]["suffix"]
         allow_suffix = self._indexes["allow"]["suffix"]
-        for rule in self._pending:
+        keep_rule, keep_id = self.rules.append, self._rule_ids.append
+        kept: list[int] = []
+        keep_before = kept.append
+        base = self._count
+        plain_before = partial(bisect_left, plain_lines) if plain_lines else None
+        for rule in rules:
+            before = plain_before(rule[1][1]) if plain_before else 0
+            rid = base + len(kept) + before
             if rule[4] is host_anchor and rule[5:] == tail and rule[2] is abp:
-                # `||host^` with no option (87k of EasyList + EasyPrivacy's 108k filters),
-                # inline: indexed as its bare rule id (see PLAIN in the module docstring).
-                # With no `$`, its text is its own `$badfilter` key.
+                # `||host^` with no option that was not set aside (`parse_abp`, or
+                # `$_`-style no-op options): indexed as its bare id (PLAIN, module
+                # docstring). With no `$`, its text is its own `$badfilter` key.
                 pattern = rule[3].lower()
                 if plain_host(pattern) and not (
                     (bad or disabled) and (rule[1].text in bad or rule[1].text in disabled)
@@ -317,48 +289,99 @@ class Builder:
                     table = block_suffix if rule[0] is block else allow_suffix
                     host = pattern[:-1]
                     if host in table:
-                        _add_host(table, host, len(rules))
+                        _add_host(table, host, rid)
                     else:
-                        table[host] = len(rules)
-                    rules.append(rule)
+                        table[host] = rid
+                    keep_rule(rule)
+                    keep_id(rid)
+                    keep_before(before)
                     continue
             if rule.badfilter:
-                self._note(rule, "badfilter")
+                self._note(rule.source.list_id, "badfilter")
             elif bad and _badfilter_key(rule.source.text) in bad:
-                self._note(rule, "disabled-by-badfilter")
-            elif self.disabled and rule.source.text in self.disabled:
-                self._note(rule, "disabled-by-user")
-            else:
-                self._compile(rule)
-        self._pending = []
-        for list_id, count in self._kept.items():
-            self.lists[list_id]["rules"] = count
-        return self.rules, self._index(), self.diagnostics
+                self._note(rule.source.list_id, "disabled-by-badfilter")
+            elif disabled and rule.source.text in disabled:
+                self._note(rule.source.list_id, "disabled-by-user")
+            elif self._compile(rule, rid):
+                keep_rule(rule)
+                keep_id(rid)
+                keep_before(before)
+        return kept
 
-    def _note(self, rule: Rule, kind: str) -> None:
-        self._kept[rule.source.list_id] -= 1
-        skipped = self.lists[rule.source.list_id]["skipped"]
+    def _drop_plain(self, list_id: str, plain: PlainHosts) -> PlainHosts:
+        """The plain filters less those `$badfilter` cancels or the user switched off."""
+        bad, disabled, texts = self._bad_keys, self.disabled, plain.texts
+        if (not bad or bad.isdisjoint(texts)) and (not disabled or disabled.isdisjoint(texts)):
+            return plain
+        wanted = [not (t in bad or t in disabled) for t in texts]
+        for text in compress(texts, map(not_, wanted)):
+            self._note(list_id, "disabled-by-badfilter" if text in bad else "disabled-by-user")
+        lines, texts, hosts = plain
+        return PlainHosts(
+            list(compress(lines, wanted)),
+            list(compress(texts, wanted)),
+            list(compress(hosts, wanted)),
+        )
+
+    def _add_plain(self, list_id: str, plain: PlainHosts, kept: list[int]) -> None:
+        """Index one list's plain filters as bare ids (PLAIN), by C-level maps.
+
+        `kept`: for each `Rule` kept, the plain filters before it (`_add_rules`).
+        """
+        lines, texts, hosts = plain
+        # A plain filter's id: the list's first id, plus the plain filters and the kept
+        # `Rule`s before it; n plain filters before the i-th rule -> offset i from n on.
+        bounds = [0, *kept, len(lines)]
+        offsets = chain.from_iterable(map(repeat, count(), map(sub, bounds[1:], bounds)))
+        ids = list(map(add, count(self._count), offsets))
+        table = self._indexes["block"]["suffix"]
+        shared = table.keys() & hosts  # also the key of another filter
+        held = {host: table[host] for host in shared}
+        size = len(table)
+        table.update(zip(hosts, ids, strict=True))
+        if len(table) - size < len(hosts) - len(shared):  # a host listed twice
+            shared.update(compress(hosts, map(ne, map(table.__getitem__, hosts), ids)))
+        if shared:
+            # Those buckets as they were, then their plain filters one by one, in id order.
+            for host in shared:
+                if host in held:
+                    table[host] = held[host]
+                else:
+                    del table[host]
+            pairs = zip(hosts, ids, strict=True)
+            for host, rid in compress(pairs, map(shared.__contains__, hosts)):
+                _insert_host(table, host, rid)
+        self._plain.append((lines, texts, ids))
+
+    def table(self) -> Packed:
+        """The packed rule table (`pack_rules`) of every rule `build` kept, by id."""
+        if not self._plain:
+            return pack_rules(self.rules)
+        return pack_scattered(self._spans, self.rules, self._rule_ids, self._plain)
+
+    def _note(self, list_id: str, kind: str) -> None:
+        self._kept[list_id] -= 1
+        skipped = self.lists[list_id]["skipped"]
         skipped[kind] = skipped.get(kind, 0) + 1
 
-    def _compile(self, rule: Rule) -> None:
+    def _compile(self, rule: Rule, rid: int) -> bool:
+        """Index one rule under id `rid`; False when it cannot be (noted)."""
         types = int(rule.types)
         categories = _categories(rule, types)
         variants = self._patterns(rule)
         if variants is None:
-            return
-        rid = len(self.rules)
-        self.rules.append(rule)
+            return False
         include = rule.include_domains
         party = rule.party
         head = (
             rid,
             types,
-            0 if party is Party.ANY else (2 if party is Party.THIRD else 1),
+            0 if party is _ANY_PARTY else (2 if party is _THIRD_PARTY else 1),
             frozenset(include) if include else None,
             frozenset(rule.exclude_domains) if rule.exclude_domains else None,
             frozenset(rule.denyallow) if rule.denyallow else None,
         )
-        if rule.host_mode is not HostMode.NONE:
+        if rule.host_mode is not _NO_HOST:
             fixed_key, fixed_slot = rule.host, _HOST_SLOT[rule.host_mode]
         else:
             fixed_key, fixed_slot = "", ""
@@ -373,6 +396,7 @@ class Builder:
                     _add_host(indexes[category][slot], key, compiled)
                 else:  # by token, page or left-over: once every filter's tokens are known
                     add((category, compiled, tokens, page_keys))
+        return True
 
     def _patterns(self, rule: Rule) -> list[tuple[tuple[Any, ...] | None, str, list[str]]] | None:
         """Compiled pattern variants for a rule: (pattern, host key, index tokens)."""
@@ -389,14 +413,14 @@ class Builder:
                         f"it, or its program is over {MAX_REGEX_PROGRAM} instructions",
                     )
                 )
-                self._note(rule, "bad-regex")
+                self._note(rule.source.list_id, "bad-regex")
                 return None
             return [
                 ((KIND_REGEX, rule.regex, case_flag), "", regex_tokens(rule.regex, bool(case_flag)))
             ]
 
         text = rule.pattern if rule.match_case else rule.pattern.lower()
-        flags = case_flag | (FLAG_SEPARATOR if rule.syntax is Format.ABP else 0)
+        flags = case_flag | (FLAG_SEPARATOR if rule.syntax is _ABP else 0)
         anchor = int(rule.anchor)
         if anchor:
             if anchor & _A_LEFT:
@@ -501,6 +525,21 @@ def build_index(
         builder.add_list(parsed)
     rules, index, diagnostics = builder.build()
     return rules, index, diagnostics, builder.lists
+
+
+def build_table(
+    lists: Iterable[tuple[ParsedList, PlainHosts | None]],
+    *,
+    strict_ie: bool = False,
+    disabled: frozenset[str] = frozenset(),
+) -> tuple[Packed, dict[str, Index], list[Diagnostic], dict[str, Any]]:
+    """`build_index` for an engine: the packed rule table (`pack_rules`) instead of the
+    `Rule`s, from lists that may bring their plain filters set aside (`scan_abp`)."""
+    builder = Builder(strict_ie=strict_ie, disabled=disabled)
+    for parsed, plain in lists:
+        builder.add_list(parsed, plain)
+    _, index, diagnostics = builder.build()
+    return builder.table(), index, diagnostics, builder.lists
 
 
 def cache_key(

@@ -199,8 +199,12 @@ def without_pattern(f: Compiled) -> Compiled:
     return (*f[:6], None)
 
 
-def longest_literal(f: Compiled) -> str:
-    """The longest text every URL the filter matches must contain (lower case)."""
+def longest_literal(f: Compiled, token: str = "") -> str:
+    """The longest text every URL the filter matches must contain (lower case).
+
+    Met through the bucket of `token` (which every URL there holds), a text holding the
+    token tells less: it counts for its length less the token's, so `://analytics.*/x`
+    in the `analytics` bucket is screened by `/x`, not by `://analytics.`."""
     pattern = f[6]
     if pattern is None or pattern[0] == KIND_REGEX:
         return ""
@@ -209,10 +213,15 @@ def longest_literal(f: Compiled) -> str:
     parts: list[str] = []
     for piece in pattern[1]:
         parts.extend(piece.split("^") if pattern[2] & FLAG_SEPARATOR else (piece,))
-    return max(parts, key=len, default="").lower()
+    if not token:
+        return max(parts, key=len, default="").lower()
+    parts = [p.lower() for p in parts]
+    return max(parts, key=lambda p: len(p) - (len(token) if token in p else 0), default="")
 
 
-def screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled]] | None:
+def screen(
+    filters: list[Compiled], token: str = ""
+) -> tuple[Any, list[Compiled], list[Compiled]] | None:
     """Group left-over filters under one RE2 set (regex bodies or escaped literals).
 
     Returns (set, screened filters, filters that need a direct check), or None when
@@ -228,7 +237,7 @@ def screen(filters: list[Compiled]) -> tuple[Any, list[Compiled], list[Compiled]
             body = pattern[1] if pattern[2] & FLAG_CASE else "(?i)" + pattern[1]
             entry = without_pattern(f)
         else:
-            literal = longest_literal(f)
+            literal = longest_literal(f, token)
             if len(literal) < 3:
                 direct.append(f)
                 continue
@@ -279,7 +288,7 @@ class _PlainBucket(list[Compiled]):
     __slots__ = ()
 
 
-def prefilter_literal(f: Compiled) -> str:
+def prefilter_literal(f: Compiled, token: str = "") -> str:
     """Text the lower-cased URL holds whenever `f` matches ("" when none is known).
 
     Looked for with one C-level `in` before `match` is called: most filters met in a
@@ -287,7 +296,7 @@ def prefilter_literal(f: Compiled) -> str:
     filters keep only ASCII literals: lower-casing other text can depend on context
     (a final sigma), so its lower-case form need not occur in the lower-cased URL.
     """
-    literal = longest_literal(f)
+    literal = longest_literal(f, token)
     return literal if literal.isascii() else ""
 
 

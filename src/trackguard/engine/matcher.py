@@ -19,14 +19,18 @@ with what matched so far, and the rule that cost it is remembered for `lint`.
 from __future__ import annotations
 
 from trackguard.engine.category import Category, all_filters
-from trackguard.engine.compiler import Index, RuleTable
+from trackguard.engine.compiler import Index
 from trackguard.engine.pieces import OverBudget
 from trackguard.engine.request import Context, page_host
+from trackguard.engine.table import RuleTable
 from trackguard.model import Decision, RequestType, Rule
 
 _DOCUMENT = int(RequestType.DOCUMENT)
 _OTHER = int(RequestType.OTHER)
 _COSTLY_KEEP = 1024  # distinct costly rules remembered (a hostile list has many)
+_VERDICTS_KEPT = 65536  # "blocked by rule N" verdicts kept for reuse (`_blocked_by`)
+_THIRD_PARTY_BLOCK = "third-party request matched a block rule"
+_FIRST_PARTY_BLOCK = "first-party request matched a block rule"
 
 
 _NO_MATCH = Decision(False, None, None, "no rule matched")
@@ -50,6 +54,7 @@ class Matcher:
         self._has_docallow = any(indexes["docallow"].values())
         self._has_removeparam = any(indexes["removeparam"].values())
         self._doc_cache: dict[str, int | None] = {}
+        self._blocked: dict[tuple[int, bool], Decision] = {}
         #: Rules that ran a request out of its work budget, with how often (bounded).
         self.costly: dict[int, int] = {}
 
@@ -93,8 +98,11 @@ class Matcher:
         if exception is None and source_url and self._has_docallow:
             exception = self._document_exception(source_url)
         if exception is None:
-            party = "third-party" if ctx.is_third() else "first-party"
-            return Decision(True, self.rule(block), None, f"{party} request matched a block rule")
+            third = ctx.is_third()
+            found = self._blocked.get((block, third))
+            if found is None:
+                found = self._blocked_by(block, third)
+            return found
         try:
             important = self._important.first(ctx) if self._important_ids else None
         except OverBudget as exc:
@@ -105,6 +113,17 @@ class Matcher:
         return Decision(
             False, self.rule(exception), self.rule(block), "an allow rule overrides the block rule"
         )
+
+    def _blocked_by(self, block: int, third: bool) -> Decision:
+        """The verdict "blocked by this rule" for a party, made once: it is the same
+        immutable object for every request a rule blocks (the common verdict; building
+        it per request was a tenth of a blocked request's time)."""
+        reason = _THIRD_PARTY_BLOCK if third else _FIRST_PARTY_BLOCK
+        decision = Decision(True, self.rule(block), None, reason)
+        if len(self._blocked) >= _VERDICTS_KEPT:
+            self._blocked.clear()
+        self._blocked[(block, third)] = decision
+        return decision
 
     def decide_host(self, host: str) -> Decision:
         """CONNECT tunnels: only rules that need nothing but the host (§A.7 item 6)."""

@@ -106,6 +106,7 @@ class Context(Budget):
 
     __slots__ = (
         "data",
+        "distinct",
         "host",
         "host_end",
         "host_start",
@@ -125,6 +126,7 @@ class Context(Budget):
 
     tokens: list[bytes] | None
     split: list[bytes] | None
+    distinct: tuple[set[bytes], set[bytes]] | None
     data: bytes | None
     over: OverBudget | None
 
@@ -141,7 +143,7 @@ class Context(Budget):
         # Known at once without a page (third-party: corpus README, issue 2); otherwise
         # worked out by `is_third` when a filter first asks (most requests never do).
         self.third: bool | None = True if not has_page or not page_host else None
-        self.tokens = self.split = self.data = self.over = None  # made when first asked for
+        self.tokens = self.split = self.distinct = self.data = self.over = None  # when asked
         self.reduced_lower = self.reduced_case = ""
         self.left = BUDGET
         # Looking at a filter costs a Python step (`STEP`); scanning the URL for its
@@ -152,6 +154,18 @@ class Context(Budget):
         """Every token of the URL in order, repeats kept (`token_bytes`, split), once."""
         split = self.split = token_bytes(self.lower).split()
         return split
+
+    def token_sets(self) -> tuple[set[bytes], set[bytes]]:
+        """A long URL's tokens as a set, and those of its part before `?` (host and
+        path: the tokens that decide most blocks are visited first), made once."""
+        found = self.distinct
+        if found is None:
+            split = self.split if self.split is not None else self.split_tokens()
+            lower = self.lower
+            query = lower.find("?")
+            head = set(token_bytes(lower[:query]).split()) if query > 0 else set(split)
+            found = self.distinct = (set(split), head)
+        return found
 
     def reduced(self, text: str, pad: int) -> str:
         """`pieces.reduce(text)` plus at least `pad` `^` (end-of-text), made once."""
