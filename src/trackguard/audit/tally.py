@@ -291,8 +291,9 @@ def tally_rows(
 
     Two passes: the first looks up each row's origin and page facts and asks the engine
     about all subresources at once (`check_batch`: repeats decided once); the
-    second counts each row under one key (page, page URL, sites, type, flags, rule), and
-    only the distinct keys are expanded into the page, site, domain and total figures.
+    second counts each row under a page key (page, page URL, type, flags) and each
+    tracker row under a domain key too, and only the distinct keys are expanded into the
+    page, site, domain and total figures.
 
     The cyclic garbage collector is paused for the batch: a batch makes ~10^5 acyclic
     tuples, and the collections they would trigger walk every live object again (all the
@@ -310,9 +311,11 @@ def tally_rows(
             gc.enable()
 
 
-#: A row's counting key: (page key, page URL, page site, site, company or site when third
-#: party else None, type, flags, rule when blocked).
-RowKey = tuple[str, str | None, str, str, str | None, RequestType, int, RuleKey | None]
+#: A row's key for the page figures: (page key, page site, page URL, type, flags).
+PageKey = tuple[str, str, str | None, RequestType, int]
+#: A tracker row's key for the domain figures: (site, page site, page key, company or
+#: site when third party else None, type, flags, rule when blocked).
+DomainKey = tuple[str, str, str, str | None, RequestType, int, RuleKey | None]
 _TYPE_BITS = {t: int(t) for t in RequestType}
 
 
@@ -355,51 +358,63 @@ def _tally_rows(
     if not_web:
         tally.skipped["not-a-web-url"] += not_web
 
-    # Pass 2: each row's flags and one key; keys are counted at C speed (`Counter(list)`)
-    # and only distinct keys are expanded (`_expand`): most rows share their key.
+    # Pass 2: each row's flags and keys (one for its page, one more for a tracker
+    # domain); keys are counted at C speed (`Counter(list)`) and only distinct keys are
+    # expanded (`_expand`): most rows share their keys with many others.
     decisions = iter(engine.check_batch(questions))
     relations = memo.relations
-    keys: list[RowKey] = []
-    add_key = keys.append
-    sizes: Counter[RowKey] = Counter()  # bytes by key, for rows that know their size
+    page_rows: list[PageKey] = []
+    domain_rows: list[DomainKey] = []
+    add_page, add_domain = page_rows.append, domain_rows.append
+    page_bytes: Counter[PageKey] = Counter()  # for rows that know their size
+    domain_bytes: Counter[str] = Counter()
     for row, (host, site, tunnel), page_site in zip(kept, facts, page_sites, strict=True):
         rtype = row.type
         detailed = row.detailed
         flags = (_DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)) if detailed else 0
-        rule = who = None
-        if rtype is not _DOCUMENT:
-            decision = next(decisions)
-            if tunnel < 0:  # plain http: the proxy sees the URL
-                tunnel = _TUNNEL if decision.blocked else 0
-            if decision.blocked:
-                flags |= _SUB | _BLOCKED | tunnel
-                rule = _rule_key(decision)
+        if rtype is _DOCUMENT:
+            key = (row.page, page_site, row.source_url, rtype, flags)
+            add_page(key)
+            if row.bytes > 0:
+                page_bytes[key] += row.bytes
+            continue
+        decision = next(decisions)
+        blocked = decision.blocked
+        if tunnel < 0:  # plain http: the proxy sees the URL
+            tunnel = _TUNNEL if blocked else 0
+        flags |= (_SUB | _BLOCKED | tunnel) if blocked else (_SUB | tunnel)
+        third = False
+        who = None
+        if site != page_site or not page_site:
+            flags |= _THIRD_BY_SITE
+            if entities is None:
+                third, who = True, site
             else:
-                flags |= _SUB | tunnel
-            if site != page_site or not page_site:
-                flags |= _THIRD_BY_SITE
-                if entities is None:
-                    third, who = True, site
-                else:
-                    relation = relations.get((host, page_site))
-                    if relation is None:
-                        relation = relations[host, page_site] = _relation(
-                            entities, host, site, page_site
-                        )
-                    third, who = relation
-                if third:
-                    flags |= _THIRD
-                    if detailed:
-                        flags |= (_SENT if row.cookies_sent else 0) | (
-                            _SET if row.cookies_set else 0
-                        )
-                else:
-                    who = None
-        key = (row.page, row.source_url, page_site, site, who, rtype, flags, rule)
-        add_key(key)
+                relation = relations.get((host, page_site))
+                if relation is None:
+                    relation = relations[host, page_site] = _relation(
+                        entities, host, site, page_site
+                    )
+                third, who = relation
+            if third:
+                flags |= _THIRD
+                if detailed:
+                    flags |= (_SENT if row.cookies_sent else 0) | (_SET if row.cookies_set else 0)
+            else:
+                who = None
+        key = (row.page, page_site, row.source_url, rtype, flags)
+        add_page(key)
+        if third or blocked:
+            # Blocked first-party requests are trackers too (first-party analytics);
+            # they are listed under their own domain.
+            rule = _rule_key(decision) if blocked else None
+            add_domain((site, page_site, row.page, who, rtype, flags, rule))
+            if row.bytes > 0:
+                domain_bytes[site] += row.bytes
         if row.bytes > 0:
-            sizes[key] += row.bytes
-    _expand(tally, Counter(keys), sizes)
+            page_bytes[key] += row.bytes
+    _expand_pages(tally, Counter(page_rows), page_bytes)
+    _expand_domains(tally, Counter(domain_rows), domain_bytes)
     return tally
 
 
@@ -410,65 +425,23 @@ def _relation(entities: EntityMap, host: str, site: str, page_site: str) -> tupl
     return True, entities.company(host) or site
 
 
-def _expand(tally: Tally, counted: Counter[RowKey], sizes: Counter[RowKey]) -> None:
-    """Add the distinct keys of a batch into the page, site, domain and total figures.
-
-    Domains are updated per key at once; page, site and total figures go through one
-    more aggregation (by page, type and flags), since each costs a few vector additions.
-    """
-    rows_by_key: dict[tuple[str, str, str | None, RequestType, int], list[int]] = {}
-    companies: dict[tuple[str, str], int] = {}
-    trackers: dict[tuple[str, str], int] = {}
-    domains = tally.domains
-    for key, n in counted.items():
-        page_key, source_url, page_site, site, who, rtype, flags, rule = key
-        size = sizes.get(key, 0) if sizes else 0
-        row_key = (page_key, page_site, source_url, rtype, flags)
-        seen = rows_by_key.get(row_key)
-        if seen is None:
-            rows_by_key[row_key] = [n, size]
-        else:
-            seen[0] += n
-            seen[1] += size
-        if who is not None:
-            pair = (page_site, who)
-            companies[pair] = companies.get(pair, 0) + n
-        if flags & (_THIRD | _BLOCKED):
-            # Blocked first-party requests are trackers too (first-party analytics);
-            # they are listed under their own domain.
-            domain = domains.get(site)
-            if domain is None:
-                domain = domains[site] = DomainTally()
-            domain.requests += n
-            domain.bytes += size
-            domain.sites.add(page_site)
-            domain.pages.add(page_key)
-            domain.types[_TYPE_NAMES[rtype]] += n
-            if flags & _THIRD:
-                domain.third_party += n
-            if flags & _DETAILED and flags & (_SENT | _SET):
-                domain.cookies += n
-            if flags & _TUNNEL:
-                domain.tunnel += n
-            if flags & _BLOCKED:
-                domain.blocked += n
-                pair = (page_site, site)
-                trackers[pair] = trackers.get(pair, 0) + n
-                if rule is not None:
-                    domain.rules[rule] += n
-
-    # Vectors per (page, page site) and flags: a few vector additions per page, not per key.
+def _expand_pages(tally: Tally, counted: Counter[PageKey], sizes: Counter[PageKey]) -> None:
+    """Add a batch's distinct page keys into the page, site and total figures: counts
+    vectors per (page, page site) and flags, so a few vector additions per page."""
     groups: dict[tuple[str, str], dict[int, list[int]]] = {}
-    for (page_key, page_site, source_url, rtype, flags), (n, size) in rows_by_key.items():
-        page = tally.pages.get(page_key)
+    pages, types, blocked_types = tally.pages, tally.types, tally.blocked_types
+    for key, n in counted.items():
+        page_key, page_site, source_url, rtype, flags = key
+        size = sizes.get(key, 0) if sizes else 0
+        page = pages.get(page_key)
         if page is None:
-            page = tally.pages[page_key] = PageTally()
+            page = pages[page_key] = PageTally()
         page.urls[source_url or ""] += n
         page.sites[page_site] += n
         type_name = _TYPE_NAMES[rtype]
-        tally.types[type_name] += n
+        types[type_name] += n
         if flags & _BLOCKED:
-            tally.blocked_types[type_name] += n
+            blocked_types[type_name] += n
         group = groups.get((page_key, page_site))
         if group is None:
             group = groups[page_key, page_site] = {}
@@ -487,13 +460,42 @@ def _expand(tally: Tally, counted: Counter[RowKey], sizes: Counter[RowKey]) -> N
         if site_tally is None:
             site_tally = tally.sites[page_site] = SiteTally()
         site_tally.pages.add(page_key)
-        _add(tally.pages[page_key].counts, counts)
+        _add(pages[page_key].counts, counts)
         _add(site_tally.counts, counts)
         _add(totals, counts)
+
+
+def _expand_domains(tally: Tally, counted: Counter[DomainKey], sizes: Counter[str]) -> None:
+    """Add a batch's distinct tracker keys into the domain figures and each site's
+    companies and trackers (after `_expand_pages`, which makes the sites)."""
+    domains, sites = tally.domains, tally.sites
+    companies: dict[tuple[str, str], int] = {}
+    for (site, page_site, page_key, who, rtype, flags, rule), n in counted.items():
+        domain = domains.get(site)
+        if domain is None:
+            domain = domains[site] = DomainTally()
+        domain.requests += n
+        domain.sites.add(page_site)
+        domain.pages.add(page_key)
+        domain.types[_TYPE_NAMES[rtype]] += n
+        if who is not None:
+            pair = (page_site, who)
+            companies[pair] = companies.get(pair, 0) + n
+        if flags & _THIRD:
+            domain.third_party += n
+        if flags & _DETAILED and flags & (_SENT | _SET):
+            domain.cookies += n
+        if flags & _TUNNEL:
+            domain.tunnel += n
+        if flags & _BLOCKED:
+            domain.blocked += n
+            sites[page_site].trackers[site] += n
+            if rule is not None:
+                domain.rules[rule] += n
     for (page_site, company), n in companies.items():
-        tally.sites[page_site].companies[company] += n
-    for (page_site, site), n in trackers.items():
-        tally.sites[page_site].trackers[site] += n
+        sites[page_site].companies[company] += n
+    for site, size in sizes.items():
+        domains[site].bytes += size
 
 
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
