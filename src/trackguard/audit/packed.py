@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from trackguard.audit.tally import DomainTally, PageTally, SiteTally, Tally, _add
+from trackguard.audit.figures import DomainTally, PageTally, SiteTally, Tally, _add
 
 Packed = tuple[Any, ...]
 
