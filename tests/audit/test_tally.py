@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -163,3 +164,45 @@ def test_urls_sharing_an_origin_key_share_host_facts(
         return  # the key is the whole URL: nothing else shares it
     other = url[:cut] + "/" + tail
     assert _origin_facts(url, small_engine) == _origin_facts(other, small_engine)
+
+
+def _real_log_rows(corpus_dir: Path, limit: int) -> list[AuditRow]:
+    import gzip
+    import json
+
+    from trackguard.audit.readers import row_from_record
+
+    rows: list[AuditRow] = []
+    with gzip.open(corpus_dir / "requests" / "real-requests.jsonl.gz", "rt") as handle:
+        for line in itertools.islice(handle, limit):
+            row = row_from_record(json.loads(line))
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+def test_plain_rows_are_counted_as_the_general_path_counts_them(
+    corpus_dir: Path, easylist_easyprivacy: Engine, small_engine: Engine, monkeypatch: Any
+) -> None:
+    """Log rows without entity data take `_count_plain` (column by column); forcing the
+    general path (`_count_rows`) on the same rows gives the same figures and rules."""
+    import trackguard.audit.tally as tally_module
+
+    real = _real_log_rows(corpus_dir, 6_000)
+    odd = [  # first-party blocks, exceptions, plain http and ws, no page, an empty page
+        AuditRow(p, u, p or None, t)
+        for u in [*_URLS, "ws://tracker.test/s", "http://ads.test/allowed/x"]
+        for p in [*_PAGES, ""]
+        for t in (RequestType.SCRIPT, RequestType.IMAGE, RequestType.DOCUMENT)
+    ]
+    for rows, engine in ((real, easylist_easyprivacy), (odd, small_engine)):
+        plain = tally_rows(rows, engine)
+        monkeypatch.setattr(tally_module, "_plain", lambda rows: False)
+        general = tally_rows(rows, engine)
+        monkeypatch.undo()
+        assert build_report(plain) == build_report(general)
+        assert {k: d.rules for k, d in plain.domains.items()} == {
+            k: d.rules for k, d in general.domains.items()
+        }
+        assert plain.totals == general.totals
+        assert _figures(plain)["blocked_by_lists"] > 0

@@ -22,7 +22,9 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from itertools import compress, repeat
+from operator import attrgetter, itemgetter, ne, or_
+from typing import Any, Protocol
 
 from trackguard.audit.entities import EntityMap
 from trackguard.audit.figures import (
@@ -215,8 +217,8 @@ def tally_rows(
 #: A row's key for the page figures: (page key, page site, page URL, type, flags).
 PageKey = tuple[str, str, str | None, RequestType, int]
 #: A tracker row's key for the domain figures: (site, page site, page key, company or
-#: site when third party else None, type, flags, rule when blocked).
-DomainKey = tuple[str, str, str, str | None, RequestType, int, RuleKey | None]
+#: site when third party, type, flags, the rule's key when blocked, or its identity).
+DomainKey = tuple[str, str, str, str | None, RequestType, int, Any]
 _TYPE_BITS = {t: int(t) for t in RequestType}
 
 
@@ -225,14 +227,22 @@ def _tally_rows(
 ) -> Tally:
     tally = Tally()
     # Pass 1: per row, the origin's facts (memoised per origin key: hosts repeat
-    # massively) and the page's site (memoised per page URL); the engine's questions in
-    # one list.
-    kept: list[AuditRow] = []
+    # massively) and the page's site (memoised per page URL); documents apart, and the
+    # engine's questions about the subresources in one list.
+    subs: list[AuditRow] = []
     facts: list[OriginFacts] = []
-    page_sites: list[str] = []
+    sub_sites: list[str] = []
+    docs: list[AuditRow] = []
+    doc_sites: list[str] = []
     questions: list[Question] = []
     pages_seen, origins = memo.pages, memo.origins
-    keep, add_facts, add_site, ask = kept.append, facts.append, page_sites.append, questions.append
+    add_sub, add_facts, add_site, ask = (
+        subs.append,
+        facts.append,
+        sub_sites.append,
+        questions.append,
+    )
+    add_doc, add_doc_site = docs.append, doc_sites.append
     bits = _TYPE_BITS
     not_web = 0
     for row in rows:
@@ -250,36 +260,140 @@ def _tally_rows(
         if page_site is None:
             page_host = split_url_fast(source)[1] if source else ""
             page_site = pages_seen[source] = site_of(page_host) if page_host else ""
-        keep(row)
-        add_facts(known)
-        add_site(page_site)
         rtype = row.type
-        if rtype is not _DOCUMENT:
+        if rtype is _DOCUMENT:
+            add_doc(row)
+            add_doc_site(page_site)
+        else:
+            add_sub(row)
+            add_facts(known)
+            add_site(page_site)
             ask((url, source, bits[rtype]))
     if not_web:
         tally.skipped["not-a-web-url"] += not_web
+    decisions = engine.check_batch(questions)
+    if entities is None and _plain(subs) and _plain(docs):
+        _count_plain(tally, subs, facts, sub_sites, decisions, docs, doc_sites)
+    else:
+        _count_rows(tally, subs, facts, sub_sites, decisions, docs, doc_sites, entities, memo)
+    return tally
 
-    # Pass 2: each row's flags and keys (one for its page, one more for a tracker
-    # domain); keys are counted at C speed (`Counter(list)`) and only distinct keys are
-    # expanded (`_expand`): most rows share their keys with many others.
-    decisions = iter(engine.check_batch(questions))
+
+# Column getters for `_count_plain` (C-level, a row or a fact at a time).
+_IS_DETAILED = attrgetter("detailed")
+_BYTES_OF = attrgetter("bytes")
+_POSITIVE = (0).__lt__
+_PAGE_OF = attrgetter("page")
+_SOURCE_OF = attrgetter("source_url")
+_TYPE_OF = attrgetter("type")
+_BLOCKED_OF = attrgetter("blocked")
+_MATCHED_OF = attrgetter("matched")
+_SITE_OF = itemgetter(1)
+_TUNNEL_OF = itemgetter(2)
+#: A subresource's flags by (blocked, third party by site, the origin's tunnel fact).
+_PLAIN_FLAGS = {
+    (blocked, third, tunnel): _SUB
+    | (_BLOCKED if blocked else 0)
+    | ((_TUNNEL if blocked else 0) if tunnel < 0 else tunnel)
+    | ((_THIRD | _THIRD_BY_SITE) if third else 0)
+    for blocked in (False, True)
+    for third in (False, True)
+    for tunnel in (-1, 0, _TUNNEL)
+}
+
+
+def _plain(rows: list[AuditRow]) -> bool:
+    """No row with headers (HAR detail) or a known size: `_count_plain` applies."""
+    return not any(map(_IS_DETAILED, rows)) and not any(map(_POSITIVE, map(_BYTES_OF, rows)))
+
+
+def _count_plain(
+    tally: Tally,
+    subs: list[AuditRow],
+    facts: list[OriginFacts],
+    sub_sites: list[str],
+    decisions: list[Decision],
+    docs: list[AuditRow],
+    doc_sites: list[str],
+) -> None:
+    """`_count_rows` for the common case, column by column at C speed: log rows (no
+    headers, cookies or sizes) without entity data, where a row's flags follow from its
+    decision, its origin's tunnel fact and whether its site differs from its page's.
+    Blocking rules are keyed by the identity of their `Rule` (alive for the batch, in
+    `decisions`) and named once per distinct rule. A test compares both paths."""
+    pages = list(map(_PAGE_OF, subs))
+    sites = list(map(_SITE_OF, facts))
+    blocked = list(map(_BLOCKED_OF, decisions))
+    thirds = list(map(ne, sites, sub_sites))
+    flags = list(
+        map(_PLAIN_FLAGS.__getitem__, zip(blocked, thirds, map(_TUNNEL_OF, facts), strict=True))
+    )
+    types = list(map(_TYPE_OF, subs))
+    page_rows = Counter(zip(pages, sub_sites, map(_SOURCE_OF, subs), types, flags, strict=True))
+    doc_flags = repeat(0)  # documents carry no flags without HAR detail
+    page_rows.update(
+        zip(
+            map(_PAGE_OF, docs),
+            doc_sites,
+            map(_SOURCE_OF, docs),
+            map(_TYPE_OF, docs),
+            doc_flags,
+            strict=False,
+        )
+    )
+    matched = list(map(_MATCHED_OF, decisions))
+    # Tracker rows (third party or blocked); `who` is the site (no entity data), read
+    # only for third-party keys.
+    trackers = map(or_, blocked, thirds)
+    domain_rows = Counter(
+        compress(
+            zip(sites, sub_sites, pages, sites, types, flags, map(id, matched), strict=True),
+            trackers,
+        )
+    )
+    rules = {
+        key: _rule_key(decision)
+        for key, decision in dict(zip(map(id, matched), decisions, strict=True)).items()
+        if decision.blocked
+    }
+    _expand_pages(tally, page_rows, Counter())
+    _expand_domains(tally, domain_rows, Counter(), rules)
+
+
+def _count_rows(
+    tally: Tally,
+    subs: list[AuditRow],
+    facts: list[OriginFacts],
+    sub_sites: list[str],
+    decisions: list[Decision],
+    docs: list[AuditRow],
+    doc_sites: list[str],
+    entities: EntityMap | None,
+    memo: Memo,
+) -> None:
+    """Pass 2: each row's flags and keys (one for its page, one more for a tracker
+    domain); keys are counted at C speed (`Counter(list)`) and only distinct keys are
+    expanded: most rows share their keys with many others."""
     relations = memo.relations
     page_rows: list[PageKey] = []
     domain_rows: list[DomainKey] = []
     add_page, add_domain = page_rows.append, domain_rows.append
     page_bytes: Counter[PageKey] = Counter()  # for rows that know their size
     domain_bytes: Counter[str] = Counter()
-    for row, (host, site, tunnel), page_site in zip(kept, facts, page_sites, strict=True):
+    for row, page_site in zip(docs, doc_sites, strict=True):
+        flags = (
+            (_DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)) if row.detailed else 0
+        )
+        key = (row.page, page_site, row.source_url, row.type, flags)
+        add_page(key)
+        if row.bytes > 0:
+            page_bytes[key] += row.bytes
+    for row, (host, site, tunnel), page_site, decision in zip(
+        subs, facts, sub_sites, decisions, strict=True
+    ):
         rtype = row.type
         detailed = row.detailed
         flags = (_DETAILED | (_DNT if row.dnt else 0) | (_GPC if row.gpc else 0)) if detailed else 0
-        if rtype is _DOCUMENT:
-            key = (row.page, page_site, row.source_url, rtype, flags)
-            add_page(key)
-            if row.bytes > 0:
-                page_bytes[key] += row.bytes
-            continue
-        decision = next(decisions)
         blocked = decision.blocked
         if tunnel < 0:  # plain http: the proxy sees the URL
             tunnel = _TUNNEL if blocked else 0
@@ -316,7 +430,6 @@ def _tally_rows(
             page_bytes[key] += row.bytes
     _expand_pages(tally, Counter(page_rows), page_bytes)
     _expand_domains(tally, Counter(domain_rows), domain_bytes)
-    return tally
 
 
 def _relation(entities: EntityMap, host: str, site: str, page_site: str) -> tuple[bool, str]:
@@ -366,9 +479,15 @@ def _expand_pages(tally: Tally, counted: Counter[PageKey], sizes: Counter[PageKe
         _add(totals, counts)
 
 
-def _expand_domains(tally: Tally, counted: Counter[DomainKey], sizes: Counter[str]) -> None:
+def _expand_domains(
+    tally: Tally,
+    counted: Counter[DomainKey],
+    sizes: Counter[str],
+    rules: dict[int, RuleKey | None] | None = None,
+) -> None:
     """Add a batch's distinct tracker keys into the domain figures and each site's
-    companies and trackers (after `_expand_pages`, which makes the sites)."""
+    companies and trackers (after `_expand_pages`, which makes the sites). `rules` names
+    the rules of keys that hold a rule's identity instead (`_count_plain`)."""
     domains, sites = tally.domains, tally.sites
     companies: dict[tuple[str, str], int] = {}
     for (site, page_site, page_key, who, rtype, flags, rule), n in counted.items():
@@ -379,11 +498,10 @@ def _expand_domains(tally: Tally, counted: Counter[DomainKey], sizes: Counter[st
         domain.sites.add(page_site)
         domain.pages.add(page_key)
         domain.types[_TYPE_NAMES[rtype]] += n
-        if who is not None:
-            pair = (page_site, who)
-            companies[pair] = companies.get(pair, 0) + n
         if flags & _THIRD:
             domain.third_party += n
+            pair = (page_site, who or site)  # `who` is set on every third-party key
+            companies[pair] = companies.get(pair, 0) + n
         if flags & _DETAILED and flags & (_SENT | _SET):
             domain.cookies += n
         if flags & _TUNNEL:
@@ -391,6 +509,8 @@ def _expand_domains(tally: Tally, counted: Counter[DomainKey], sizes: Counter[st
         if flags & _BLOCKED:
             domain.blocked += n
             sites[page_site].trackers[site] += n
+            if rules is not None:
+                rule = rules.get(rule)
             if rule is not None:
                 domain.rules[rule] += n
     for (page_site, company), n in companies.items():
