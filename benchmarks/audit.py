@@ -26,8 +26,10 @@ page keys, so pages and sites are counted as in a log that large). Measured, in 
 
 CPU time (`time.process_time`, and the workers' own via `client.run`) is reported beside
 wall time: on a busy machine wall time mostly measures the neighbours, while CPU time per
-row still says what a run costs. `cluster_cpu_bound_speedup` is the one-process run's CPU
-time divided by the busiest cluster process's CPU time: the speedup with a free core each.
+row still says what a run costs. On Linux, `*_others_cpu_s` is the CPU time the rest of
+the machine used during the one-process and the cluster phase (`/proc/stat` minus ours).
+`cluster_cpu_bound_speedup` is the one-process run's CPU time divided by the busiest
+cluster process's CPU time: the speedup with a free core each.
 Ratios matter more than absolute numbers: on a shared machine other processes take CPU
 time from every run.
 """
@@ -57,6 +59,23 @@ from trackguard.audit.run import audit_tasks, partitions  # noqa: E402
 from trackguard.audit.tally import AuditRow, Memo, Tally, tally_rows  # noqa: E402
 from trackguard.engine import Engine  # noqa: E402
 from trackguard.model import RequestType  # noqa: E402
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds all processes of this machine have used since boot (Linux `/proc/stat`),
+    or None elsewhere: minus our own processes' CPU time over a phase, it says how much
+    the neighbours took during it (on a shared machine that decides the wall-clock
+    figures: a neighbour on one of two cores halves what two workers can do)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def shared() -> Path:
@@ -143,6 +162,7 @@ def main() -> None:
     del rows
 
     engine_bytes = engine.to_bytes()
+    busy = machine_busy_s()
     start, cpu = time.perf_counter(), time.process_time()
     single = audit_tasks(
         plan_inputs([log], args.partition_rows),
@@ -150,6 +170,7 @@ def main() -> None:
         partition_rows=args.partition_rows,
     )
     single_s, single_cpu = time.perf_counter() - start, time.process_time() - cpu
+    single_busy = machine_busy_s()
 
     from dask.distributed import Client
 
@@ -160,16 +181,29 @@ def main() -> None:
     with Client(address) as client:
         client.run(lambda: __import__("trackguard.audit.run"))  # imports before timing
         before = client.run(time.process_time)
+        cluster_busy = machine_busy_s()
         start, cpu = time.perf_counter(), time.process_time()
         tasks = plan_inputs([log], args.partition_rows)
         on_cluster = audit_on_dask(
             tasks, engine_bytes, address=address, partition_rows=args.partition_rows
         )
         cluster_s, client_cpu = time.perf_counter() - start, time.process_time() - cpu
+        cluster_busy_after = machine_busy_s()
         after = client.run(time.process_time)
     cluster.close()
     shutil.rmtree(folder)
     worker_cpu = [after[w] - before[w] for w in after]
+    others = {}
+    if None not in (busy, single_busy, cluster_busy, cluster_busy_after):
+        assert busy is not None and single_busy is not None  # for mypy
+        assert cluster_busy is not None and cluster_busy_after is not None
+        # CPU time the rest of the machine used during each phase (the neighbours)
+        others = {
+            "single_others_cpu_s": round(max(0.0, single_busy - busy - single_cpu), 1),
+            "cluster_others_cpu_s": round(
+                max(0.0, cluster_busy_after - cluster_busy - client_cpu - sum(worker_cpu)), 1
+            ),
+        }
 
     reference = json.dumps(build_report(in_memory))
     same = reference == json.dumps(build_report(single)) == json.dumps(build_report(on_cluster))
@@ -199,6 +233,9 @@ def main() -> None:
         # what the wall-clock speedup would be if each process had a core of its own
         "cluster_cpu_bound_speedup": round(single_cpu / max(*worker_cpu, client_cpu), 2),
         "single_cpu_s": round(single_cpu, 1),
+        "single_wall_s": round(single_s, 1),
+        "cluster_wall_s": round(cluster_s, 1),
+        **others,
         "identical_reports": same,
         "cpus": os.cpu_count(),
         "load_average": [round(x, 1) for x in os.getloadavg()],
