@@ -445,3 +445,17 @@ def test_parsed_list_fields() -> None:
     assert parsed.format is Format.ABP
     assert isinstance(parsed.rules, tuple)
     assert isinstance(parsed.diagnostics, tuple)
+
+
+@pytest.mark.parametrize("name", ["easylist.txt", "easyprivacy.txt", "easylist-cookie.txt"])
+def test_one_line_parses_as_inside_its_list(name: str) -> None:
+    """A loaded engine re-makes a deciding rule from its list, line and text alone
+    (`parse_abp_line`): every rule of the real lists comes out as the whole list's parse
+    made it, the fast lanes for `||host^` lines included."""
+    from corpus_paths import corpus_path
+
+    text = (corpus_path() / "lists" / name).read_text(encoding="utf-8")
+    parsed = parse_abp(text, name)
+    assert len(parsed.rules) > 1000
+    for rule in parsed.rules:
+        assert abp.parse_abp_line(rule.source.text, name, rule.source.line) == [rule]

@@ -163,8 +163,9 @@ class Context(Budget):
             split = self.split if self.split is not None else self.split_tokens()
             lower = self.lower
             query = lower.find("?")
-            head = set(token_bytes(lower[:query]).split()) if query > 0 else set(split)
-            found = self.distinct = (set(split), head)
+            present = set(split)
+            head = set(token_bytes(lower[:query]).split()) if query > 0 else present
+            found = self.distinct = (present, head)
         return found
 
     def reduced(self, text: str, pad: int) -> str:

@@ -44,6 +44,10 @@ def parse_line(text: str, list_id: str, line: int, format: Format) -> list[Rule]
     Used by a loaded engine to turn a deciding rule back into a `Rule`; the line was
     valid when the engine was built, with the same parser version.
     """
+    if format is Format.ABP:
+        from trackguard.lists.abp import parse_abp_line
+
+        return parse_abp_line(text, list_id, line)
     body = "msFilterList\n" + text if format is Format.TPL else text
     try:
         parsed = parse_list(body, list_id, format)
