@@ -21,7 +21,7 @@ Progress = Callable[[int], None]
 
 
 def partitions(rows: Iterable[AuditRow], size: int = PARTITION_ROWS) -> Iterator[list[AuditRow]]:
-    """Consecutive lists of at most `size` rows (the unit of one `check_many` call)."""
+    """Consecutive lists of at most `size` rows (the unit of one `check_batch` call)."""
     iterator = iter(rows)
     while batch := list(islice(iterator, size)):
         yield batch
