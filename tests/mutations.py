@@ -59,9 +59,9 @@ MUTATIONS: list[Mutation] = [
         "own scripts get blocked and $domain= rules stop applying (issue 17.1)",
         ("tests/proxy/test_real_engine.py", "tests/policy/test_decide_engine.py"),
         "src/trackguard/policy/decide.py",
-        "context is not None else None\n    third_party = not site or site_of(host) != site\n"
+        "context is not None else None\n    third_party = is_third_party(host, site)\n"
         "    blocked, layer, decision = _layers(\n        url, source_url, rtype,",
-        "context is not None else None\n    third_party = not site or site_of(host) != site\n"
+        "context is not None else None\n    third_party = is_third_party(host, site)\n"
         "    blocked, layer, decision = _layers(\n        url, None, rtype,",
     ),
     Mutation(
@@ -182,9 +182,9 @@ MUTATIONS: list[Mutation] = [
         "a URL repeating one token thousands of times makes as many bucket lookups: the "
         "work budget runs out and a padded tracker URL passes (fail open)",
         ("tests/engine/test_matcher.py::test_long_paths_cost_little",),
-        "src/trackguard/engine/request.py",
-        "    if len(tokens) > DEDUPE_TOKENS_AT:\n",
-        "    if False:\n",
+        "src/trackguard/engine/category.py",
+        "            if len(tokens) > DEDUPE_TOKENS_AT:\n",
+        "            if False:\n",
     ),
     Mutation(
         "one-client-at-a-time",
@@ -284,6 +284,24 @@ MUTATIONS: list[Mutation] = [
         "        return False, Layer.LIST_ALLOW, decision  # a list allow also beats learning"
         " (§B7.3)\n    learned = config.learned\n",
         "    learned = config.learned\n",
+    ),
+    Mutation(
+        "long-url-other-tokens-inverted",
+        "on a long URL a filter is searched for only when its other tokens are a superset "
+        "of the URL's (instead of a subset): trackers with long query strings pass",
+        ("tests/engine/test_category.py::test_long_urls_decide_as_every_filter_does",),
+        "src/trackguard/engine/category.py",
+        "                    and (need is None or need <= present)\n",
+        "                    and (need is None or need >= present)\n",
+    ),
+    Mutation(
+        "token-gate-takes-prefixes",
+        "the exceptions' token gate takes a token's prefix for the token: it can only say yes "
+        "more often, so the gate test must see it",
+        ("tests/engine/test_category.py::test_the_token_gate_sees_exactly_the_whole_tokens",),
+        "src/trackguard/engine/category.py",
+        '        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))\n',
+        '        gate.Add(f"(?:^|{outside})(?:{keys})".encode("ascii"))\n',
     ),
 ]
 

@@ -17,6 +17,7 @@ from trackguard.engine.category import (
     PAGE_CACHE_SIZE,
     PAGE_SORT_MAX,
     SCREEN_AT,
+    TAIL_GROUP_AT,
     Category,
     other_tokens,
     token_gate,
@@ -234,3 +235,24 @@ def test_a_long_url_names_a_rule_of_its_host_and_path_first() -> None:
     url = f"https://x.test/zzpath/a?{query}&aaq=1"
     assert block.first(Context(url, "page.example", 1, True)) == 1
     assert block.first(Context(f"https://x.test/a?{query}&aaq=1", "page.example", 1, True)) == 0
+
+
+def test_many_host_tails_are_skipped_together_and_still_match() -> None:
+    """A host with many `||host/path` tails tests their heads in one call; when none
+    can match, only its other filters are walked (they must still match)."""
+    lines = [f"||busy.example/p{i}/" for i in range(TAIL_GROUP_AT)]
+    lines += ["||busy.example^x/", "||busy.example^$image", "||busy.example*/deep/"]
+    parsed = parse_list("\n".join(lines) + "\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    block = Category(indexes["block"])
+    n = TAIL_GROUP_AT
+
+    def first(url: str, type_bit: int = 1) -> int | None:
+        return block.first(Context(url, "page.example", type_bit, True))
+
+    assert first("https://busy.example/p3/a") == 3
+    assert first("https://busy.example/x/a") == n  # `^x/`: a head at host end + 1
+    assert first("https://busy.example/q/deep/") == n + 2  # not anchored: still walked
+    assert first("https://busy.example/q/", 2) == n + 1  # no pattern: still walked
+    assert first("https://busy.example/q/") is None
+    assert first("https://a.busy.example/p0/") == 0
