@@ -43,17 +43,13 @@ def tally_task(
     tally itself (pages, sites, domains), never by the size of the input.
     """
     stats = ReadStats()
-    total = Tally()
-    memo = memo if memo is not None else Memo()
 
     def rows() -> Iterator[AuditRow]:
         for part in parts:
             yield from read_part(part, stats)
 
-    for batch in partitions(rows(), batch_rows):
-        total.merge(tally_rows(batch, engine, entities, memo))
-        if progress is not None:
-            progress(len(batch))
+    memo = memo if memo is not None else Memo()
+    total = _tally_batches(rows(), engine, entities, memo, batch_rows, progress)
     total.skipped.update(stats.skipped)
     total.broken |= stats.broken
     return total
@@ -88,9 +84,20 @@ def audit_rows(
     progress: Progress | None = None,
 ) -> Tally:
     """Classify and count rows already in memory (tests, benchmarks, library callers)."""
+    return _tally_batches(rows, engine, entities, Memo(), partition_rows, progress)
+
+
+def _tally_batches(
+    rows: Iterable[AuditRow],
+    engine: Checker,
+    entities: EntityMap | None,
+    memo: Memo,
+    size: int,
+    progress: Progress | None,
+) -> Tally:
+    """Rows classified and counted batch by batch (one `check_batch` call each)."""
     total = Tally()
-    memo = Memo()
-    for batch in partitions(rows, partition_rows):
+    for batch in partitions(rows, size):
         total.merge(tally_rows(batch, engine, entities, memo))
         if progress is not None:
             progress(len(batch))

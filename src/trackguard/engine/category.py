@@ -53,8 +53,8 @@ SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 EAGER_SCREENS = 256  # crowded buckets screened when the category is made, not when met
 SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check directly
 HOST_CACHE_SIZE = 8192
-#: A host's filters are sorted out once per (host, page, request type) when there are at
-#: most this many: beyond it a page's list would be too large to keep thousands of.
+#: A host's filters are sorted out once per (host, page) when there are at most this
+#: many: beyond it a page's list would be too large to keep thousands of.
 PAGE_SORT_MAX = 64
 GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
 GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
@@ -217,9 +217,9 @@ class Category:
         self.exact: dict[str, list[Compiled]] = index["exact"]
         self.labels: dict[str, list[Compiled]] = index["labels"]
         self.longest_label_run = max((k.count(".") + 1 for k in self.labels), default=0)
-        # A token bucket is a raw list until first met, then either a screened tuple
-        # (crowded: `gif`, `analytics`...) or `_Pairs`. Prepared on first use: most
-        # buckets are never met, and thousands of RE2 sets up front cost seconds.
+        # A token bucket is a raw list until prepared, then either a screened tuple
+        # (crowded: `gif`, `analytics`...) or `_Needs`. Small ones are prepared on first
+        # use: most buckets are never met.
         self.token: dict[bytes, Any] = dict(index["token"])
         self._host_cache: dict[str, tuple[HostView, bool]] = {}
         self._bucket_cache: dict[str, tuple[HostFilters, int, bool]] = {}
@@ -308,8 +308,8 @@ class Category:
         return found
 
     def _host_filters_for(self, ctx: Context) -> HostView:
-        """The host's filters, less those whose party or `$domain=` options turn this
-        page down, and how many of them have a pattern.
+        """The host's filters (a `host_view`), less those whose party or `$domain=`
+        options turn this page down.
 
         Those options depend on the host and the page alone, so they are checked once
         per (host, page): a tracker's host often carries many exceptions for named
