@@ -7,12 +7,14 @@ checked against RE2 itself on a URL it matches.
 
 from __future__ import annotations
 
+import re
+
 import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trackguard.engine import Engine
-from trackguard.engine.literals import regex_tokens
+from trackguard.engine.literals import bounded_tokens, regex_tokens
 from trackguard.engine.request import url_tokens as _url_tokens
 
 CASES = [
@@ -81,3 +83,28 @@ def test_every_match_holds_the_tokens(parts: list[str]) -> None:
         if compiled.search(url):
             have = {t.decode() for t in _url_tokens(url.lower())}
             assert set(tokens) <= have, (body, url)
+
+
+_RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - the token definition, as a reference
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(st.sampled_from(list("ab9%/^-._éΣ\ud800")), min_size=1, max_size=8), max_size=4
+    ),
+    st.booleans(),
+    st.booleans(),
+)
+def test_bounded_tokens_are_the_bounded_runs(pieces: list[str], left: bool, right: bool) -> None:
+    """The builder's, the regex reader's and the matcher's one reading of whole tokens
+    (C-level splits) keeps exactly the runs a regex finds bounded inside the pieces, or
+    at an anchored end, on any text."""
+    expected = []
+    for i, piece in enumerate(pieces):
+        for m in _RUN.finditer(piece):
+            if (m.start() > 0 or (left and i == 0)) and (
+                m.end() < len(piece) or (right and i == len(pieces) - 1)
+            ):
+                expected.append(m.group().encode())
+    assert bounded_tokens(pieces, left, right) == expected

@@ -37,14 +37,13 @@ from trackguard.engine.filters import (
     prefilter_literal,
     screen,
 )
-from trackguard.engine.literals import TOKEN_CHARS
+from trackguard.engine.literals import TOKEN_CHARS, bounded_tokens
 from trackguard.engine.pieces import STEP, OverBudget
 from trackguard.engine.request import (
     DEDUPE_TOKENS_AT,
     Context,
     label_runs,
     suffixes,
-    token_bytes,
     url_tokens,
 )
 from trackguard.model import DEFAULT_TYPES, RequestType
@@ -102,30 +101,24 @@ def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
 def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
     """The whole tokens besides `token` that any URL the filter matches holds, or None.
 
-    `compiler.safe_tokens` by C-level steps (made when a bucket is first met, so on a
-    request's time): runs of token bytes, less a run touching a piece's end where no
-    anchor bounds it. Only wildcard/literal patterns (a regex's tokens are its bucket
-    key alone), and only ASCII pattern text (lower-casing other text can change it).
+    What `compiler.safe_tokens` reads (`literals.bounded_tokens`), as bytes. Only
+    wildcard/literal patterns (a regex's tokens are its bucket key alone), and only
+    ASCII pattern text (lower-casing other text can change it).
     """
     pattern = f[6]
     if pattern is None or pattern[0] not in (KIND_GENERIC, KIND_LITERAL):
         return None
     pieces = (pattern[1],) if pattern[0] == KIND_LITERAL else pattern[1]
+    if not all(piece.isascii() for piece in pieces):
+        return None
     flags = pattern[2]
-    last = len(pieces) - 1
-    need: set[bytes] = set()
-    for i, piece in enumerate(pieces):
-        if not piece.isascii():
-            return None
-        data = token_bytes(piece.lower())
-        runs = data.split()
-        if not runs:
-            continue
-        if data[-1] != 0x20 and not (i == last and flags & FLAG_RIGHT):
-            runs.pop()  # may continue past the piece's end in a URL
-        if runs and data[0] != 0x20 and not (i == 0 and flags & (FLAG_LEFT | FLAG_HOST)):
-            runs.pop(0)  # may start before the piece's start
-        need.update(runs)
+    need = set(
+        bounded_tokens(
+            [piece.lower() for piece in pieces],
+            bool(flags & (FLAG_LEFT | FLAG_HOST)),
+            bool(flags & FLAG_RIGHT),
+        )
+    )
     need.discard(token)
     return frozenset(need) or None
 

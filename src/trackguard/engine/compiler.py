@@ -41,7 +41,7 @@ from itertools import chain, compress, count, repeat
 from operator import add, attrgetter, itemgetter, ne, not_, sub
 from typing import Any
 
-from trackguard.engine.literals import TOKEN_RUN, regex_tokens
+from trackguard.engine.literals import bounded_tokens, regex_tokens
 from trackguard.engine.params import MAX_REGEX_PROGRAM, compile_regex
 from trackguard.engine.table import Packed, pack_rules, pack_scattered
 from trackguard.lists.abp import PLAIN_HOST, PlainHosts
@@ -121,17 +121,8 @@ def safe_tokens(pieces: tuple[str, ...], flags: int) -> list[str]:
     pattern (by a non-token character or `^`), or by an anchor; a run that touches a
     wildcard or an unanchored end could be part of a longer token in the URL.
     """
-    out: list[str] = []
-    last = len(pieces) - 1
-    for i, piece in enumerate(pieces):
-        n = len(piece)
-        left_anchored = i == 0 and flags & (FLAG_LEFT | FLAG_HOST)
-        right_anchored = i == last and flags & FLAG_RIGHT
-        for m in TOKEN_RUN.finditer(piece):
-            j, k = m.span()
-            if (j > 0 or left_anchored) and (k < n or right_anchored):
-                out.append(m.group())
-    return out
+    left = bool(flags & (FLAG_LEFT | FLAG_HOST))
+    return [t.decode() for t in bounded_tokens(pieces, left, bool(flags & FLAG_RIGHT))]
 
 
 # A compiled filter with no host key, waiting for its index slot until every filter's

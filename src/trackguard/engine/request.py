@@ -10,25 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 
 from trackguard.domain import host_suffixes, public_suffix, site_of, split_url, split_url_fast
-from trackguard.engine.literals import TOKEN_CHARS
+from trackguard.engine.literals import token_bytes
 from trackguard.engine.pieces import BUDGET, Budget, OverBudget, reduce
 
 DEDUPE_TOKENS_AT = 32  # longer token lists are deduplicated (see `url_tokens`)
 MANY_TOKENS = 256  # past this many, a list of few distinct tokens...
 FEW_DISTINCT_TOKENS = 16  # ... is ordered by one `find` per distinct token
-
-_TOKEN_CHARS = frozenset(TOKEN_CHARS.encode())
-#: bytes.translate table: token characters stay, every other byte becomes a space.
-_TOKEN_TABLE = bytes(c if c in _TOKEN_CHARS else 0x20 for c in range(256))
-
-
-def token_bytes(lower: str) -> bytes:
-    """The URL with every byte that is not a token character replaced by a space.
-
-    Encoding and one `bytes.translate` run in C at memory speed. Non-ASCII characters
-    encode to bytes over 0x7f, which are not token bytes, exactly as the character class
-    says (the token index is keyed by bytes for this)."""
-    return lower.encode("utf-8", "surrogatepass").translate(_TOKEN_TABLE)
 
 
 def url_tokens(lower: str) -> list[bytes]:
