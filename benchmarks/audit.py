@@ -9,10 +9,10 @@ page keys, so pages and sites are counted as in a log that large). Measured, in 
   of the engine benchmark (`benchmarks/engine.py`), measured here on the same rows and
   the same machine load so the two can be compared;
 * classify: `tally_rows` on the rows in memory, partition by partition (batch API +
-  count + merge): the audit's own cost per row, compared with the engine's per-request
-  cost (also with the engine loop's GC paused, since `tally_rows` pauses it for its
-  batches). Engine and audit are timed interleaved, partition by partition, so both see
-  the same load;
+  count into the running tally, as `audit_rows` does): the audit's own cost per row,
+  compared with the engine's per-request cost (also with the engine loop's GC paused,
+  since `tally_rows` pauses it for its batches). Engine and audit are timed interleaved,
+  partition by partition, so both see the same load;
 * one process: the repeated log written as plain JSON Lines (not timed), then the engine
   loaded from its bytes, and the log planned, read, classified and counted here
   (`audit_tasks`): what `trackguard audit LOG` does. A freshly loaded engine, as each
@@ -148,7 +148,7 @@ def main() -> None:
         engine_nogc_cpu += time.process_time() - cpu
         gc.enable()
         start, cpu = time.perf_counter(), time.process_time()
-        in_memory.merge(tally_rows(batch, engine, None, memo))
+        tally_rows(batch, engine, None, memo, into=in_memory)
         classify_s += time.perf_counter() - start
         classify_cpu += time.process_time() - cpu
     del batches, questions

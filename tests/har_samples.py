@@ -89,3 +89,16 @@ def news_har(path: Path) -> Path:
             har_entry("https://fonts.other.test/f.woff2", "font"),
         ],
     )
+
+
+#: URLs and pages of the auditor's tests: blocked, allowed by an exception, first and third
+#: party, plain http, against `LIST_TEXT`.
+SAMPLE_URLS = [
+    "https://ads.test/a",
+    "https://ads.test/allowed/b",
+    "https://tracker.test/t.js",
+    "https://news.example/x.js",
+    "http://cdn.other.test/pixel.gif",
+    "https://static.newscdn.example/s.css",
+]
+SAMPLE_PAGES = ["https://news.example/", "https://www.other.test/", "https://ads.test/"]

@@ -3,7 +3,9 @@
 Read in this order:
 
 - `tally.py`: rows in, engine decisions, counts out; `Tally.merge` is commutative, which is
-  what lets partitions run anywhere. No I/O.
+  what lets partitions run anywhere. No I/O. `figures.py` is its data model, `facts.py`
+  the per-origin and per-page facts and row flags both of its paths share, `plain.py`
+  its column-wise path for log rows (it must count exactly as the general path).
 - `entities.py`: companies and categories from Disconnect / DuckDuckGo data (parse is pure,
   `load_entities` is the file edge).
 - `report.py`: a `Tally` to plain report data (the JSON contract). No I/O, no engine.

@@ -98,7 +98,7 @@ def _tally_batches(
     """Rows classified and counted batch by batch (one `check_batch` call each)."""
     total = Tally()
     for batch in partitions(rows, size):
-        total.merge(tally_rows(batch, engine, entities, memo))
+        tally_rows(batch, engine, entities, memo, into=total)
         if progress is not None:
             progress(len(batch))
     return total

@@ -21,12 +21,32 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from itertools import compress, repeat
-from operator import attrgetter, itemgetter, ne, or_
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any
 
 from trackguard.audit.entities import EntityMap
+from trackguard.audit.facts import (
+    _BLOCKED,
+    _DETAILED,
+    _DNT,
+    _DOCUMENT,
+    _GPC,
+    _SENT,
+    _SET,
+    _SUB,
+    _THIRD,
+    _THIRD_BY_SITE,
+    _TUNNEL,
+    _TYPE_BITS,
+    _TYPE_NAMES,
+    Checker,
+    Memo,
+    WebFacts,
+    _origin_facts,
+    _page_site,
+    _row_counts,
+    _rule_key,
+)
 from trackguard.audit.figures import (
     BLOCKED,
     BLOCKED_BYTES,
@@ -54,7 +74,7 @@ from trackguard.audit.figures import (
     _add,
     _counts,
 )
-from trackguard.domain import site_of, split_url_fast
+from trackguard.audit.plain import _plain, _tally_plain
 from trackguard.engine.batch import Question
 from trackguard.model import Decision, RequestType
 
@@ -89,114 +109,22 @@ __all__ = [
 ]
 
 
-class Checker(Protocol):
-    """What the tally needs from the engine (`trackguard.engine.Engine` fits)."""
-
-    def check_batch(self, questions: Sequence[Question]) -> list[Decision]: ...
-
-    def check_host(self, host: str) -> Decision: ...
-
-
-def _rule_key(decision: Decision) -> RuleKey | None:
-    rule = decision.matched
-    if rule is None:
-        return None
-    return (rule.source.list_id, rule.source.line, rule.source.text)
-
-
-_DOCUMENT = RequestType.DOCUMENT
-_TYPE_NAMES = {t: (t.name or "other").lower() for t in RequestType}
-
-
-# Flags of one classified row, packed into an int so rows with the same page, type and
-# verdicts collapse into one counter entry before anything is added up (most do).
-_THIRD = 1
-_THIRD_BY_SITE = 2
-_BLOCKED = 4
-_TUNNEL = 8
-_DETAILED = 16
-_DNT = 32
-_GPC = 64
-_SENT = 128
-_SET = 256
-_SUB = 512
-
-
-def _row_counts(flags: int, n: int, size: int) -> list[int]:
-    """The counts vector of `n` rows sharing `flags` and `size` bytes in total."""
-    counts = [0] * N
-    counts[REQUESTS] = n
-    counts[BYTES] = size
-    if flags & _SUB:
-        counts[SUBRESOURCES] = n
-        if flags & _BLOCKED:
-            counts[BLOCKED] = n
-            counts[BLOCKED_BYTES] = size
-        if flags & _TUNNEL:
-            counts[TUNNEL] = n
-        if flags & _THIRD_BY_SITE:
-            counts[THIRD_PARTY_BY_SITE] = n
-        if flags & _THIRD:
-            counts[THIRD_PARTY] = n
-            counts[THIRD_PARTY_BYTES] = size
-            if flags & _DETAILED:
-                counts[COOKIES_SENT] = n if flags & _SENT else 0
-                counts[COOKIES_SET] = n if flags & _SET else 0
-    if flags & _DETAILED:
-        counts[DETAILED] = n
-        counts[DNT] = n if flags & _DNT else 0
-        counts[GPC] = n if flags & _GPC else 0
-    return counts
-
-
-#: What an origin key says about every URL under it: (host, site, tunnel); host "" for
-#: URLs with no web host (`_origin_facts`).
-OriginFacts = tuple[str, str, int]
-
-
-class Memo:
-    """Facts per origin and per page URL for one engine, kept across batches.
-
-    Hosts repeat massively (64,295 requests of the real log come from ~3,000 origins), and
-    each new origin costs a URL split, a PSL lookup and a tunnel decision. A memo belongs
-    to one engine (a different engine starts it afresh) and is cleared past `limit`
-    entries, so hostile inputs with endless hosts cannot grow it without bound.
-    """
-
-    __slots__ = ("engine", "entities", "limit", "origins", "pages", "relations")
-
-    def __init__(self, limit: int = 200_000) -> None:
-        self.engine: Checker | None = None
-        self.entities: EntityMap | None = None
-        self.limit = limit
-        self.origins: dict[str, OriginFacts] = {}
-        self.pages: dict[str | None, str] = {}  # page URL -> its site
-        # (host, page site) -> (third party, company or site): with entity data only
-        self.relations: dict[tuple[str, str], tuple[bool, str]] = {}
-
-    def ready(self, engine: Checker, entities: EntityMap | None = None) -> Memo:
-        size = len(self.origins) + len(self.pages) + len(self.relations)
-        if self.engine is not engine or size > self.limit:
-            self.engine = engine
-            self.origins, self.pages, self.relations = {}, {}, {}
-        if self.entities is not entities:
-            self.entities, self.relations = entities, {}
-        return self
-
-
 def tally_rows(
     rows: Iterable[AuditRow],
     engine: Checker,
     entities: EntityMap | None = None,
     memo: Memo | None = None,
+    into: Tally | None = None,
 ) -> Tally:
-    """Classify a partition of rows (one batch call to the engine) and count it.
+    """Classify a partition of rows (one batch call to the engine) and count it into
+    `into` (a new `Tally` by default; counting into a running total is the same as
+    merging this batch's tally into it, without making and merging one per batch).
 
     Two passes: the first looks up each row's origin and page facts and asks the engine
     about all subresources at once (`check_batch`: repeats decided once); the
-    second counts each row under a page key (page, page URL, type, flags) and each
-    tracker row under a domain key too, and only the distinct keys are expanded into the
-    page, site, domain and total figures.
+    second counts rows under keys and only the distinct keys are expanded into the
+    page, site, domain and total figures. Log rows without entity data take
+    `_tally_plain` (column by column); HAR detail and entity data the general path.
 
     The cyclic garbage collector is paused for the batch: a batch makes ~10^5 acyclic
     tuples, and the collections they would trigger walk every live object again (all the
@@ -208,7 +136,13 @@ def tally_rows(
     try:
         entities = entities if entities else None
         memo = (memo or Memo()).ready(engine, entities)
-        return _tally_rows(rows, engine, entities, memo)
+        tally = into if into is not None else Tally()
+        rows = rows if isinstance(rows, list) else list(rows)
+        if entities is None and _plain(rows):
+            _tally_plain(tally, rows, engine, memo)
+        else:
+            _tally_rows(tally, rows, engine, entities, memo)
+        return tally
     finally:
         if paused:
             gc.enable()
@@ -219,18 +153,16 @@ PageKey = tuple[str, str, str | None, RequestType, int]
 #: A tracker row's key for the domain figures: (site, page site, page key, company or
 #: site when third party, type, flags, the rule's key when blocked, or its identity).
 DomainKey = tuple[str, str, str, str | None, RequestType, int, Any]
-_TYPE_BITS = {t: int(t) for t in RequestType}
 
 
 def _tally_rows(
-    rows: Iterable[AuditRow], engine: Checker, entities: EntityMap | None, memo: Memo
-) -> Tally:
-    tally = Tally()
+    tally: Tally, rows: list[AuditRow], engine: Checker, entities: EntityMap | None, memo: Memo
+) -> None:
     # Pass 1: per row, the origin's facts (memoised per origin key: hosts repeat
     # massively) and the page's site (memoised per page URL); documents apart, and the
     # engine's questions about the subresources in one list.
     subs: list[AuditRow] = []
-    facts: list[OriginFacts] = []
+    facts: list[WebFacts] = []
     sub_sites: list[str] = []
     docs: list[AuditRow] = []
     doc_sites: list[str] = []
@@ -252,14 +184,13 @@ def _tally_rows(
         known = origins.get(origin)
         if known is None:
             known = origins[origin] = _origin_facts(url, engine)
-        if not known[0]:
+        if not known:
             not_web += 1
             continue
         source = row.source_url
         page_site = pages_seen.get(source)
         if page_site is None:
-            page_host = split_url_fast(source)[1] if source else ""
-            page_site = pages_seen[source] = site_of(page_host) if page_host else ""
+            page_site = _page_site(pages_seen, source)
         rtype = row.type
         if rtype is _DOCUMENT:
             add_doc(row)
@@ -272,98 +203,13 @@ def _tally_rows(
     if not_web:
         tally.skipped["not-a-web-url"] += not_web
     decisions = engine.check_batch(questions)
-    if entities is None and _plain(subs) and _plain(docs):
-        _count_plain(tally, subs, facts, sub_sites, decisions, docs, doc_sites)
-    else:
-        _count_rows(tally, subs, facts, sub_sites, decisions, docs, doc_sites, entities, memo)
-    return tally
-
-
-# Column getters for `_count_plain` (C-level, a row or a fact at a time).
-_IS_DETAILED = attrgetter("detailed")
-_BYTES_OF = attrgetter("bytes")
-_POSITIVE = (0).__lt__
-_PAGE_OF = attrgetter("page")
-_SOURCE_OF = attrgetter("source_url")
-_TYPE_OF = attrgetter("type")
-_BLOCKED_OF = attrgetter("blocked")
-_MATCHED_OF = attrgetter("matched")
-_SITE_OF = itemgetter(1)
-_TUNNEL_OF = itemgetter(2)
-#: A subresource's flags by (blocked, third party by site, the origin's tunnel fact).
-_PLAIN_FLAGS = {
-    (blocked, third, tunnel): _SUB
-    | (_BLOCKED if blocked else 0)
-    | ((_TUNNEL if blocked else 0) if tunnel < 0 else tunnel)
-    | ((_THIRD | _THIRD_BY_SITE) if third else 0)
-    for blocked in (False, True)
-    for third in (False, True)
-    for tunnel in (-1, 0, _TUNNEL)
-}
-
-
-def _plain(rows: list[AuditRow]) -> bool:
-    """No row with headers (HAR detail) or a known size: `_count_plain` applies."""
-    return not any(map(_IS_DETAILED, rows)) and not any(map(_POSITIVE, map(_BYTES_OF, rows)))
-
-
-def _count_plain(
-    tally: Tally,
-    subs: list[AuditRow],
-    facts: list[OriginFacts],
-    sub_sites: list[str],
-    decisions: list[Decision],
-    docs: list[AuditRow],
-    doc_sites: list[str],
-) -> None:
-    """`_count_rows` for the common case, column by column at C speed: log rows (no
-    headers, cookies or sizes) without entity data, where a row's flags follow from its
-    decision, its origin's tunnel fact and whether its site differs from its page's.
-    Blocking rules are keyed by the identity of their `Rule` (alive for the batch, in
-    `decisions`) and named once per distinct rule. A test compares both paths."""
-    pages = list(map(_PAGE_OF, subs))
-    sites = list(map(_SITE_OF, facts))
-    blocked = list(map(_BLOCKED_OF, decisions))
-    thirds = list(map(ne, sites, sub_sites))
-    flags = list(
-        map(_PLAIN_FLAGS.__getitem__, zip(blocked, thirds, map(_TUNNEL_OF, facts), strict=True))
-    )
-    types = list(map(_TYPE_OF, subs))
-    page_rows = Counter(zip(pages, sub_sites, map(_SOURCE_OF, subs), types, flags, strict=True))
-    doc_flags = repeat(0)  # documents carry no flags without HAR detail
-    page_rows.update(
-        zip(
-            map(_PAGE_OF, docs),
-            doc_sites,
-            map(_SOURCE_OF, docs),
-            map(_TYPE_OF, docs),
-            doc_flags,
-            strict=False,
-        )
-    )
-    matched = list(map(_MATCHED_OF, decisions))
-    # Tracker rows (third party or blocked); `who` is the site (no entity data), read
-    # only for third-party keys.
-    trackers = map(or_, blocked, thirds)
-    domain_rows = Counter(
-        compress(
-            zip(sites, sub_sites, pages, sites, types, flags, map(id, matched), strict=True),
-            trackers,
-        )
-    )
-    rules = {
-        key: _rule_key(decision)
-        for key, decision in dict(zip(map(id, matched), decisions, strict=True)).items()
-        if decision.blocked
-    }
-    _expand_pages(tally, page_rows, Counter())
-    _expand_domains(tally, domain_rows, Counter(), rules)
+    _count_rows(tally, subs, facts, sub_sites, decisions, docs, doc_sites, entities, memo)
 
 
 def _count_rows(
     tally: Tally,
     subs: list[AuditRow],
-    facts: list[OriginFacts],
+    facts: list[WebFacts],
     sub_sites: list[str],
     decisions: list[Decision],
     docs: list[AuditRow],
@@ -479,15 +325,9 @@ def _expand_pages(tally: Tally, counted: Counter[PageKey], sizes: Counter[PageKe
         _add(totals, counts)
 
 
-def _expand_domains(
-    tally: Tally,
-    counted: Counter[DomainKey],
-    sizes: Counter[str],
-    rules: dict[int, RuleKey | None] | None = None,
-) -> None:
+def _expand_domains(tally: Tally, counted: Counter[DomainKey], sizes: Counter[str]) -> None:
     """Add a batch's distinct tracker keys into the domain figures and each site's
-    companies and trackers (after `_expand_pages`, which makes the sites). `rules` names
-    the rules of keys that hold a rule's identity instead (`_count_plain`)."""
+    companies and trackers (after `_expand_pages`, which makes the sites)."""
     domains, sites = tally.domains, tally.sites
     companies: dict[tuple[str, str], int] = {}
     for (site, page_site, page_key, who, rtype, flags, rule), n in counted.items():
@@ -509,32 +349,9 @@ def _expand_domains(
         if flags & _BLOCKED:
             domain.blocked += n
             sites[page_site].trackers[site] += n
-            if rules is not None:
-                rule = rules.get(rule)
             if rule is not None:
                 domain.rules[rule] += n
     for (page_site, company), n in companies.items():
         sites[page_site].companies[company] += n
     for site, size in sizes.items():
         domains[site].bytes += size
-
-
-_WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
-_SECURE = frozenset({"https", "wss"})
-
-
-def _origin_facts(url: str, engine: Checker) -> OriginFacts:
-    """(host, site, tunnel) of a URL's origin: tunnel is `_TUNNEL` or 0 for `https`/`wss`
-    (the proxy decides a tunnel by host alone), -1 for plain `http`/`ws` (by URL).
-
-    Memoised under the origin key `url[:url.find("/", 8)]` (the whole URL without such a
-    `/`). All URLs with one key have the same facts: a web scheme (`https` is the longest)
-    puts `://` before index 8, so the authority the host comes from ends inside the key;
-    a URL with another scheme has no host, and so has every URL sharing its key (they
-    start alike, so they are not web URLs either).
-    """
-    scheme, host, _ = split_url_fast(url)
-    if scheme not in _WEB_SCHEMES or not host:
-        return "", "", 0
-    tunnel = (_TUNNEL if engine.check_host(host).blocked else 0) if scheme in _SECURE else -1
-    return host, site_of(host), tunnel

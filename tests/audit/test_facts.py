@@ -1,0 +1,46 @@
+"""Facts per origin and page (`Memo`), the origin key's soundness, and flags."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from har_samples import SAMPLE_PAGES, SAMPLE_URLS
+from trackguard.audit.facts import _origin_facts
+from trackguard.audit.tally import FIGURES, AuditRow, Memo, tally_rows
+from trackguard.engine import Engine
+from trackguard.model import RequestType
+
+
+def test_memo_is_per_engine_and_bounded(small_engine: Engine) -> None:
+    rows = [AuditRow(p, u, p, RequestType.SCRIPT) for u in SAMPLE_URLS for p in SAMPLE_PAGES]
+    memo = Memo(limit=4)
+    tally_rows(rows[:2], small_engine, None, memo)
+    assert memo.engine is small_engine and 0 < len(memo.origins) + len(memo.pages) <= 4
+    first = tally_rows(rows, small_engine, None, memo)  # past the limit: cleared next batch
+    assert first.totals[FIGURES.index("stopped_by_tunnels")] > 0
+    assert len(memo.origins) + len(memo.pages) > 4
+    tally_rows(rows[:1], small_engine, None, memo)
+    assert len(memo.origins) + len(memo.pages) <= 2
+    # Another engine (here: one that blocks nothing) never sees the first one's answers.
+    other = Engine.from_text("||unrelated.example^", list_id="other.txt")
+    assert tally_rows(rows, other, None, memo).totals[FIGURES.index("stopped_by_tunnels")] == 0
+    assert memo.engine is other
+
+
+_URL_TEXT = st.text(alphabet="hHtTpPsSwW:/?#@[]a.b1-", max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(url=_URL_TEXT, tail=_URL_TEXT, prefix=st.sampled_from(["", "http://", "HTTPS://", "ws://"]))
+def test_urls_sharing_an_origin_key_share_host_facts(
+    small_engine: Engine, url: str, tail: str, prefix: str
+) -> None:
+    """`tally_rows` memoises host facts by `url[:url.find("/", 8)]`; that is only sound
+    if every URL with that key has the same facts (`_origin_facts`' argument)."""
+    url = prefix + url
+    cut = url.find("/", 8)
+    if cut < 0:
+        return  # the key is the whole URL: nothing else shares it
+    other = url[:cut] + "/" + tail
+    assert _origin_facts(url, small_engine) == _origin_facts(other, small_engine)
