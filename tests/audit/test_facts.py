@@ -36,11 +36,14 @@ _URL_TEXT = st.text(alphabet="hHtTpPsSwW:/?#@[]a.b1-", max_size=24)
 def test_urls_sharing_an_origin_key_share_host_facts(
     small_engine: Engine, url: str, tail: str, prefix: str
 ) -> None:
-    """`tally_rows` memoises host facts by `url[:url.find("/", 8)]`; that is only sound
-    if every URL with that key has the same facts (`_origin_facts`' argument)."""
+    """`tally_rows` memoises host facts by the origin key `url[:url.find("/", 8)]` (the
+    whole URL without such a `/`); that is only sound if every URL with that key has the
+    same facts (`_origin_facts`' argument). The plain path works them out from the key
+    alone, as the facts of `key + "/"` (a URL with that key), so those must agree too."""
     url = prefix + url
     cut = url.find("/", 8)
-    if cut < 0:
-        return  # the key is the whole URL: nothing else shares it
-    other = url[:cut] + "/" + tail
-    assert _origin_facts(url, small_engine) == _origin_facts(other, small_engine)
+    key = url[:cut] if cut >= 0 else url
+    facts = _origin_facts(url, small_engine)
+    assert _origin_facts(key + "/", small_engine) == facts
+    if cut >= 0:
+        assert _origin_facts(key + "/" + tail, small_engine) == facts

@@ -23,7 +23,6 @@ from trackguard.audit.facts import (
     _TYPE_NAMES,
     Checker,
     Memo,
-    OriginFacts,
     _origin_facts,
     _page_site,
     _row_counts,
@@ -75,33 +74,14 @@ def _tally_plain(tally: Tally, rows: list[AuditRow], engine: Checker, memo: Memo
     Rows are counted under one key of those (`Counter` over zipped columns: no Python
     step per row but the origin key's slice); a decision stands in the key by its
     identity (decisions are shared: a few hundred distinct ones per batch), kept alive
-    by `decisions`. Sites, flags and rules are worked out once per distinct key
-    (`_expand_plain`). A test compares this path with the general one.
+    by `decisions`. Origin facts, page sites, flags and rules are worked out once per
+    distinct key (`_expand_plain`), rows without a web URL skipped there: the engine
+    answers those at once (no host). A test compares this path with the general one.
     """
     urls = list(map(_URL_OF, rows))
-    # The origin key of each URL (`_origin_facts`); every one is put in the memo here.
+    # The origin key of each URL (`facts.origin_facts`); facts are looked up per key.
     keys = [url[:cut] if (cut := url.find("/", 8)) >= 0 else url for url in urls]
-    origins = memo.origins
-    facts: list[OriginFacts | None] = list(map(origins.get, keys))
-    if not all(facts):  # origins new to the memo, or URLs with no web host
-        for i, known in enumerate(facts):
-            if known is None:
-                known = origins.get(keys[i])
-                if known is None:
-                    known = origins[keys[i]] = _origin_facts(urls[i], engine)
-                facts[i] = known
-        if not all(facts):
-            web = list(map(bool, facts))
-            tally.skipped["not-a-web-url"] += len(web) - sum(web)
-            rows = list(compress(rows, web))
-            urls = list(compress(urls, web))
-            keys = list(compress(keys, web))
     sources = list(map(_SOURCE_OF, rows))
-    pages_seen = memo.pages
-    if None in map(pages_seen.get, sources):
-        for source in sources:
-            if source not in pages_seen:
-                _page_site(pages_seen, source)
     types = list(map(_TYPE_OF, rows))
     bits = map(_TYPE_BITS.__getitem__, types)
     if _DOCUMENT in types:  # documents are not asked about (module doc)
@@ -113,7 +93,7 @@ def _tally_plain(tally: Tally, rows: list[AuditRow], engine: Checker, memo: Memo
         decisions = engine.check_batch(list(zip(urls, sources, bits, strict=True)))
     ids = list(map(id, decisions))
     counted = Counter(zip(map(_PAGE_OF, rows), sources, types, keys, ids, strict=True))
-    _expand_plain(tally, counted, dict(zip(ids, decisions, strict=True)), memo)
+    _expand_plain(tally, counted, dict(zip(ids, decisions, strict=True)), engine, memo)
 
 
 #: A key of `_tally_plain`: (page key, page URL, type, origin key, the identity of the
@@ -122,7 +102,11 @@ PlainKey = tuple[str, str | None, RequestType, str, int]
 
 
 def _expand_plain(
-    tally: Tally, counted: Counter[PlainKey], decided: dict[int, Decision], memo: Memo
+    tally: Tally,
+    counted: Counter[PlainKey],
+    decided: dict[int, Decision],
+    engine: Checker,
+    memo: Memo,
 ) -> None:
     """Add `_tally_plain`'s distinct keys into the figures: what `_expand_pages` and
     `_expand_domains` do for the general path, in one loop (a tracker row adds to its
@@ -137,17 +121,27 @@ def _expand_plain(
     trackers: dict[tuple[str, str], int] = {}  # (page site, domain) -> blocked n
     page_key = ""
     page = PageTally()
+    not_web = 0
     for (key, source, rtype, origin, decision), n in counted.items():
+        facts = origins.get(origin)
+        if facts is None:
+            # `origin + "/"` has the origin key `origin`: the facts of all its URLs
+            facts = origins[origin] = _origin_facts(origin + "/", engine)
+        if not facts:
+            not_web += n
+            continue
         if key != page_key:  # rows of one page mostly come together
             page_key = key
             page = pages.get(key) or pages.setdefault(key, PageTally())
-        page_site = pages_seen[source]
+        page_site = pages_seen.get(source)
+        if page_site is None:
+            page_site = _page_site(pages_seen, source)
         page.urls[source or ""] += n
         page.sites[page_site] += n
         if rtype is _DOCUMENT:
             flags = 0  # no flags without HAR detail
         else:
-            _, site, tunnel = origins[origin]  # type: ignore[misc]  # web rows only
+            _, site, tunnel = facts
             blocked = decision in rules
             third = site != page_site
             flags = flag_of[blocked, third, tunnel]
@@ -178,6 +172,8 @@ def _expand_plain(
         if group is None:
             group = groups[page_key, page_site] = {}
         group[flags] = group.get(flags, 0) + n
+    if not_web:
+        tally.skipped["not-a-web-url"] += not_web
     for (name, blocked_flag), n in types.items():
         tally.types[name] += n
         if blocked_flag:
