@@ -42,7 +42,6 @@ from trackguard.model import Decision, RequestType
 # Column getters for `_tally_plain` (C-level, a row at a time).
 _IS_DETAILED = attrgetter("detailed")
 _BYTES_OF = attrgetter("bytes")
-_POSITIVE = (0).__lt__
 _URL_OF = attrgetter("url")
 _PAGE_OF = attrgetter("page")
 _SOURCE_OF = attrgetter("source_url")
@@ -63,7 +62,7 @@ _DOCUMENT_ROW = Decision(False, None, None, "a top-level navigation: not asked")
 
 def _plain(rows: list[AuditRow]) -> bool:
     """No row with headers (HAR detail) or a known size: `_tally_plain` applies."""
-    return not any(map(_IS_DETAILED, rows)) and not any(map(_POSITIVE, map(_BYTES_OF, rows)))
+    return not any(map(_IS_DETAILED, rows)) and max(map(_BYTES_OF, rows), default=0) <= 0
 
 
 def _tally_plain(tally: Tally, rows: list[AuditRow], engine: Checker, memo: Memo) -> None:
@@ -190,10 +189,14 @@ def _add_groups(tally: Tally, groups: dict[tuple[str, str], dict[int, int]]) -> 
     """Add each (page, page site)'s rows, counted by flags, to the counts vectors of its
     page, its site and the totals (rows without a size)."""
     pages, sites, totals = tally.pages, tally.sites, tally.totals
+    made: dict[tuple[int, int], list[int]] = {}  # (flags, n) repeat a lot: vectors made once
     for (page_key, page_site), group in groups.items():
         counts = _counts()
-        for flags, n in group.items():
-            _add(counts, _row_counts(flags, n, 0))
+        for flags_n in group.items():
+            vector = made.get(flags_n)
+            if vector is None:
+                vector = made[flags_n] = _row_counts(*flags_n, 0)
+            _add(counts, vector)
         site_tally = sites.get(page_site)
         if site_tally is None:
             site_tally = sites[page_site] = SiteTally()
