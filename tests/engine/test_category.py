@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from trackguard.engine.category import (
     GATE_MAX_KEYS,
     PAGE_CACHE_SIZE,
-    PAGE_SORT_MAX,
     SCREEN_AT,
-    TAIL_GROUP_AT,
     Category,
     other_tokens,
     token_gate,
@@ -30,6 +28,7 @@ from trackguard.engine.compiler import (
     build_index,
     safe_tokens,
 )
+from trackguard.engine.hosts import PAGE_SORT_MAX, TAIL_GROUP_AT
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, url_tokens
 from trackguard.lists import parse_list
 
