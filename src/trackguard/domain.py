@@ -80,6 +80,22 @@ def site_of(host: str) -> str:
     return site if site else host
 
 
+def same_site(host: str, other: str) -> bool:
+    """`site_of(host) == site_of(other)`, without the PSL when the hosts end in
+    different last two labels: a host's site is the host itself or a suffix of it of
+    two labels or more, so two hosts can only share a site they both end in. Most
+    third-party pairs (`tracker.com` on `news.co.uk`) are told apart by that alone.
+    """
+    if host == other:
+        return True
+    if (
+        host[host.rfind(".", 0, host.rfind(".")) + 1 :]
+        != other[other.rfind(".", 0, other.rfind(".")) + 1 :]
+    ):
+        return False
+    return site_of(host) == site_of(other)
+
+
 def registrable_domain(host: str) -> str | None:
     """eTLD+1 by the PSL, or None when the host is a public suffix, empty or invalid."""
     host = to_ascii_host(host)

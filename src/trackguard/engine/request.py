@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from trackguard.domain import host_suffixes, public_suffix, site_of, split_url, split_url_fast
+from trackguard.domain import host_suffixes, public_suffix, same_site, split_url, split_url_fast
 from trackguard.engine.literals import token_bytes
 from trackguard.engine.pieces import BUDGET, Budget, OverBudget, reduce
 
@@ -171,5 +171,5 @@ class Context(Budget):
         third = self.third
         if third is None:
             host, page_host = self.host, self.page_host
-            third = self.third = host != page_host and site_of(host) != site_of(page_host)
+            third = self.third = not same_site(host, page_host)
         return third
