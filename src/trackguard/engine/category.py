@@ -14,6 +14,7 @@ it, made on first use. Races between threads only make the same form twice.
 
 from __future__ import annotations
 
+from itertools import compress
 from typing import Any
 
 import re2
@@ -63,13 +64,18 @@ Pair = tuple[str, Compiled]  # (prefilter literal, filter)
 
 
 class _Pairs(list[Pair]):
-    """A prepared bucket: (literal, filter) pairs, told apart from raw lists by type."""
+    """A prepared bucket: (literal, filter) pairs, told apart from raw lists by type,
+    and their literals, so one C-level `any` over them can turn the bucket down."""
 
-    __slots__ = ()
+    __slots__ = ("literals",)
+
+    literals: tuple[str, ...]
 
 
 def _paired(filters: list[Compiled] | tuple[Compiled, ...]) -> _Pairs:
-    return _Pairs((prefilter_literal(f), f) for f in filters)
+    pairs = _Pairs((prefilter_literal(f), f) for f in filters)
+    pairs.literals = tuple(literal for literal, _ in pairs)
+    return pairs
 
 
 class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
@@ -78,14 +84,23 @@ class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
     Besides its bucket's token, a filter may name other whole tokens every URL it
     matches must hold (`compiler.safe_tokens`). On a long URL one C-level subset test
     against the URL's token set turns most such filters down before their literal is
-    searched for: on a 2 KB URL a search costs as much as a hundred subset tests."""
+    searched for: on a 2 KB URL a search costs as much as a hundred subset tests.
+    With `ANY_LITERAL_AT` filters or more, their literals too: one C-level `any` turns
+    a short URL down when none is in it (a Python step per filter otherwise)."""
 
-    __slots__ = ()
+    __slots__ = ("literals",)
+
+    literals: tuple[str, ...] | None
+
+
+ANY_LITERAL_AT = 3
 
 
 def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
     word = token.decode()
-    return _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
+    needs = _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
+    needs.literals = tuple(n[0] for n in needs) if len(needs) >= ANY_LITERAL_AT else None
+    return needs
 
 
 def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
@@ -344,22 +359,25 @@ class Category:
                 if found is not None:
                     return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
-                for t in tokens:
-                    bucket = token.get(t)
-                    if bucket:
-                        if type(bucket) is list:
-                            bucket = self._prepare(t, bucket)
-                        if type(bucket) is tuple:
-                            found = first_screened(bucket, ctx)
-                            if found is not None:
-                                return found
-                        else:
-                            ctx.left -= len(bucket) * scan
-                            if ctx.left < 0:
-                                raise OverBudget
-                            for literal, _, f in bucket:
-                                if f[1] & type_bit and literal in lower and match(f, ctx):
-                                    return int(f[0])
+                # The few tokens that meet a bucket, picked in C, in the URL's order.
+                for t in compress(tokens, map(token.__contains__, tokens)):
+                    bucket = token[t]
+                    if type(bucket) is list:
+                        bucket = self._prepare(t, bucket)
+                    if type(bucket) is tuple:
+                        found = first_screened(bucket, ctx)
+                        if found is not None:
+                            return found
+                    else:
+                        ctx.left -= len(bucket) * scan
+                        if ctx.left < 0:
+                            raise OverBudget
+                        literals = bucket.literals
+                        if literals is not None and not any(map(lower.__contains__, literals)):
+                            continue
+                        for literal, _, f in bucket:
+                            if f[1] & type_bit and literal in lower and match(f, ctx):
+                                return int(f[0])
         page = self.page
         if page and not page.keys().isdisjoint(ctx.page_keys):
             for key in ctx.page_keys:
@@ -377,6 +395,8 @@ class Category:
                 return first_screened(left_over, ctx)
             if left_over:
                 ctx.charge(len(left_over) * scan)
+                if not any(map(lower.__contains__, left_over.literals)):
+                    return None  # the usual case: no left-over's text is in the URL
                 for literal, f in left_over:
                     if literal in lower and match(f, ctx):
                         return int(f[0])
