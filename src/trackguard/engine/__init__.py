@@ -241,7 +241,8 @@ class Engine:
         self, url: str, source_url: str | None = None, type: str | RequestType = "other"
     ) -> Decision:
         """Decide one request. `source_url=None` means no page: judged as third-party."""
-        return self._matcher.decide(url, source_url, _type_bit(type))
+        bit = _TYPE_CACHE.get(type)  # type: ignore[arg-type]  # `_type_bit`'s common case
+        return self._matcher.decide(url, source_url, bit if bit is not None else _type_bit(type))
 
     def check_many(
         self, requests: Iterable[tuple[str, str | None, str | RequestType]]

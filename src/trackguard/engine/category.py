@@ -308,7 +308,9 @@ class Category:
         """
         type_bit = ctx.type
         lower = ctx.lower
-        pairs, patterned, loose, heads, heads_after = self._host_filters_for(ctx)
+        entry = self._host_cache.get(ctx.host)  # `_host_filters_for`, its common case inlined
+        view = entry[0] if entry is not None and entry[1] is None else self._host_filters_for(ctx)
+        pairs, patterned, loose, heads, heads_after = view
         if pairs:
             host_end = ctx.host_end
             if loose is not pairs and not (
