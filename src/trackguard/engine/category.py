@@ -154,12 +154,25 @@ def token_gate(token: dict[bytes, Any]) -> Any:
     return gate._set  # the wrapper re-checks its arguments on every call
 
 
+_NO_FILTERS: HostEntry = (([], 0, [], (), ()), None)  # a host no filter names
+
+
+def _merged(parts: list[HostPart]) -> HostEntry:
+    """One host entry of several parts' filters, in the parts' order."""
+    if len(parts) == 1:
+        return host_entry(*parts[0])
+    pairs = [pair for part in parts for pair in part[0]]
+    by_page = len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts)
+    return host_entry(pairs, sum(part[1] for part in parts), by_page)
+
+
 class Category:
     """One category's index, prepared for lookups."""
 
     __slots__ = (
         "_bucket_cache",
         "_by_type",
+        "_combo_cache",
         "_host_cache",
         "_page_cache",
         "direct",
@@ -186,6 +199,7 @@ class Category:
         self.token: dict[bytes, Any] = dict(index["token"])
         self._host_cache: dict[str, HostEntry] = {}
         self._bucket_cache: dict[str, tuple[HostPart, HostEntry]] = {}
+        self._combo_cache: dict[tuple[str, ...], HostEntry] = {}
         self._page_cache: dict[tuple[str, str], HostView] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
@@ -232,28 +246,29 @@ class Category:
         """
         found = self._host_cache.get(host)
         if found is None:
-            parts = []
-            shared = None
             suffix = self.suffix
-            for s in suffixes(host):
-                bucket = suffix.get(s)
-                if bucket is not None:
-                    part, shared = self._suffix_bucket(s, bucket)
-                    parts.append(part)
+            keys = list(filter(suffix.__contains__, suffixes(host)))  # its parent domains
             more: list[Compiled] = list(self.exact.get(host, ()))
             if self.labels and host:
                 for run in label_runs(host, self.longest_label_run):
                     more.extend(self.labels.get(run, ()))
             if more:
-                parts.append(host_prepared(more))
-            if len(parts) == 1 and not more and shared is not None:
-                found = shared  # one parent domain's filters: its view serves every host
-            elif len(parts) == 1:
-                found = host_entry(*parts[0])
+                parts = [self._suffix_bucket(k, suffix[k])[0] for k in keys]
+                found = _merged([*parts, host_prepared(more)])
+            elif not keys:
+                found = _NO_FILTERS
+            elif len(keys) == 1:
+                found = self._suffix_bucket(keys[0], suffix[keys[0]])[1]
             else:
-                pairs = [pair for part in parts for pair in part[0]]
-                by_page = len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts)
-                found = host_entry(pairs, sum(part[1] for part in parts), by_page)
+                # Hosts under the same parent domains share one entry (`a.www.google.com`
+                # and `b.www.google.com`): a new host costs a lookup, not a new view.
+                combo = tuple(keys)
+                found = self._combo_cache.get(combo)
+                if found is None:
+                    found = _merged([self._suffix_bucket(k, suffix[k])[0] for k in keys])
+                    if len(self._combo_cache) >= HOST_CACHE_SIZE:
+                        self._combo_cache.clear()
+                    self._combo_cache[combo] = found
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found

@@ -8,6 +8,9 @@ and the page alone. Pure: no index, no caches of its own beyond one sort's views
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import itemgetter
+
 from trackguard.engine.compiler import Compiled
 from trackguard.engine.filters import host_prefilter, match
 from trackguard.engine.request import Context
@@ -38,15 +41,19 @@ def host_prepared(filters: list[Compiled]) -> HostPart:
     how many have a pattern, and whether any has options that depend on the page."""
     return (
         [(*host_prefilter(f), f) for f in filters],
-        sum(1 for f in filters if f[6] is not None),
-        len(filters) <= PAGE_SORT_MAX and any(has_page_options(f) for f in filters),
+        len(filters) - list(map(_PATTERN, filters)).count(None),
+        len(filters) <= PAGE_SORT_MAX and any(map(_NO_PAGE_OPTIONS.__ne__, map(_PAGE, filters))),
     )
 
 
 def host_view(pairs: HostFilters, patterned: int) -> HostView:
     """A host's filters as `first` walks them. With many `||host/path` tails (22 under
     google.com), one C-level `startswith` over a tuple of their heads tells whether any
-    can match at the host's end; when none can, only the others are walked."""
+    can match at the host's end; when none can, only the others are walked. (Counted
+    in C first: most hosts have fewer tails, and a new host is made often.)"""
+    wheres = list(map(_WHERE, pairs))
+    if wheres.count(0) + wheres.count(1) < TAIL_GROUP_AT:
+        return pairs, patterned, pairs, (), ()
     heads: tuple[list[str], list[str]] = ([], [])
     loose: HostFilters = []
     for pair in pairs:
@@ -55,8 +62,6 @@ def host_view(pairs: HostFilters, patterned: int) -> HostView:
             heads[where].append(pair[0])
         else:
             loose.append(pair)
-    if len(heads[0]) + len(heads[1]) < TAIL_GROUP_AT:
-        return pairs, patterned, pairs, (), ()
     return pairs, patterned, loose, tuple(heads[0]), tuple(heads[1])
 
 
@@ -66,9 +71,9 @@ def host_entry(pairs: HostFilters, patterned: int, by_page: bool) -> HostEntry:
     return view, PageSort(pairs, view) if by_page else None
 
 
-def has_page_options(f: Compiled) -> bool:
-    """Whether a filter's party or `$domain=` options make it depend on the page."""
-    return bool(f[2]) or f[3] is not None or f[4] is not None
+#: A compiled filter's party and `$domain=` options, and their value when it has none.
+_PAGE, _NO_PAGE_OPTIONS = itemgetter(2, 3, 4), (0, None, None)
+_PATTERN, _WHERE, _FILTER = itemgetter(6), itemgetter(1), itemgetter(2)
 
 
 class PageSort:
@@ -92,14 +97,17 @@ class PageSort:
         self._keys: dict[str, list[tuple[int, bool]]] = {}  # key -> (position, admits)
         self._checked: list[tuple[int, Compiled]] = []  # (position, its `$domain=` alone)
         needs_key: list[int] = []
-        for i, (_, _, f) in enumerate(pairs):
-            party, include, exclude = f[2], f[3], f[4]
+        options = list(map(_PAGE, map(_FILTER, pairs)))
+        # Only the filters with page options, picked in C (most of a host's have none).
+        for i in compress(range(len(pairs)), map(_NO_PAGE_OPTIONS.__ne__, options)):
+            party, include, exclude = options[i]
             if party:
                 self._party.append((i, party == 2))
             if include is None and exclude is None:
                 continue
             if len(include or ()) + len(exclude or ()) > INDEXED_DOMAINS_MAX:
-                self._checked.append((i, (f[0], ANY_TYPE, 0, include, exclude, None, None)))
+                rule_id = pairs[i][2][0]
+                self._checked.append((i, (rule_id, ANY_TYPE, 0, include, exclude, None, None)))
                 continue
             if include is not None:
                 needs_key.append(i)
