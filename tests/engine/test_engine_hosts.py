@@ -14,6 +14,7 @@ from trackguard.engine.filters import match
 from trackguard.engine.hosts import (
     ANY_TYPE,
     INDEXED_DOMAINS_MAX,
+    TAIL_GROUP_AT,
     VIEWS_KEPT,
     HostFilters,
     PageSort,
@@ -93,3 +94,13 @@ def test_pages_turning_down_the_same_filters_share_one_view_and_views_are_bounde
         view = sort.view_for(Context("https://tracker.example/x", f"p{b}.test", 1, True))
         assert [p[2][0] for p in view[0]] == [i for i in range(n) if b >> i & 1]
     assert len(sort._views) <= VIEWS_KEPT
+
+
+def test_one_character_heads_are_walked_not_grouped() -> None:
+    """`||cdn.example/*.js` has the head `/`, at the host's end of nearly every URL: in
+    the grouped heads it would send every request through all the host's tails."""
+    pairs = _pairs([(0, None, None)] * (3 * TAIL_GROUP_AT))  # every third one is a tail
+    slash: Compiled = (99, 1, 0, None, None, None, ("tail", ("/",), 0, 0))
+    view = host_view([*pairs, ("/", 0, slash)], 1)
+    assert "/" not in view[3] + view[4] and ("/", 0, slash) in view[2]
+    assert len(view[3] + view[4]) == TAIL_GROUP_AT

@@ -58,10 +58,15 @@ def host_view(pairs: HostFilters, patterned: int) -> HostView:
     loose: HostFilters = []
     for pair in pairs:
         where = pair[1]
-        if 0 <= where <= 1:
+        if 0 <= where <= 1 and len(pair[0]) > 1:
             heads[where].append(pair[0])
         else:
+            # A head of one character (`||cloudfront.net/*.min.css`: `/`) is at the
+            # host's end of nearly every URL: grouped, it would send every request to
+            # the host through all of the host's tails.
             loose.append(pair)
+    if len(heads[0]) + len(heads[1]) < TAIL_GROUP_AT:
+        return pairs, patterned, pairs, (), ()
     return pairs, patterned, loose, tuple(heads[0]), tuple(heads[1])
 
 
