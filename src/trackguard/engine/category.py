@@ -88,18 +88,21 @@ class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
     With `ANY_LITERAL_AT` filters or more, their literals too: one C-level `any` turns
     a short URL down when none is in it (a Python step per filter otherwise)."""
 
-    __slots__ = ("literals",)
+    __slots__ = ("literals", "needs")
 
     literals: tuple[str, ...] | None
+    needs: tuple[frozenset[bytes], ...]  # each filter's other tokens (none: empty)
 
 
 ANY_LITERAL_AT = 3
+_NO_TOKENS: frozenset[bytes] = frozenset()
 
 
 def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
     word = token.decode()
     needs = _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
     needs.literals = tuple(n[0] for n in needs) if len(needs) >= ANY_LITERAL_AT else None
+    needs.needs = tuple(n[1] or _NO_TOKENS for n in needs)
     return needs
 
 
@@ -441,13 +444,9 @@ class Category:
             ctx.left -= len(bucket) * scan
             if ctx.left < 0:
                 raise OverBudget
-            for literal, need, f in bucket:
-                if (
-                    f[1] & type_bit
-                    and (need is None or need <= present)
-                    and literal in lower
-                    and match(f, ctx)
-                ):
+            # Only the filters whose other tokens the URL holds, picked in C.
+            for literal, _, f in compress(bucket, map(present.issuperset, bucket.needs)):
+                if f[1] & type_bit and literal in lower and match(f, ctx):
                     return int(f[0])
         return None
 
