@@ -8,7 +8,6 @@ and the page alone. Pure: no index, no caches of its own beyond one sort's views
 
 from __future__ import annotations
 
-from itertools import compress
 from operator import itemgetter
 
 from trackguard.engine.compiler import Compiled
@@ -49,11 +48,7 @@ def host_prepared(filters: list[Compiled]) -> HostPart:
 def host_view(pairs: HostFilters, patterned: int) -> HostView:
     """A host's filters as `first` walks them. With many `||host/path` tails (22 under
     google.com), one C-level `startswith` over a tuple of their heads tells whether any
-    can match at the host's end; when none can, only the others are walked. (Counted
-    in C first: most hosts have fewer tails, and a new host is made often.)"""
-    wheres = list(map(_WHERE, pairs))
-    if wheres.count(0) + wheres.count(1) < TAIL_GROUP_AT:
-        return pairs, patterned, pairs, (), ()
+    can match at the host's end; when none can, only the others are walked."""
     heads: tuple[list[str], list[str]] = ([], [])
     loose: HostFilters = []
     for pair in pairs:
@@ -78,7 +73,7 @@ def host_entry(pairs: HostFilters, patterned: int, by_page: bool) -> HostEntry:
 
 #: A compiled filter's party and `$domain=` options, and their value when it has none.
 _PAGE, _NO_PAGE_OPTIONS = itemgetter(2, 3, 4), (0, None, None)
-_PATTERN, _WHERE, _FILTER = itemgetter(6), itemgetter(1), itemgetter(2)
+_PATTERN = itemgetter(6)
 
 
 class PageSort:
@@ -102,17 +97,14 @@ class PageSort:
         self._keys: dict[str, list[tuple[int, bool]]] = {}  # key -> (position, admits)
         self._checked: list[tuple[int, Compiled]] = []  # (position, its `$domain=` alone)
         needs_key: list[int] = []
-        options = list(map(_PAGE, map(_FILTER, pairs)))
-        # Only the filters with page options, picked in C (most of a host's have none).
-        for i in compress(range(len(pairs)), map(_NO_PAGE_OPTIONS.__ne__, options)):
-            party, include, exclude = options[i]
+        for i, (_, _, f) in enumerate(pairs):
+            party, include, exclude = f[2], f[3], f[4]
             if party:
                 self._party.append((i, party == 2))
             if include is None and exclude is None:
                 continue
             if len(include or ()) + len(exclude or ()) > INDEXED_DOMAINS_MAX:
-                rule_id = pairs[i][2][0]
-                self._checked.append((i, (rule_id, ANY_TYPE, 0, include, exclude, None, None)))
+                self._checked.append((i, (f[0], ANY_TYPE, 0, include, exclude, None, None)))
                 continue
             if include is not None:
                 needs_key.append(i)

@@ -168,8 +168,21 @@ class Context(Budget):
         return have
 
     def is_third(self) -> bool:
+        """Whether the request goes to another site than its page's, memoised per
+        (host, page host): one dict lookup for the pairs a page makes again and again,
+        `same_site` (no PSL when the hosts end differently) for a new one."""
         third = self.third
         if third is None:
-            host, page_host = self.host, self.page_host
-            third = self.third = not same_site(host, page_host)
+            key = (self.host, self.page_host)
+            third = _THIRD.get(key)
+            if third is None:
+                third = not same_site(*key)
+                if len(_THIRD) >= THIRD_KEPT:
+                    _THIRD.clear()
+                _THIRD[key] = third
+            self.third = third
         return third
+
+
+THIRD_KEPT = 65536  # (host, page host) pairs whose party is remembered
+_THIRD: dict[tuple[str, str], bool] = {}
