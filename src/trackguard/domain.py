@@ -30,6 +30,11 @@ MAX_HOST_LENGTH = 253  # RFC 1035 limit on a host name's text form
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
 
 
+def load_public_suffixes() -> None:
+    """Parse the PSL now rather than on its first use (see `Engine.warm`)."""
+    _psl()
+
+
 @lru_cache(maxsize=65536)
 def to_ascii_host(host: str) -> str:
     """Lower-case A-label form of a host, so IDN hosts compare by their DNS name.

@@ -468,3 +468,19 @@ def test_save_bytes_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(OSError, match="disk full"):
         store_module.save_bytes(tmp_path / "engine.bin", b"data")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_does_the_first_decisions_work_up_front(built: Engine, tmp_path: Path) -> None:
+    """`warm` (what the proxy calls before serving) leaves the PSL parsed and the rule
+    texts' offsets made; decisions and explanations are unchanged."""
+    from trackguard import domain
+
+    path = tmp_path / "engine.bin"
+    built.save(path)
+    engine = Engine.load(path)
+    assert engine._matcher.rules._starts is None  # nothing decided yet
+    assert engine.warm() is engine
+    assert engine._matcher.rules._starts is not None
+    assert domain._psl.cache_info().currsize == 1
+    for url, page, type_name, *_ in REQUESTS:
+        assert engine.check(url, page, type_name) == built.check(url, page, type_name)

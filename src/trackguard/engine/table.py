@@ -64,15 +64,24 @@ class RuleTable:
             self._packed = pack_rules([self._rules[i] for i in range(self._count)])
         return self._packed
 
+    def offsets(self) -> array[int] | None:
+        """Where each packed rule's text starts (None: nothing packed), made once.
+
+        Offsets, not 100k strings: the split is made once and dropped (~6 MB less held
+        for EasyList + EasyPrivacy after the first decision), ~20 ms the first time."""
+        starts = self._starts
+        if starts is None and self._packed is not None:
+            lengths = accumulate(map(len, self._packed[2].split("\n")), initial=0)
+            starts = self._starts = array("q", map(add, lengths, naturals()))  # + the "\n"s
+        return starts
+
     def _unpack(self, rule_id: int) -> Rule:
         assert self._packed is not None and self._meta is not None
         texts = self._packed[2]
         starts = self._starts
         if starts is None:
-            # Offsets, not 100k strings: the split is made once and dropped (~6 MB less
-            # held for EasyList + EasyPrivacy after the first decision).
-            lengths = accumulate(map(len, texts.split("\n")), initial=0)
-            starts = self._starts = array("q", map(add, lengths, naturals()))  # + the "\n"s
+            starts = self.offsets()
+            assert starts is not None
         meta = self._meta
         at = rule_id * 4
         text = texts[starts[rule_id] : starts[rule_id + 1] - 1]
