@@ -81,8 +81,12 @@ def site_of(host: str) -> str:
     """
     if not host or "." not in host or is_ip_literal(host):
         return host
-    site = _psl().privatesuffix(host)
-    return site if site else host
+    # The public suffix and one more label: one PSL walk serves both this and a page's
+    # `public_suffix` (`$domain=` keys), which a new page asks for at once.
+    suffix = public_suffix(host)
+    if suffix is None or len(suffix) >= len(host):
+        return host  # a public suffix itself (or not a name the PSL reads)
+    return host[host.rfind(".", 0, len(host) - len(suffix) - 1) + 1 :]
 
 
 def same_site(host: str, other: str) -> bool:
