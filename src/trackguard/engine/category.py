@@ -486,6 +486,16 @@ class Category:
             ctx.over = exc  # what matched so far stands; the caller reports the rule
         return out
 
+    def misses_host(self, host: str) -> bool:
+        """True when no filter of this category can match a request to `host`: it has
+        nothing but parent-domain buckets (the `$document` exceptions of EasyList +
+        EasyPrivacy) and none is under this host. One lookup per parent domain, where
+        `first` would need a `Context` (a page's first request paid ~7 µs for it)."""
+        if self.token or self.page or self.fallback or self.exact or self.labels:
+            return False
+        suffix = self.suffix
+        return not any(s in suffix for s in suffixes(host))
+
     def first_host_only(self, ctx: Context) -> int | None:
         """Like `first`, but only rules that need nothing but the host (§A.7 item 6)."""
         buckets: list[Any] = [self._suffix(s) for s in suffixes(ctx.host)]
