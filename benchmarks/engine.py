@@ -4,6 +4,7 @@
     python benchmarks/engine.py --profile          # cProfile of trackguard's matching loop
     python benchmarks/engine.py --hostile          # worst case on hostile lists and URLs
     python benchmarks/engine.py --build-only 7 --engines trackguard,adblock  # build alone
+    python benchmarks/engine.py --rounds 5 --engines trackguard,adblock  # noisy machine
 
 All engines load EasyList + EasyPrivacy from the shared corpus and decide the subresource
 requests (type != document) of the real request log. Each engine is measured in a fresh
@@ -24,6 +25,10 @@ subprocess, so imports, caches and allocator state of one never count for anothe
   (for requests/s, below 1× means slower).
   adblockparser takes ~0.1-0.4 s per request, so it only decides a fixed random sample
   (`--sample`, seed 1); the other two decide every request.
+* rounds (`--rounds N`): every measurement N times, engines alternating in fresh
+  workers; each engine's row is its median per column, the ratio row the median of the
+  rounds' own ratios, and a last row their range. On a shared machine one pass moves by
+  10-40% with the neighbours' load, so one run's ratio can say either side of 1.0×.
 * hostile (`--hostile`): adversarial filters and URLs (issue 10's cases and more), built
   into trackguard and adblock in one process; the worst over each case's URLs of the
   median of five checks, in µs, and how many of trackguard's checks its work budget
@@ -280,14 +285,26 @@ COLUMNS = (
 )
 
 
-def render_table(results: list[dict[str, Any]]) -> str:
+def render_table(
+    results: list[dict[str, Any]], ratios: dict[str, list[float]] | None = None
+) -> str:
+    """One row per engine and a trackguard / adblock row. With `ratios` (each round's
+    ratio per column, from `run_rounds`), that row is their median and a last row
+    gives their range."""
     header = ["engine", *(title for _, title, _ in COLUMNS)]
     rows = [
         [r["engine"], *("–" if r[key] is None else fmt.format(r[key]) for key, _, fmt in COLUMNS)]
         for r in results
     ]
     by_name = {r["engine"]: r for r in results}
-    if "trackguard" in by_name and "adblock" in by_name:
+    if ratios is not None:
+        median_row, range_row = ["trackguard / adblock (median)"], ["ratio range (rounds)"]
+        for key, _, _ in COLUMNS[:-2]:
+            found = ratios.get(key)
+            median_row.append(f"{statistics.median(found):.2f}×" if found else "–")
+            range_row.append(f"{min(found):.2f}-{max(found):.2f}" if found else "–")
+        rows += [[*median_row, "", ""], [*range_row, "", ""]]
+    elif "trackguard" in by_name and "adblock" in by_name:
         ours, theirs = by_name["trackguard"], by_name["adblock"]
         ratio_row = ["trackguard / adblock"]
         for key, _, _ in COLUMNS[:-2]:
@@ -303,6 +320,36 @@ def render_table(results: list[dict[str, Any]]) -> str:
 
     separator = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
     return "\n".join([line(header), separator, *(line(row) for row in rows)])
+
+
+def run_rounds(
+    names: list[str], corpus: Path, sample_size: int, rounds: int
+) -> tuple[list[dict[str, Any]], dict[str, list[float]] | None]:
+    """Every measurement `rounds` times, engines alternating in fresh workers (a noisy
+    machine then slows both alike): each engine's median per column, and each round's
+    trackguard / adblock ratio per column (None without both engines). adblockparser,
+    ~0.1-0.4 s per request, is measured in the first round only."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_no in range(rounds):
+        for name in names:
+            if name == "adblockparser" and round_no:
+                continue
+            print(f"round {round_no + 1}/{rounds}: {name}...", file=sys.stderr, flush=True)
+            runs[name].append(run_worker(name, corpus, sample_size))
+    results = []
+    for found in runs.values():
+        merged = dict(found[0])
+        for key, _, _ in COLUMNS[:-2]:
+            values = [r[key] for r in found if r[key] is not None]
+            merged[key] = statistics.median(values) if values else None
+        results.append(merged)
+    if "trackguard" not in runs or "adblock" not in runs:
+        return results, None
+    ratios: dict[str, list[float]] = {}
+    for key, _, _ in COLUMNS[:-2]:
+        pairs = zip(runs["trackguard"], runs["adblock"], strict=True)
+        ratios[key] = [a[key] / b[key] for a, b in pairs if a[key] is not None and b[key]]
+    return results, ratios
 
 
 def run_builds(names: list[str], corpus: Path, rounds: int) -> str:
@@ -505,6 +552,12 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="only the build column: ROUNDS fresh processes per engine, alternating",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure ROUNDS times, engines alternating; medians and ratio ranges",
+    )
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -528,15 +581,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Build of EasyList + EasyPrivacy, {args.build_only} rounds, engines alternating\n")
         print(run_builds(names, args.corpus, args.build_only))
         return 0
-    results = []
-    for name in names:
-        print(f"measuring {name}...", file=sys.stderr, flush=True)
-        results.append(run_worker(name, args.corpus, args.sample))
+    ratios = None
+    if args.rounds > 1:
+        results, ratios = run_rounds(names, args.corpus, args.sample, args.rounds)
+    else:
+        results = []
+        for name in names:
+            print(f"measuring {name}...", file=sys.stderr, flush=True)
+            results.append(run_worker(name, args.corpus, args.sample))
+    rounds = f"; median of {args.rounds} rounds, engines alternating" if ratios else ""
     print(
         f"EasyList + EasyPrivacy, {REQUEST_LOG} subresource requests "
-        f"(adblockparser: random sample of {args.sample}, seed {SAMPLE_SEED})\n"
+        f"(adblockparser: random sample of {args.sample}, seed {SAMPLE_SEED}{rounds})\n"
     )
-    print(render_table(results))
+    print(render_table(results, ratios))
     if args.json:
         print(json.dumps(results, indent=1))
     return 0

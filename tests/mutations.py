@@ -303,6 +303,28 @@ MUTATIONS: list[Mutation] = [
         '        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))\n',
         '        gate.Add(f"(?:^|{outside})(?:{keys})".encode("ascii"))\n',
     ),
+    Mutation(
+        "page-sort-include-beats-exclude",
+        "a `$domain=a.example|~a.example` exception is read include-first by the per-page "
+        "sort: the page it names is let through where the filter itself turns it down",
+        (
+            "tests/engine/test_engine_hosts.py::test_a_page_keeps_exactly_the_filters_its_options_admit",
+        ),
+        "src/trackguard/engine/hosts.py",
+        "            for key in include or ():\n"
+        "                self._keys.setdefault(key, []).append((i, True))\n",
+        "            for key in include or ():\n"
+        "                self._keys.setdefault(key, []).insert(0, (i, True))\n",
+    ),
+    Mutation(
+        "same-site-three-labels",
+        "the PSL-free shortcut compares three labels: `www.a.com` on `a.com` is taken for "
+        "a third-party request, and `$~third-party` rules stop applying there",
+        ("tests/test_domain.py::test_same_site_on_the_real_request_log",),
+        "src/trackguard/domain.py",
+        '        host[host.rfind(".", 0, host.rfind(".")) + 1 :]\n',
+        '        host[host.rfind(".", 0, host.rfind(".", 0, host.rfind("."))) + 1 :]\n',
+    ),
 ]
 
 

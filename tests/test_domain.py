@@ -7,10 +7,13 @@ private section). The PSL project's own test cases come from the shared corpus.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trackguard.domain import (
     UrlParts,
@@ -20,6 +23,7 @@ from trackguard.domain import (
     is_subdomain_or_same,
     public_suffix,
     registrable_domain,
+    same_site,
     site_of,
     split_url,
     to_ascii_host,
@@ -214,6 +218,34 @@ SITES = [
 @pytest.mark.parametrize(("host", "site"), SITES)
 def test_site_of_special_hosts(host: str, site: str) -> None:
     assert site_of(host) == site
+
+
+LABELS = ["a", "www", "com", "co", "uk", "github", "io", "1", "2", "7", "ck", "www.ck", "localhost"]
+HOSTS = st.one_of(
+    st.lists(st.sampled_from(LABELS), min_size=1, max_size=4).map(".".join),
+    st.sampled_from([h for h, _ in SITES]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(HOSTS, HOSTS)
+def test_same_site_is_site_of_equality(host: str, other: str) -> None:
+    """Its shortcut (different last two labels: different sites) never disagrees with
+    the PSL: public suffixes, wildcard and exception rules (`*.ck`, `!www.ck`), private
+    suffixes, IP literals, single labels."""
+    assert same_site(host, other) is (site_of(host) == site_of(other))
+
+
+def test_same_site_on_the_real_request_log(corpus_dir: Path) -> None:
+    pairs = set()
+    with gzip.open(corpus_dir / "requests" / "real-requests.jsonl.gz", "rt") as log:
+        for line in log:
+            row = json.loads(line)
+            if row.get("source_url"):
+                pairs.add((split_url(row["url"]).host, split_url(row["source_url"]).host))
+    assert len(pairs) > 5000
+    wrong = [p for p in pairs if same_site(*p) is not (site_of(p[0]) == site_of(p[1]))]
+    assert wrong == []
 
 
 # --- small helpers --------------------------------------------------------------------------

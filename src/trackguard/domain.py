@@ -30,6 +30,11 @@ MAX_HOST_LENGTH = 253  # RFC 1035 limit on a host name's text form
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
 
 
+def load_public_suffixes() -> None:
+    """Parse the PSL now rather than on its first use (see `Engine.warm`)."""
+    _psl()
+
+
 @lru_cache(maxsize=65536)
 def to_ascii_host(host: str) -> str:
     """Lower-case A-label form of a host, so IDN hosts compare by their DNS name.
@@ -76,8 +81,28 @@ def site_of(host: str) -> str:
     """
     if not host or "." not in host or is_ip_literal(host):
         return host
-    site = _psl().privatesuffix(host)
-    return site if site else host
+    # The public suffix and one more label: one PSL walk serves both this and a page's
+    # `public_suffix` (`$domain=` keys), which a new page asks for at once.
+    suffix = public_suffix(host)
+    if suffix is None or len(suffix) >= len(host):
+        return host  # a public suffix itself (or not a name the PSL reads)
+    return host[host.rfind(".", 0, len(host) - len(suffix) - 1) + 1 :]
+
+
+def same_site(host: str, other: str) -> bool:
+    """`site_of(host) == site_of(other)`, without the PSL when the hosts end in
+    different last two labels: a host's site is the host itself or a suffix of it of
+    two labels or more, so two hosts can only share a site they both end in. Most
+    third-party pairs (`tracker.com` on `news.co.uk`) are told apart by that alone.
+    """
+    if host == other:
+        return True
+    if (
+        host[host.rfind(".", 0, host.rfind(".")) + 1 :]
+        != other[other.rfind(".", 0, other.rfind(".")) + 1 :]
+    ):
+        return False
+    return site_of(host) == site_of(other)
 
 
 def registrable_domain(host: str) -> str | None:

@@ -15,9 +15,7 @@ from hypothesis import strategies as st
 from trackguard.engine.category import (
     GATE_MAX_KEYS,
     PAGE_CACHE_SIZE,
-    PAGE_SORT_MAX,
     SCREEN_AT,
-    TAIL_GROUP_AT,
     Category,
     other_tokens,
     token_gate,
@@ -30,8 +28,10 @@ from trackguard.engine.compiler import (
     build_index,
     safe_tokens,
 )
+from trackguard.engine.hosts import PAGE_SORT_MAX, TAIL_GROUP_AT
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, url_tokens
 from trackguard.lists import parse_list
+from trackguard.model import RequestType
 
 LINES = [
     "||plain.example^",
@@ -256,3 +256,20 @@ def test_many_host_tails_are_skipped_together_and_still_match() -> None:
     assert first("https://busy.example/q/", 2) == n + 1  # no pattern: still walked
     assert first("https://busy.example/q/") is None
     assert first("https://a.busy.example/p0/") == 0
+
+
+DOCUMENT = int(RequestType.DOCUMENT)
+
+
+def test_a_host_only_category_misses_hosts_it_has_nothing_for() -> None:
+    """The `$document` exceptions are host buckets only: a page under none of them is
+    answered without a `Context`, and the answer is `first`'s."""
+    parsed = parse_list("@@||ok.example^$document\n@@||b.test^$document\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    docallow = Category(indexes["docallow"])
+    for page in ("https://news.example/a", "https://www.ok.example/", "https://b.test/x", ""):
+        host = Context(page, "", DOCUMENT, False).host if page else ""
+        expected = docallow.first(Context(page, host, DOCUMENT, True)) is None if page else True
+        assert docallow.misses_host(host) is expected
+    mixed = Category(build_index([parse_list("@@/path/$document\n", "l", "abp")])[1]["docallow"])
+    assert not mixed.misses_host("news.example")  # a token bucket: it must be asked

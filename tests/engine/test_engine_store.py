@@ -21,6 +21,7 @@ import trackguard.lists
 import trackguard.lists.abp
 from trackguard.engine import CacheError, Engine
 from trackguard.engine import store as store_module
+from trackguard.engine import table as table_module
 from trackguard.engine.compiler import ENGINE_VERSION
 from trackguard.engine.store import FORMAT_VERSION, MAGIC, decode, encode
 from trackguard.model import Decision, ListRejected, ListSource
@@ -136,13 +137,18 @@ def test_loaded_engine_reparses_only_deciding_rules(
     path = tmp_path / "engine.bin"
     built.save(path)
     calls: list[tuple[str, int]] = []
-    real = trackguard.lists.parse_line
+    real, real_abp = table_module._parse_line, table_module._parse_abp_line
 
     def parse_line(text: str, list_id: str, line: int, format: object) -> object:
         calls.append((list_id, line))
         return real(text, list_id, line, format)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(trackguard.lists, "parse_line", parse_line)
+    def parse_abp_line(text: str, list_id: str, line: int) -> object:
+        calls.append((list_id, line))
+        return real_abp(text, list_id, line)
+
+    monkeypatch.setattr(table_module, "_parse_line", parse_line)
+    monkeypatch.setattr(table_module, "_parse_abp_line", parse_abp_line)
     engine = Engine.load(path)
     assert calls == []  # loading parses nothing
     assert not engine.check("https://fine.test/", PAGE).blocked
@@ -151,6 +157,9 @@ def test_loaded_engine_reparses_only_deciding_rules(
     assert calls == [("h.hosts", 3)]
     engine.check("https://b.test/y", PAGE)
     assert calls == [("h.hosts", 3)]  # re-parsed once, then kept
+    decision = engine.check("https://dup.test/", PAGE)  # an ABP line: its own parser
+    assert calls == [("h.hosts", 3), ("a.txt", 12)]
+    assert decision.matched == built.check("https://dup.test/", PAGE).matched
 
 
 def test_loaded_engine_keeps_diagnostics_lists_and_key(built: Engine, loaded: Engine) -> None:
@@ -459,3 +468,19 @@ def test_save_bytes_cleans_up_on_failure(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(OSError, match="disk full"):
         store_module.save_bytes(tmp_path / "engine.bin", b"data")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_warm_does_the_first_decisions_work_up_front(built: Engine, tmp_path: Path) -> None:
+    """`warm` (what the proxy calls before serving) leaves the PSL parsed and the rule
+    texts' offsets made; decisions and explanations are unchanged."""
+    from trackguard import domain
+
+    path = tmp_path / "engine.bin"
+    built.save(path)
+    engine = Engine.load(path)
+    assert engine._matcher.rules._starts is None  # nothing decided yet
+    assert engine.warm() is engine
+    assert engine._matcher.rules._starts is not None
+    assert domain._psl.cache_info().currsize == 1
+    for url, page, type_name, *_ in REQUESTS:
+        assert engine.check(url, page, type_name) == built.check(url, page, type_name)

@@ -7,6 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trackguard.engine import request
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, page_host, url_tokens
 
 _REFERENCE = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - the token definition itself
@@ -53,6 +54,14 @@ def test_context_splits_once_and_knows_the_party() -> None:
     same = Context("https://static.news.example/x", "news.example", 1, True)
     assert same.is_third() is False
     assert Context("https://a.example/", "", 1, False).third is True  # no page: third-party
+
+
+def test_the_party_memo_is_bounded_and_answers_alike_after_it_is_cleared() -> None:
+    for i in range(request.THIRD_KEPT + 10):
+        Context(f"https://h{i}.tracker.example/", "news.example", 1, True).is_third()
+    assert 0 < len(request._THIRD) <= request.THIRD_KEPT
+    assert Context("https://h1.tracker.example/", "news.example", 1, True).is_third() is True
+    assert Context("https://www.news.example/", "news.example", 1, True).is_third() is False
 
 
 def test_page_host_of_a_page_url() -> None:

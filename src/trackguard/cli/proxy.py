@@ -27,7 +27,9 @@ def _engine_factory(extra_files: tuple[Path, ...], home: Path) -> Callable[[Sett
     def build(settings: Settings) -> Any:
         from trackguard.subscriptions import engine_for
 
-        return engine_for(home, extra_files, settings=settings)
+        # Warmed here, in the builder's thread, so the first requests served do not
+        # wait for the PSL or the rule texts' offsets.
+        return engine_for(home, extra_files, settings=settings).warm()
 
     return build
 

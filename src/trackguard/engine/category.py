@@ -30,12 +30,14 @@ from trackguard.engine.compiler import (
     bucket_filters,
     plain_filter,
 )
-from trackguard.engine.filters import (
-    first_screened,
-    host_prefilter,
-    match,
-    prefilter_literal,
-    screen,
+from trackguard.engine.filters import first_screened, match, prefilter_literal, screen
+from trackguard.engine.hosts import (
+    PAGE_SORT_MAX,
+    HostEntry,
+    HostPart,
+    HostView,
+    host_entry,
+    host_prepared,
 )
 from trackguard.engine.literals import TOKEN_CHARS, bounded_tokens
 from trackguard.engine.pieces import STEP, OverBudget
@@ -52,14 +54,9 @@ SCREEN_AT = 8  # token buckets at least this large are screened by an RE2 set
 EAGER_SCREENS = 256  # crowded buckets screened when the category is made, not when met
 SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check directly
 HOST_CACHE_SIZE = 8192
-#: A host's filters are sorted out once per (host, page) when there are at most this
-#: many: beyond it a page's list would be too large to keep thousands of.
-PAGE_SORT_MAX = 64
 GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
 GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
 PAGE_CACHE_SIZE = 32768  # (host, page) pairs: a browsing day's worth
-#: A compiled filter's `types` that admits every request type (`page_options`).
-ANY_TYPE = -1
 _DEFAULT = int(DEFAULT_TYPES)
 
 Pair = tuple[str, Compiled]  # (prefilter literal, filter)
@@ -73,13 +70,6 @@ class _Pairs(list[Pair]):
 
 def _paired(filters: list[Compiled] | tuple[Compiled, ...]) -> _Pairs:
     return _Pairs((prefilter_literal(f), f) for f in filters)
-
-
-HostFilters = list[tuple[str, int, Compiled]]  # (text, where, filter): `host_prefilter`
-#: What a request walks of its host's filters: (all of them, how many have a pattern,
-#: those not anchored at the host's end, the anchored ones' heads at host end + 0 and + 1).
-HostView = tuple[HostFilters, int, HostFilters, tuple[str, ...], tuple[str, ...]]
-TAIL_GROUP_AT = 6  # a host with this many `||host/path` tails tests their heads at once
 
 
 class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
@@ -149,39 +139,16 @@ def token_gate(token: dict[bytes, Any]) -> Any:
     return gate._set  # the wrapper re-checks its arguments on every call
 
 
-def _host_prepared(filters: list[Compiled]) -> tuple[HostFilters, int, bool]:
-    """Filters met through a host: (text, where, filter) for each (`host_prefilter`),
-    how many have a pattern, and whether any has options that depend on the page."""
-    return (
-        [(*host_prefilter(f), f) for f in filters],
-        sum(1 for f in filters if f[6] is not None),
-        len(filters) <= PAGE_SORT_MAX and any(page_options(f) for f in filters),
-    )
+_NO_FILTERS: HostEntry = (([], 0, [], (), ()), None)  # a host no filter names
 
 
-def host_view(pairs: HostFilters, patterned: int) -> HostView:
-    """A host's filters as `first` walks them. With many `||host/path` tails (22 under
-    google.com), one C-level `startswith` over a tuple of their heads tells whether any
-    can match at the host's end; when none can, only the others are walked."""
-    heads: tuple[list[str], list[str]] = ([], [])
-    loose: HostFilters = []
-    for pair in pairs:
-        where = pair[1]
-        if 0 <= where <= 1:
-            heads[where].append(pair[0])
-        else:
-            loose.append(pair)
-    if len(heads[0]) + len(heads[1]) < TAIL_GROUP_AT:
-        return pairs, patterned, pairs, (), ()
-    return pairs, patterned, loose, tuple(heads[0]), tuple(heads[1])
-
-
-def page_options(f: Compiled) -> Compiled | None:
-    """The part of a filter that depends on the page (party, `$domain=`), as a filter
-    of its own for `match` (any type, no pattern), or None when it has no such part."""
-    if not f[2] and f[3] is None and f[4] is None:
-        return None
-    return (f[0], ANY_TYPE, f[2], f[3], f[4], None, None)
+def _merged(parts: list[HostPart]) -> HostEntry:
+    """One host entry of several parts' filters, in the parts' order."""
+    if len(parts) == 1:
+        return host_entry(*parts[0])
+    pairs = [pair for part in parts for pair in part[0]]
+    by_page = len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts)
+    return host_entry(pairs, sum(part[1] for part in parts), by_page)
 
 
 class Category:
@@ -190,6 +157,7 @@ class Category:
     __slots__ = (
         "_bucket_cache",
         "_by_type",
+        "_combo_cache",
         "_host_cache",
         "_page_cache",
         "direct",
@@ -214,8 +182,9 @@ class Category:
         # (crowded: `gif`, `analytics`...) or `_Needs`. Small ones are prepared on first
         # use: most buckets are never met.
         self.token: dict[bytes, Any] = dict(index["token"])
-        self._host_cache: dict[str, tuple[HostView, bool]] = {}
-        self._bucket_cache: dict[str, tuple[HostFilters, int, bool]] = {}
+        self._host_cache: dict[str, HostEntry] = {}
+        self._bucket_cache: dict[str, tuple[HostPart, HostEntry]] = {}
+        self._combo_cache: dict[tuple[str, ...], HostEntry] = {}
         self._page_cache: dict[tuple[str, str], HostView] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
@@ -251,10 +220,10 @@ class Category:
         bucket = self.suffix.get(key)
         return [] if bucket is None else bucket_filters(bucket)
 
-    def _host_filters(self, host: str) -> tuple[HostView, bool]:
-        """All filters indexed under the host's parent domains, exact host or label runs,
-        how many of them have a pattern to scan the URL for (for the work budget), and
-        whether they are worth sorting out per page (`_host_filters_for`).
+    def _host_filters(self, host: str) -> HostEntry:
+        """All filters indexed under the host's parent domains, exact host or label runs
+        (a `host_view`), and their `PageSort` when they are worth sorting out per page
+        (`_host_filters_for`).
 
         Memoised per host: a page's requests go to few hosts, again and again. A new
         host is made of its parent domains' prepared buckets (`_suffix_bucket`), shared
@@ -262,39 +231,44 @@ class Category:
         """
         found = self._host_cache.get(host)
         if found is None:
-            parts = []
             suffix = self.suffix
-            for s in suffixes(host):
-                bucket = suffix.get(s)
-                if bucket is not None:
-                    parts.append(self._suffix_bucket(s, bucket))
+            keys = list(filter(suffix.__contains__, suffixes(host)))  # its parent domains
             more: list[Compiled] = list(self.exact.get(host, ()))
             if self.labels and host:
                 for run in label_runs(host, self.longest_label_run):
                     more.extend(self.labels.get(run, ()))
             if more:
-                parts.append(_host_prepared(more))
-            if len(parts) == 1:
-                pairs, patterned, by_page = parts[0]
+                parts = [self._suffix_bucket(k, suffix[k])[0] for k in keys]
+                found = _merged([*parts, host_prepared(more)])
+            elif not keys:
+                found = _NO_FILTERS
+            elif len(keys) == 1:
+                found = self._suffix_bucket(keys[0], suffix[keys[0]])[1]
             else:
-                pairs = [pair for part in parts for pair in part[0]]
-                patterned = sum(part[1] for part in parts)
-                by_page = len(pairs) <= PAGE_SORT_MAX and any(part[2] for part in parts)
-            found = (host_view(pairs, patterned), by_page)
+                # Hosts under the same parent domains share one entry (`a.www.google.com`
+                # and `b.www.google.com`): a new host costs a lookup, not a new view.
+                combo = tuple(keys)
+                found = self._combo_cache.get(combo)
+                if found is None:
+                    found = _merged([self._suffix_bucket(k, suffix[k])[0] for k in keys])
+                    if len(self._combo_cache) >= HOST_CACHE_SIZE:
+                        self._combo_cache.clear()
+                    self._combo_cache[combo] = found
             if len(self._host_cache) >= HOST_CACHE_SIZE:
                 self._host_cache.clear()
             self._host_cache[host] = found
         return found
 
-    def _suffix_bucket(
-        self, key: str, bucket: list[Compiled] | int
-    ) -> tuple[HostFilters, int, bool]:
-        """One parent domain's bucket as `_host_filters` gives hosts (made once)."""
+    def _suffix_bucket(self, key: str, bucket: list[Compiled] | int) -> tuple[HostPart, HostEntry]:
+        """One parent domain's bucket as `_host_filters` gives hosts, and as a host's
+        whole entry when it is all the host has (made once, shared by its subdomains)."""
         if type(bucket) is int:
-            return [("", -1, plain_filter(bucket))], 0, False  # `||host^`: nothing to prepare
+            pairs = [("", -1, plain_filter(bucket))]  # `||host^`: nothing to prepare
+            return (pairs, 0, False), ((pairs, 0, pairs, (), ()), None)
         found = self._bucket_cache.get(key)
         if found is None:
-            found = _host_prepared(bucket_filters(bucket))
+            part = host_prepared(bucket_filters(bucket))
+            found = (part, host_entry(*part))
             if len(self._bucket_cache) >= HOST_CACHE_SIZE:
                 self._bucket_cache.clear()
             self._bucket_cache[key] = found
@@ -304,27 +278,22 @@ class Category:
         """The host's filters (a `host_view`), less those whose party or `$domain=`
         options turn this page down.
 
-        Those options depend on the host and the page alone, so they are checked once
-        per (host, page): a tracker's host often carries many exceptions for named
-        sites (`@@||tracker.example/x.js$domain=a.example|b.example`) that every request
-        to it would otherwise check again. Only hosts with such options and at most
-        `PAGE_SORT_MAX` filters are sorted out (others cost nothing to check).
+        Those options depend on the host and the page alone, so they are sorted out once
+        per (host, page) (`hosts.PageSort`): a tracker's host often carries many
+        exceptions for named sites (`@@||tracker.example/x.js$domain=a.example|b.example`)
+        that every request to it would otherwise check again. Only hosts with such
+        options and at most `PAGE_SORT_MAX` filters are sorted out (others cost nothing
+        to check).
         """
         host = self._host_cache.get(ctx.host)  # `_host_filters`, inlined: a call less
-        view, by_page = host if host is not None else self._host_filters(ctx.host)
-        if not by_page:
+        view, sort = host if host is not None else self._host_filters(ctx.host)
+        if sort is None:
             return view
         key = (ctx.host, ctx.page_host)
         found = self._page_cache.get(key)
         if found is None:
-            pairs = view[0]
-            ctx.charge(len(pairs) * STEP)
-            kept = []
-            for pair in pairs:
-                options = page_options(pair[2])
-                if options is None or match(options, ctx):
-                    kept.append(pair)
-            found = host_view(kept, sum(1 for k in kept if k[2][6] is not None))
+            ctx.charge(len(view[0]) * STEP)
+            found = sort.view_for(ctx)
             if len(self._page_cache) >= PAGE_CACHE_SIZE:
                 self._page_cache.clear()
             self._page_cache[key] = found
@@ -339,7 +308,9 @@ class Category:
         """
         type_bit = ctx.type
         lower = ctx.lower
-        pairs, patterned, loose, heads, heads_after = self._host_filters_for(ctx)
+        entry = self._host_cache.get(ctx.host)  # `_host_filters_for`, its common case inlined
+        view = entry[0] if entry is not None and entry[1] is None else self._host_filters_for(ctx)
+        pairs, patterned, loose, heads, heads_after = view
         if pairs:
             host_end = ctx.host_end
             if loose is not pairs and not (
@@ -390,7 +361,7 @@ class Category:
                 if found is not None:
                     return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
-                for t in tokens:
+                for t in tokens:  # (measured: faster than picking the hits in C)
                     bucket = token.get(t)
                     if bucket:
                         if type(bucket) is list:
@@ -399,13 +370,13 @@ class Category:
                             found = first_screened(bucket, ctx)
                             if found is not None:
                                 return found
-                        else:
-                            ctx.left -= len(bucket) * scan
-                            if ctx.left < 0:
-                                raise OverBudget
-                            for literal, _, f in bucket:
-                                if f[1] & type_bit and literal in lower and match(f, ctx):
-                                    return int(f[0])
+                            continue
+                        ctx.left -= len(bucket) * scan
+                        if ctx.left < 0:
+                            raise OverBudget
+                        for literal, _, f in bucket:
+                            if f[1] & type_bit and literal in lower and match(f, ctx):
+                                return int(f[0])
         page = self.page
         if page and not page.keys().isdisjoint(ctx.page_keys):
             for key in ctx.page_keys:
@@ -514,6 +485,16 @@ class Category:
         except OverBudget as exc:
             ctx.over = exc  # what matched so far stands; the caller reports the rule
         return out
+
+    def misses_host(self, host: str) -> bool:
+        """True when no filter of this category can match a request to `host`: it has
+        nothing but parent-domain buckets (the `$document` exceptions of EasyList +
+        EasyPrivacy) and none is under this host. One lookup per parent domain, where
+        `first` would need a `Context` (a page's first request paid ~7 µs for it)."""
+        if self.token or self.page or self.fallback or self.exact or self.labels:
+            return False
+        suffix = self.suffix
+        return not any(s in suffix for s in suffixes(host))
 
     def first_host_only(self, ctx: Context) -> int | None:
         """Like `first`, but only rules that need nothing but the host (§A.7 item 6)."""

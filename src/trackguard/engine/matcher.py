@@ -178,12 +178,13 @@ class Matcher:
         cached = self._doc_cache.get(page_url, -1)
         if cached != -1:
             return cached
-        ctx = Context(page_url, page_host(page_url), _DOCUMENT, True)
-        try:
-            found = self._docallow.first(ctx)
-        except OverBudget as exc:
-            self._over(exc)
-            found = None
+        host = page_host(page_url)
+        found = None
+        if not self._docallow.misses_host(host):
+            try:
+                found = self._docallow.first(Context(page_url, host, _DOCUMENT, True))
+            except OverBudget as exc:
+                self._over(exc)
         if len(self._doc_cache) > 4096:
             self._doc_cache.clear()
         self._doc_cache[page_url] = found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from trackguard.domain import host_suffixes, public_suffix, site_of, split_url, split_url_fast
+from trackguard.domain import host_suffixes, public_suffix, same_site, split_url_fast
 from trackguard.engine.literals import token_bytes
 from trackguard.engine.pieces import BUDGET, Budget, OverBudget, reduce
 
@@ -83,7 +83,7 @@ def page_keys(page_host: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=4096)
 def page_host(source_url: str) -> str:
-    return split_url(source_url).host
+    return split_url_fast(source_url)[1]
 
 
 class Context(Budget):
@@ -168,8 +168,21 @@ class Context(Budget):
         return have
 
     def is_third(self) -> bool:
+        """Whether the request goes to another site than its page's, memoised per
+        (host, page host): one dict lookup for the pairs a page makes again and again,
+        `same_site` (no PSL when the hosts end differently) for a new one."""
         third = self.third
         if third is None:
-            host, page_host = self.host, self.page_host
-            third = self.third = host != page_host and site_of(host) != site_of(page_host)
+            key = (self.host, self.page_host)
+            third = _THIRD.get(key)
+            if third is None:
+                third = not same_site(*key)
+                if len(_THIRD) >= THIRD_KEPT:
+                    _THIRD.clear()
+                _THIRD[key] = third
+            self.third = third
         return third
+
+
+THIRD_KEPT = 65536  # (host, page host) pairs whose party is remembered
+_THIRD: dict[tuple[str, str], bool] = {}

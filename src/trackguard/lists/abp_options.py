@@ -131,6 +131,9 @@ def _looks_like_option(line: str, start: int) -> bool:
     return bool(name) and not name.strip(_OPTION_NAME_CHARS)
 
 
+_NOT_IN_DOMAINS = frozenset("/*:?#@ ")  # a `$domain=` entry holding one is invalid
+
+
 def parse_domains(value: str, sep: str) -> tuple[list[str], list[str], list[str]]:
     """`a.com|~b.a.com|google.*` -> (include, exclude, invalid entries)."""
     include: list[str] = []
@@ -145,7 +148,7 @@ def parse_domains(value: str, sep: str) -> tuple[list[str], list[str], list[str]
             continue
         entity = name.endswith(".*")
         base = name[:-2] if entity else name
-        if not base or any(c in base for c in "/*:?#@ ") or ".." in base:
+        if not base or not _NOT_IN_DOMAINS.isdisjoint(base) or ".." in base:
             invalid.append(item)
             continue
         host = to_ascii_host(base)
