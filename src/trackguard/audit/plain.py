@@ -78,12 +78,12 @@ def _tally_plain(tally: Tally, rows: list[AuditRow], engine: Checker, memo: Memo
     answers those at once (no host). A test compares this path with the general one.
     """
     urls = list(map(_URL_OF, rows))
-    # The origin key of each URL (`facts.origin_facts`); facts are looked up per key.
+    # The origin key of each URL (`facts._origin_facts`); its facts are looked up per key.
     keys = [url[:cut] if (cut := url.find("/", 8)) >= 0 else url for url in urls]
     sources = list(map(_SOURCE_OF, rows))
     types = list(map(_TYPE_OF, rows))
     bits = map(_TYPE_BITS.__getitem__, types)
-    if _DOCUMENT in types:  # documents are not asked about (module doc)
+    if _DOCUMENT in types:  # documents are not asked about (`tally` module doc)
         subresource = list(map(is_not, types, repeat(_DOCUMENT)))
         asked = compress(zip(urls, sources, bits, strict=True), subresource)
         answers = iter(engine.check_batch(list(asked)))
