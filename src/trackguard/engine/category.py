@@ -277,13 +277,14 @@ class Category:
     def _suffix_bucket(self, key: str, bucket: list[Compiled] | int) -> tuple[HostPart, HostEntry]:
         """One parent domain's bucket as `_host_filters` gives hosts, and as a host's
         whole entry when it is all the host has (made once, shared by its subdomains)."""
-        if type(bucket) is int:
-            pairs = [("", -1, plain_filter(bucket))]  # `||host^`: nothing to prepare
-            return (pairs, 0, False), ((pairs, 0, pairs, (), ()), None)
         found = self._bucket_cache.get(key)
         if found is None:
-            part = host_prepared(bucket_filters(bucket))
-            found = (part, host_entry(*part))
+            if type(bucket) is int:
+                pairs = [("", -1, plain_filter(bucket))]  # `||host^`: nothing to prepare
+                found = (pairs, 0, False), ((pairs, 0, pairs, (), ()), None)
+            else:
+                part = host_prepared(bucket_filters(bucket))
+                found = (part, host_entry(*part))
             if len(self._bucket_cache) >= HOST_CACHE_SIZE:
                 self._bucket_cache.clear()
             self._bucket_cache[key] = found
