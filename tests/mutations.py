@@ -295,6 +295,18 @@ MUTATIONS: list[Mutation] = [
         "                    and (need is None or need >= present)\n",
     ),
     Mutation(
+        "long-url-bucket-skip-by-one-filter",
+        "a long URL skips a small bucket when it holds none of its FIRST filter's other "
+        "tokens (not all filters'): trackers named by the bucket's other filters pass",
+        (
+            "tests/engine/test_category.py::"
+            "test_a_long_url_skips_a_bucket_only_when_no_filter_can_have_its_tokens",
+        ),
+        "src/trackguard/engine/category.py",
+        "    needs.union = frozenset().union(*tokens) if len(tokens) == len(needs) else None\n",
+        "    needs.union = frozenset().union(*tokens[:1]) if len(tokens) == len(needs) else None\n",
+    ),
+    Mutation(
         "token-gate-takes-prefixes",
         "the exceptions' token gate takes a token's prefix for the token: it can only say yes "
         "more often, so the gate test must see it",

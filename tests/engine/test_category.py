@@ -17,6 +17,7 @@ from trackguard.engine.category import (
     PAGE_CACHE_SIZE,
     SCREEN_AT,
     Category,
+    all_filters,
     other_tokens,
     token_gate,
 )
@@ -273,3 +274,16 @@ def test_a_host_only_category_misses_hosts_it_has_nothing_for() -> None:
         assert docallow.misses_host(host) is expected
     mixed = Category(build_index([parse_list("@@/path/$document\n", "l", "abp")])[1]["docallow"])
     assert not mixed.misses_host("news.example")  # a token bucket: it must be asked
+
+
+def test_a_long_url_skips_a_bucket_only_when_no_filter_can_have_its_tokens() -> None:
+    """Two filters in one bucket (`kk`) needing different other tokens: a long URL
+    holding only the second one's must still reach it."""
+    parsed = parse_list("/kk/aa-\n/kk/bb-\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    filters = sorted(all_filters(indexes["block"]))
+    index = {**indexes["block"], "token": {b"kk": filters}, "suffix": {}, "fallback": []}
+    category = Category(index)
+    padding = "".join(f"/p{i}" for i in range(DEDUPE_TOKENS_AT))
+    for url, rule in (("/kk/bb-", 1), ("/kk/aa-", 0), ("/kk/cc-", None)):
+        assert category.first(Context("https://x.test" + padding + url, "p.test", 1, True)) == rule
