@@ -290,7 +290,7 @@ class Category:
             self._bucket_cache[key] = found
         return found
 
-    def _host_filters_for(self, ctx: Context) -> HostView:
+    def _host_filters_for(self, ctx: Context, entry: HostEntry | None) -> HostView:
         """The host's filters (a `host_view`), less those whose party or `$domain=`
         options turn this page down.
 
@@ -299,10 +299,9 @@ class Category:
         exceptions for named sites (`@@||tracker.example/x.js$domain=a.example|b.example`)
         that every request to it would otherwise check again. Only hosts with such
         options and at most `PAGE_SORT_MAX` filters are sorted out (others cost nothing
-        to check).
+        to check). `entry`: the host's memo entry, as `first` found it (None: not made).
         """
-        host = self._host_cache.get(ctx.host)  # `_host_filters`, inlined: a call less
-        view, sort = host if host is not None else self._host_filters(ctx.host)
+        view, sort = entry if entry is not None else self._host_filters(ctx.host)
         if sort is None:
             return view
         key = (ctx.host, ctx.page_host)
@@ -325,7 +324,10 @@ class Category:
         type_bit = ctx.type
         lower = ctx.lower
         entry = self._host_cache.get(ctx.host)  # `_host_filters_for`, its common case inlined
-        view = entry[0] if entry is not None and entry[1] is None else self._host_filters_for(ctx)
+        if entry is not None and entry[1] is None:
+            view = entry[0]
+        else:
+            view = self._host_filters_for(ctx, entry)
         pairs, patterned, loose, heads, heads_after = view
         if pairs:
             host_end = ctx.host_end
