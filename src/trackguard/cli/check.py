@@ -174,7 +174,7 @@ class Checker:
         self.config = config
 
     def check(self, url: str, source_url: str | None, type_name: str) -> Answer:
-        from trackguard.domain import host_suffixes, site_of, split_url
+        from trackguard.domain import host_suffixes, same_site, split_url
         from trackguard.policy.decide import decide_for_page
 
         rtype = RequestType.parse(type_name)
@@ -228,7 +228,7 @@ class Checker:
                     would = (other.matched, "would block it as a subresource")
                     reason = "a page load (type document) is never blocked by these rules"
                     decision = Decision(False, None, None, reason)
-            elif source_url and site_of(split_url(url).host) == site_of(split_url(source_url).host):
+            elif source_url and same_site(split_url(url).host, split_url(source_url).host):
                 other = self.engine.check(url, None, rtype)
                 if other.blocked and other.matched is not None:
                     would = (other.matched, "blocks it only as a third-party request")
