@@ -225,6 +225,21 @@ def test_learner_suggestions_in_a_throwaway_state(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["learned"]["available"] is False
 
 
+def test_learner_suggestions_count_sites_exactly(tmp_path: Path) -> None:
+    """A tracker on 1,500 sites: a kept learner's 16-bit tags would collide ~17 times (a
+    different undercount on every run, each run drawing a fresh key); the audit's
+    throwaway learner numbers sites exactly, so the figure is 1,500 and reproducible."""
+    hars = tmp_path / "hars"
+    hars.mkdir()
+    _tracked_pages(hars, 1500)
+    lists = tmp_path / "l.txt"
+    lists.write_text(LIST_TEXT)
+    done = audit(hars, "--list", lists, "--json", home=tmp_path / "h")
+    assert done.returncode == 0, done.stderr
+    (suggestion,) = json.loads(done.stdout)["learned"]["suggestions"]
+    assert (suggestion["domain"], suggestion["sites"]) == ("trackerx.test", 1500)
+
+
 def test_logs_have_nothing_to_learn_from(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     log.write_text(json.dumps({"url": "https://ads.test/", "source_url": "https://a.example/"}))

@@ -43,6 +43,13 @@ def test_shipped_tables_have_reasons_and_match_parents() -> None:
     assert keys.is_shared_cdn("cdn.jsdelivr.net") and not keys.is_shared_cdn("jsdelivr.example")
 
 
+def test_exact_tags_never_collide() -> None:
+    tag = keys.ExactTagger()
+    tags = [tag(f"site{i}.example") for i in range(100_000)]
+    assert len(set(tags)) == 100_000
+    assert tag("site7.example") == tags[7]  # the same site keeps its tag
+
+
 def test_site_tags_are_keyed_and_16_bit() -> None:
     a, b = keys.site_tagger(b"a" * 32), keys.site_tagger(b"b" * 32)
     assert 0 <= a("news.example") < 1 << 16

@@ -111,11 +111,15 @@ def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
     The learner's own service and HAR adapter, in `suggest` mode, on a throwaway state
     folder (never the user's: an audit must not teach the user's learner), with the
     audit's lists as "the lists". Request logs carry no headers, so only HARs count.
+    Sites are numbered exactly (`ExactTagger`), not tagged with 16 bits under a fresh
+    random key as a kept state is: a tracker on a few hundred sites would otherwise lose
+    a site or two to tag collisions, differently on every run of the same input.
     """
     import tempfile
 
     from trackguard.har import HarError
     from trackguard.learn.har_adapter import read_har_exchanges
+    from trackguard.learn.keys import ExactTagger
     from trackguard.learn.listing import UserChoices, listing
     from trackguard.learn.model import Mode
     from trackguard.learn.service import LearnerService, LearnSettings
@@ -140,6 +144,7 @@ def _learned(files: Sequence[Path], engine: Any) -> dict[str, Any]:
             settings,
             is_listed=lambda d: layer(d) is not None,
             list_allows=lambda d: layer(d) == "list-allow",
+            site_tag=ExactTagger(),
         )
         for path in hars:
             # a file that breaks partway keeps what was read before (as in the audit)

@@ -243,6 +243,21 @@ class SiteTagger:
         return _tag(self.key, site)
 
 
+class ExactTagger:
+    """Numbers each site in the order first seen: distinct counts are exact and the same
+    on every run. Only for throwaway learners whose state never outlives the process
+    (`trackguard audit`'s suggestions): a stored tag must be the keyed, truncated one
+    (§B10), since an exact tag in a kept database would name the site."""
+
+    __slots__ = ("_tags",)
+
+    def __init__(self) -> None:
+        self._tags: dict[str, int] = {}
+
+    def __call__(self, site: str) -> int:
+        return self._tags.setdefault(site, len(self._tags))
+
+
 @lru_cache(maxsize=65536)
 def _tag(key: bytes, site: str) -> int:
     digest = hmac.new(key, site.encode("utf-8", "surrogatepass"), hashlib.sha256)

@@ -235,7 +235,9 @@ def build_context(
     is_listed: Callable[[str], bool] | None = None,
     list_allows: Callable[[str], bool] | None = None,
     entities: EntityMap | None = None,
+    site_tag: Callable[[str], int] | None = None,
 ) -> LearnContext:
+    """`site_tag`: None, the keyed truncated tag of §B10 (the key from `home`)."""
     verdicts = {t: v for t, (v, _a) in store.load_verdicts(home).items()}
     kwargs: dict[str, Any] = {}
     if is_listed is not None:
@@ -244,7 +246,7 @@ def build_context(
         kwargs["list_allows"] = list_allows
     return LearnContext(
         config=learn.config(),
-        site_tag=site_tagger(store.load_key(home)),
+        site_tag=site_tagger(store.load_key(home)) if site_tag is None else site_tag,
         entities=entities if entities is not None else load_entity_map(learn.entities_file),
         never_learn=store.load_never_learn(home),
         verdicts=verdicts,
@@ -265,14 +267,23 @@ class LearnerService:
         entities: EntityMap | None = None,
         clock: Callable[[], float] = time.time,
         dnt: DntChecker | None = None,
+        site_tag: Callable[[str], int] | None = None,
     ) -> None:
-        """`dnt`: the DNT-policy checker (§B7.4) learned decisions consult; None: none."""
+        """`dnt`: the DNT-policy checker (§B7.4) learned decisions consult; None: none.
+        `site_tag`: how sites are tagged; None: the keyed, truncated tag of §B10, which
+        every learner whose state is kept must use (`keys.ExactTagger` is for throwaway
+        states only)."""
         self.home = home
         self.learn = learn
         self.clock = clock
         self.dnt = dnt
         self.ctx = build_context(
-            home, learn, is_listed=is_listed, list_allows=list_allows, entities=entities
+            home,
+            learn,
+            is_listed=is_listed,
+            list_allows=list_allows,
+            entities=entities,
+            site_tag=site_tag,
         )
         self.learner = Learner(self.ctx)
         self.feed = Feed()
