@@ -396,9 +396,8 @@ class Category:
                 if found is not None:
                     return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
-                for t in tokens:  # (measured: faster than picking the hits in C)
-                    bucket = token.get(t)
-                    if bucket:
+                for t in tokens:  # (measured: faster than picking the hits in C, and
+                    if t in token and (bucket := token[t]):  # than `token.get` per token)
                         if type(bucket) is list:
                             bucket = self._prepare(t, bucket)
                         if type(bucket) is tuple:
