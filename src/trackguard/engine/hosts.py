@@ -95,6 +95,8 @@ class PageSort:
         "_down_third",
         "_keys",
         "_needs_key",
+        "_unnamed_first",
+        "_unnamed_third",
         "_views",
         "pairs",
     )
@@ -127,14 +129,24 @@ class PageSort:
         # What the party options turn down, for either party: one set union per page.
         self._down_first = frozenset(i for i, wants_third in party_of if wants_third)
         self._down_third = frozenset(i for i, wants_third in party_of if not wants_third)
+        # ... and with the include lists, for a page none of the entries names.
+        self._unnamed_first = self._needs_key | self._down_first
+        self._unnamed_third = self._needs_key | self._down_third
         self._views: dict[frozenset[int], HostView] = {}
 
     def view_for(self, ctx: Context) -> HostView:
         """The host's filters less those the request's page turns down."""
+        keys = self._keys
+        if not self._checked and keys.keys().isdisjoint(ctx.page_keys):
+            # The page is named by none of the host's `$domain=` entries (most pages):
+            # what it turns down is known per party, no set is built.
+            if self._down_first or self._down_third:
+                third = ctx.third if ctx.third is not None else ctx.is_third()
+                return self._view(self._unnamed_third if third else self._unnamed_first)
+            return self._view(self._needs_key)
         down = set(self._needs_key)  # an include list turns a page down unless a key admits
-        if self._keys:
+        if keys:
             decided: set[int] = set()
-            keys = self._keys
             for key in ctx.page_keys:
                 for i, admits in keys.get(key, ()):
                     if i not in decided:
@@ -149,9 +161,12 @@ class PageSort:
         for i, options in self._checked:
             if not match(options, ctx):
                 down.add(i)
-        if not down:
+        return self._view(frozenset(down))
+
+    def _view(self, turned_down: frozenset[int]) -> HostView:
+        """The view without the filters at `turned_down`, made once per set."""
+        if not turned_down:
             return self._all
-        turned_down = frozenset(down)
         found = self._views.get(turned_down)
         if found is None:
             kept = [pair for i, pair in enumerate(self.pairs) if i not in turned_down]
