@@ -385,16 +385,22 @@ class Category:
             if len(tokens) > DEDUPE_TOKENS_AT:
                 # A long URL (hundreds of tokens, many repeated) meets a few buckets:
                 # find them in C rather than with a Python step per token.
+                # Host and path tokens first: they decide most blocks, and a block found
+                # there saves meeting the query's many tokens with the index at all.
                 present, head = ctx.token_sets()
-                hits = token.keys() & present
-                if len(hits) > 1:  # host and path tokens first: they decide most blocks
-                    first = head & hits
-                    order = sorted(first) + sorted(hits - first) if first else sorted(hits)
-                else:
-                    order = list(hits)
-                found = self._long(ctx, token, order, present)
-                if found is not None:
-                    return found
+                first = head & token.keys()
+                if first:
+                    found = self._long(ctx, token, sorted(first), present)
+                    if found is not None:
+                        return found
+                if head is not present:
+                    hits = token.keys() & present
+                    if first:
+                        hits -= first
+                    if hits:
+                        found = self._long(ctx, token, sorted(hits), present)
+                        if found is not None:
+                            return found
             elif not token.keys().isdisjoint(tokens):  # most URLs meet no bucket at all
                 for t in tokens:  # (measured: faster than picking the hits in C, and
                     if t in token and (bucket := token[t]):  # than `token.get` per token)
