@@ -304,7 +304,7 @@ MUTATIONS: list[Mutation] = [
             "tests/engine/test_category.py::"
             "test_a_long_url_skips_a_bucket_only_when_no_filter_can_have_its_tokens",
         ),
-        "src/trackguard/engine/category.py",
+        "src/trackguard/engine/buckets.py",
         "    needs.union = frozenset().union(*tokens) if len(tokens) == len(needs) else None\n",
         "    needs.union = frozenset().union(*tokens[:1]) if len(tokens) == len(needs) else None\n",
     ),
@@ -313,7 +313,7 @@ MUTATIONS: list[Mutation] = [
         "the exceptions' token gate takes a token's prefix for the token: it can only say yes "
         "more often, so the gate test must see it",
         ("tests/engine/test_category.py::test_the_token_gate_sees_exactly_the_whole_tokens",),
-        "src/trackguard/engine/category.py",
+        "src/trackguard/engine/buckets.py",
         '        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))\n',
         '        gate.Add(f"(?:^|{outside})(?:{keys})".encode("ascii"))\n',
     ),

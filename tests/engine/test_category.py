@@ -12,15 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackguard.engine.category import (
-    GATE_MAX_KEYS,
-    PAGE_CACHE_SIZE,
-    SCREEN_AT,
-    Category,
-    all_filters,
-    other_tokens,
-    token_gate,
-)
+from trackguard.engine.buckets import GATE_MAX_KEYS, other_tokens, token_gate
+from trackguard.engine.category import PAGE_CACHE_SIZE, SCREEN_AT, Category, all_filters
 from trackguard.engine.compiler import (
     FLAG_HOST,
     FLAG_LEFT,

@@ -17,21 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import re2
-
+from trackguard.engine.buckets import (
+    LeftOvers,
+    paired,
+    token_gate,
+    with_needs,
+)
 from trackguard.engine.compiler import (
-    FLAG_HOST,
-    FLAG_LEFT,
-    FLAG_RIGHT,
-    KIND_GENERIC,
-    KIND_LITERAL,
     KIND_TAIL,
     Compiled,
     Index,
     bucket_filters,
     plain_filter,
 )
-from trackguard.engine.filters import first_screened, match, prefilter_literal, screen
+from trackguard.engine.filters import first_screened, match, screen
 from trackguard.engine.hosts import (
     PAGE_SORT_MAX,
     HostEntry,
@@ -40,7 +39,6 @@ from trackguard.engine.hosts import (
     host_entry,
     host_prepared,
 )
-from trackguard.engine.literals import TOKEN_CHARS, bounded_tokens
 from trackguard.engine.pieces import STEP, OverBudget
 from trackguard.engine.request import (
     DEDUPE_TOKENS_AT,
@@ -60,110 +58,9 @@ SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check dir
 DIRECT_LEFT_OVERS_MAX = 16
 SCREEN_URLS_OVER = 400
 HOST_CACHE_SIZE = 8192
-GATE_MAX_KEYS = 256  # token indexes up to this size get a `token_gate`
 GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
 PAGE_CACHE_SIZE = 32768  # (host, page) pairs: a browsing day's worth
 _DEFAULT = int(DEFAULT_TYPES)
-
-Pair = tuple[str, Compiled]  # (prefilter literal, filter)
-
-
-class _Pairs(list[Pair]):
-    """A prepared bucket: (literal, filter) pairs, told apart from raw lists by type."""
-
-    __slots__ = ()
-
-
-def _paired(filters: list[Compiled] | tuple[Compiled, ...]) -> _Pairs:
-    return _Pairs((prefilter_literal(f), f) for f in filters)
-
-
-class _LeftOvers(_Pairs):
-    """A type's left-overs as pairs, and their RE2 screen for URLs longer than
-    `screen_over` characters (`Category._left_over`)."""
-
-    __slots__ = ("screen_over", "screened")
-
-    def __init__(self, pairs: _Pairs, screened: Any, screen_over: int) -> None:
-        super().__init__(pairs)
-        self.screened = screened
-        self.screen_over = screen_over
-
-
-class _Needs(list[tuple[str, frozenset[bytes] | None, Compiled]]):
-    """A prepared token bucket: (literal, other tokens, filter) triples.
-
-    Besides its bucket's token, a filter may name other whole tokens every URL it
-    matches must hold (`compiler.safe_tokens`). On a long URL one C-level subset test
-    against the URL's token set turns most such filters down before their literal is
-    searched for: on a 2 KB URL a search costs as much as a hundred subset tests.
-    `union` is all those tokens together when every filter names some (else None): a
-    long URL holding none of them skips the bucket at once (about 60% of the small
-    buckets long real URLs meet; their walks got 13% faster)."""
-
-    __slots__ = ("union",)
-
-    union: frozenset[bytes] | None
-
-
-def _with_needs(token: bytes, filters: list[Compiled]) -> _Needs:
-    word = token.decode()
-    needs = _Needs((prefilter_literal(f, word), other_tokens(f, token), f) for f in filters)
-    tokens = [need for _, need, _ in needs if need is not None]
-    needs.union = frozenset().union(*tokens) if len(tokens) == len(needs) else None
-    return needs
-
-
-def other_tokens(f: Compiled, token: bytes) -> frozenset[bytes] | None:
-    """The whole tokens besides `token` that any URL the filter matches holds, or None.
-
-    What `compiler.safe_tokens` reads (`literals.bounded_tokens`), as bytes. Only
-    wildcard/literal patterns (a regex's tokens are its bucket key alone), and only
-    ASCII pattern text (lower-casing other text can change it).
-    """
-    pattern = f[6]
-    if pattern is None or pattern[0] not in (KIND_GENERIC, KIND_LITERAL):
-        return None
-    pieces = (pattern[1],) if pattern[0] == KIND_LITERAL else pattern[1]
-    if not all(piece.isascii() for piece in pieces):
-        return None
-    flags = pattern[2]
-    need = set(
-        bounded_tokens(
-            [piece.lower() for piece in pieces],
-            bool(flags & (FLAG_LEFT | FLAG_HOST)),
-            bool(flags & FLAG_RIGHT),
-        )
-    )
-    need.discard(token)
-    return frozenset(need) or None
-
-
-def token_gate(token: dict[bytes, Any]) -> Any:
-    """One RE2 search telling whether a URL holds any of a small token index's keys as a
-    whole token (the raw set: `.Match(bytes)` is a list, empty when none), or None for
-    an empty or large index.
-
-    Exceptions and the rarer categories are keyed by a few tokens (19 in EasyList +
-    EasyPrivacy's exceptions), and are often asked about a URL no one has split yet
-    (blocked by its host): on a long URL one scan in C spares splitting and hashing
-    hundreds of tokens. Run on the lower-cased URL's UTF-8 bytes read as Latin-1, so a
-    token boundary is exactly a byte outside `TOKEN_CHARS`, as `url_tokens` splits.
-    """
-    if not token or len(token) > GATE_MAX_KEYS:
-        return None
-    options = re2.Options()
-    options.encoding = re2.Options.Encoding.LATIN1
-    gate = re2.Set.SearchSet(options)
-    keys = "|".join(re2.escape(k.decode("ascii")) for k in sorted(token))
-    outside = f"[^{re2.escape(TOKEN_CHARS)}]"
-    try:
-        gate.Add(f"(?:^|{outside})(?:{keys})(?:{outside}|$)".encode("ascii"))
-        gate.Compile()
-    except Exception:  # RE2 refused it (size): split and look up instead
-        return None
-    return gate._set  # the wrapper re-checks its arguments on every call
-
 
 _NO_FILTERS: HostEntry = (([], 0, [], (), ()), None)  # a host no filter names
 
@@ -205,7 +102,7 @@ class Category:
         self.labels: dict[str, list[Compiled]] = index["labels"]
         self.longest_label_run = max((k.count(".") + 1 for k in self.labels), default=0)
         # A token bucket is a raw list until prepared, then either a screened tuple
-        # (crowded: `gif`, `analytics`...) or `_Needs` (below; crowded ones past
+        # (crowded: `gif`, `analytics`...) or `buckets.Needs` (crowded ones past
         # EAGER_SCREENS are prepared when first met).
         self.token: dict[bytes, Any] = dict(index["token"])
         self._host_cache: dict[str, HostEntry] = {}
@@ -214,7 +111,7 @@ class Category:
         self._page_cache: dict[tuple[str, str], HostView] = {}
         self.page: dict[str, list[Compiled]] = index["page"]
         self.fallback: list[Compiled] = index["fallback"]
-        self._by_type: dict[int, _LeftOvers] = {}
+        self._by_type: dict[int, LeftOvers] = {}
         self.gate = token_gate(self.token)
         screened = screen(self.fallback) if self.fallback else None
         if screened is None:
@@ -233,7 +130,7 @@ class Category:
         crowded = 0
         for key, bucket in index["token"].items():
             if len(bucket) < SCREEN_AT:
-                self.token[key] = _with_needs(key, bucket)
+                self.token[key] = with_needs(key, bucket)
             elif crowded < EAGER_SCREENS:
                 crowded += 1
                 self._prepare(key, bucket)
@@ -244,7 +141,7 @@ class Category:
     def _prepare(self, token: bytes, bucket: list[Compiled]) -> Any:
         """A token bucket's prepared form, put in place of the raw list (once)."""
         screened = screen(bucket, token.decode()) if len(bucket) >= SCREEN_AT else None
-        result: Any = _with_needs(token, bucket) if screened is None else screened
+        result: Any = with_needs(token, bucket) if screened is None else screened
         self.token[token] = result
         return result
 
@@ -474,7 +371,7 @@ class Category:
                     return int(f[0])
         return None
 
-    def _left_over(self, type_bit: int) -> _LeftOvers:
+    def _left_over(self, type_bit: int) -> LeftOvers:
         """The left-overs that can apply to one request type (made once per type: most
         left-overs name their types, so most requests meet few or none), checked one by
         one, or screened by one RE2 set when there are enough of them to be worth its
@@ -488,7 +385,7 @@ class Category:
             over = -1
         else:
             over = SCREEN_URLS_OVER
-        found = _LeftOvers(_paired(fitting), screened, over)
+        found = LeftOvers(paired(fitting), screened, over)
         if len(self._by_type) < 64:  # type bits come from callers: keep it bounded
             self._by_type[type_bit] = found
         return found
