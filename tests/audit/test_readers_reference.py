@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -177,6 +178,8 @@ HOSTILE = [
     b"\xe3\x80\x80",  # ideographic space
     b"\x00",
     b'{"a": ' + b"[" * 300 + b"]" * 300 + b', "url": "https://t.test/deep300"}',
+    # json's recursion limit (1,000 frames on 3.11) falls below orjson's 1,024 levels
+    b'{"a": ' + b"[" * 1020 + b"]" * 1020 + b', "url": "https://t.test/deep1020"}',
     b'{"a": ' + b"[" * 1100 + b"]" * 1100 + b', "url": "https://t.test/deep1100"}',
     b'{"a": ' + b"{" * 2000 + b"}" * 2000 + b"}",
     b'{"url": "https://t.test/\\x"}',
@@ -316,3 +319,22 @@ def test_reference_rows_match_row_from_record() -> None:
         assert got == _reference_row(record)
         if row is not None:
             assert not row.detailed and row.bytes == -1
+
+
+def test_the_lowest_int_digit_limit_still_agrees(tmp_path: Path) -> None:
+    """json refuses integers over `sys.get_int_max_str_digits()` digits (at least 640 when
+    set): such integers are beyond a double, which orjson refuses too."""
+    path = tmp_path / "log.jsonl"
+    data = b"".join(
+        b'{"url": "https://t.test/%d", "n": %s}\n' % (n, b"9" * n) for n in (308, 309, 640, 641)
+    )
+    path.write_bytes(data)
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        stats = ReadStats()
+        rows = _as_tuples(read_part(Part(str(path), "jsonl", "bytes", 0, -1), stats))
+        assert (rows, stats.skipped) == _reference(data)
+        assert stats.skipped == {"bad-json": 1}
+    finally:
+        sys.set_int_max_str_digits(before)

@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 from trackguard.audit.tally import AuditRow
 from trackguard.har import HarEntry, HarError, entry_type, read_har
 from trackguard.model import RequestType, TrackguardError
@@ -309,12 +311,75 @@ def _lines(handle: IO[bytes], part: Part, first: int) -> Iterator[bytes | None]:
         yield line
 
 
+#: `_json_record`'s answers for lines that give no record.
+_BLANK: Any = object()  # only whitespace: skipped without a count
+_BAD: Any = object()  # not JSON: counted as "bad-json"
+_LONG: Any = object()  # over `MAX_LINE`: counted as "line-too-long"
+#: Lines of at most this many brackets go by `orjson` (see `_json_records`).
+FAST_DEPTH = 256
+
+
+def _json_record(line: bytes) -> Any:
+    """The stdlib's reading of one line: the rule `_json_records` must reproduce."""
+    text = line.decode("utf-8", "replace")
+    if not text.strip():
+        return _BLANK
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _BAD
+
+
+def _json_records(lines: Iterable[bytes | None]) -> Iterator[Any]:
+    """Each line's JSON value (`_json_record`), `_LONG` for a line over `MAX_LINE`.
+
+    `orjson` (about 3x faster, and straight from bytes) answers first; whenever it
+    refuses a line, `json.loads` decides, so what a line gives is always the stdlib's:
+    orjson refuses lone surrogate escapes, bad UTF-8 (json reads it replaced), NaN and
+    Infinity, numbers out of a double's range, BOMs and blank lines, all of which go to
+    json. Where orjson accepts, json accepts too and gives the same strings, keys and
+    containers (the last of duplicate keys wins in both); numbers may differ (orjson
+    makes a float of an integer over 64 bits) but no row reads a number. Two limits of
+    json that orjson lacks are ruled out: an integer with more digits than
+    `sys.get_int_max_str_digits()` (at least 640) is beyond a double, so orjson refuses
+    it too; and nesting that could exhaust json's recursion (orjson allows 1,024 levels)
+    is sent to json by counting brackets in lines long enough to hold `FAST_DEPTH`.
+    """
+    fast, refused = orjson.loads, orjson.JSONDecodeError
+    for line in lines:
+        if line is None:
+            yield _LONG
+            continue
+        try:
+            record = fast(line)
+        except refused:
+            yield _json_record(line)
+            continue
+        if len(line) > FAST_DEPTH and line.count(b"[") + line.count(b"{") > FAST_DEPTH:
+            yield _json_record(line)
+            continue
+        yield record
+
+
+def _csv_records(lines: Iterable[bytes | None], header: list[str]) -> Iterator[Any]:
+    """Each line's record by the header's column names (`_BLANK`, `_LONG` as for JSON;
+    `_BAD` for a line the csv module refuses)."""
+    for line in lines:
+        if line is None:
+            yield _LONG
+        elif not line.decode("utf-8", "replace").strip():
+            yield _BLANK
+        else:
+            fields = _csv_fields(line)
+            yield _BAD if fields is None else dict(zip(header, fields, strict=False))
+
+
 def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
     """JSONL and CSV (plain or gzipped): one record per line."""
     handle = _open_bytes(part.path)
+    skipped = stats.skipped
     try:
         with handle:
-            header: list[str] | None = None
             first = 0
             if part.kind == "csv":
                 line = read_line(handle)
@@ -323,32 +388,25 @@ def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
                     stats.broken.add((part.label, "no header row with a `url` column"))
                     return
                 first = handle.tell()  # data lines are counted after the header
-            for line in _lines(handle, part, first):
-                if line is None:
-                    stats.skipped["line-too-long"] += 1
-                    continue
-                text = line.decode("utf-8", "replace")
-                if not text.strip():
-                    continue
-                record: Any
-                if header is None:
-                    try:
-                        record = json.loads(text)
-                    except (ValueError, RecursionError):
-                        stats.skipped["bad-json"] += 1
+                records = _csv_records(_lines(handle, part, first), header)
+                bad = "bad-csv"
+            else:
+                records = _json_records(_lines(handle, part, first))
+                bad = "bad-json"
+            for record in records:
+                if type(record) is dict:  # JSON and CSV make plain dicts only
+                    row = row_from_record(record)
+                    if row is not None:
+                        stats.rows += 1
+                        yield row
                         continue
-                else:
-                    fields = _csv_fields(line)
-                    if fields is None:
-                        stats.skipped["bad-csv"] += 1
-                        continue
-                    record = dict(zip(header, fields, strict=False))
-                row = row_from_record(record) if isinstance(record, dict) else None
-                if row is None:
-                    stats.skipped["no-url"] += 1
-                    continue
-                stats.rows += 1
-                yield row
+                    skipped["no-url"] += 1
+                elif record is _LONG:
+                    skipped["line-too-long"] += 1
+                elif record is _BAD:
+                    skipped[bad] += 1
+                elif record is not _BLANK:
+                    skipped["no-url"] += 1  # JSON, but not an object
     except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
         stats.broken.add((part.label, f"cannot read past a point: {exc}"))
 
