@@ -175,31 +175,41 @@ def _har_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
         stats.broken.add((name, str(exc).removeprefix(f"{path}: ")))
 
 
-def _page_key(record: Mapping[str, Any], source: str | None) -> str:
-    page = record.get("page")
-    if isinstance(page, str) and page:
-        return page[:MAX_FIELD]
-    origin = record.get("origin")
-    if isinstance(origin, str) and "#entry=" in origin:
-        return origin.rsplit("#entry=", 1)[0][:MAX_FIELD]
-    return source or ""
+#: `RequestType.parse` of the names logs write (`script`, `image`, ...), looked up as
+#: they come; other spellings (`" XHR "`, `main_frame`) go through `parse`.
+_TYPES: dict[str, RequestType] = {
+    name: RequestType.parse(name) for name in (t.name.lower() for t in RequestType if t.name)
+}
 
 
 def row_from_record(record: Mapping[str, Any]) -> AuditRow | None:
-    """A log record as a row, or None when it has no usable URL."""
+    """A log record as a row, or None when it has no usable URL.
+
+    The page key is `page`, else `origin` before its `#entry=` (the corpus log), else
+    the page URL. Called once per log line: written out flat (no helper calls, one
+    dict lookup for the usual type names), as it costs as much as decoding the line.
+    """
     url = record.get("url")
     if not isinstance(url, str) or not url or len(url) > MAX_FIELD:
         return None
     source = record.get("source_url")
     if not isinstance(source, str) or not source or len(source) > MAX_FIELD:
         source = None
+    page = record.get("page")
+    if not isinstance(page, str) or not page:
+        origin = record.get("origin")
+        if isinstance(origin, str) and "#entry=" in origin:
+            page = origin.rsplit("#entry=", 1)[0][:MAX_FIELD]
+        else:
+            page = source or ""
+    elif len(page) > MAX_FIELD:
+        page = page[:MAX_FIELD]
     rtype = record.get("type")
-    return AuditRow(
-        page=_page_key(record, source),
-        url=url,
-        source_url=source,
-        type=RequestType.parse(rtype) if isinstance(rtype, str) else RequestType.OTHER,
-    )
+    if isinstance(rtype, str):
+        kind = _TYPES.get(rtype) or RequestType.parse(rtype)
+    else:
+        kind = RequestType.OTHER
+    return AuditRow(page, url, source, kind)
 
 
 def _open_bytes(path: str) -> IO[bytes]:
@@ -311,16 +321,15 @@ def _lines(handle: IO[bytes], part: Part, first: int) -> Iterator[bytes | None]:
         yield line
 
 
-#: `_json_record`'s answers for lines that give no record.
+#: `_json_record`'s answers for lines that give no value.
 _BLANK: Any = object()  # only whitespace: skipped without a count
 _BAD: Any = object()  # not JSON: counted as "bad-json"
-_LONG: Any = object()  # over `MAX_LINE`: counted as "line-too-long"
-#: Lines of at most this many brackets go by `orjson` (see `_json_records`).
+#: Lines of at most this many brackets go by `orjson` (see `_json_rows`).
 FAST_DEPTH = 256
 
 
 def _json_record(line: bytes) -> Any:
-    """The stdlib's reading of one line: the rule `_json_records` must reproduce."""
+    """The stdlib's reading of one line: the rule `_json_rows` must keep to."""
     text = line.decode("utf-8", "replace")
     if not text.strip():
         return _BLANK
@@ -330,83 +339,87 @@ def _json_record(line: bytes) -> Any:
         return _BAD
 
 
-def _json_records(lines: Iterable[bytes | None]) -> Iterator[Any]:
-    """Each line's JSON value (`_json_record`), `_LONG` for a line over `MAX_LINE`.
+def _json_rows(lines: Iterable[bytes | None], stats: ReadStats) -> Iterator[AuditRow]:
+    """The rows of JSON lines (None: a line over `MAX_LINE`), bad lines counted.
 
-    `orjson` (about 3x faster, and straight from bytes) answers first; whenever it
-    refuses a line, `json.loads` decides, so what a line gives is always the stdlib's:
-    orjson refuses lone surrogate escapes, bad UTF-8 (json reads it replaced), NaN and
-    Infinity, numbers out of a double's range, BOMs and blank lines, all of which go to
-    json. Where orjson accepts, json accepts too and gives the same strings, keys and
-    containers (the last of duplicate keys wins in both); numbers may differ (orjson
-    makes a float of an integer over 64 bits) but no row reads a number. Two limits of
-    json that orjson lacks are ruled out: an integer with more digits than
-    `sys.get_int_max_str_digits()` (at least 640) is beyond a double, so orjson refuses
-    it too; and nesting that could exhaust json's recursion (orjson allows 1,024 levels)
-    is sent to json by counting brackets in lines long enough to hold `FAST_DEPTH`.
+    Each line is read as `_json_record` reads it. `orjson` (about 3x faster, and
+    straight from bytes) answers first; whenever it refuses a line, `json.loads`
+    decides, so what a line gives is always the stdlib's: orjson refuses lone surrogate
+    escapes, bad UTF-8 (json reads it replaced), NaN and Infinity, numbers out of a
+    double's range, BOMs and blank lines, all of which go to json. Where orjson accepts,
+    json accepts too and gives the same strings, keys and containers (the last of
+    duplicate keys wins in both); numbers may differ (orjson makes a float of an integer
+    over 64 bits) but no row reads a number. Two limits of json that orjson lacks are
+    ruled out: an integer with more digits than `sys.get_int_max_str_digits()` (at least
+    640) is beyond a double, so orjson refuses it too; and nesting that could exhaust
+    json's recursion (orjson allows 1,024 levels) is sent to json by counting brackets
+    in lines long enough to hold `FAST_DEPTH` of them.
     """
     fast, refused = orjson.loads, orjson.JSONDecodeError
+    skipped = stats.skipped
+    record: Any
     for line in lines:
         if line is None:
-            yield _LONG
+            skipped["line-too-long"] += 1
             continue
         try:
             record = fast(line)
         except refused:
-            yield _json_record(line)
-            continue
-        if len(line) > FAST_DEPTH and line.count(b"[") + line.count(b"{") > FAST_DEPTH:
-            yield _json_record(line)
-            continue
-        yield record
+            record = _json_record(line)
+        else:
+            if len(line) > FAST_DEPTH and line.count(b"[") + line.count(b"{") > FAST_DEPTH:
+                record = _json_record(line)
+        if type(record) is dict:  # JSON objects only (orjson and json make plain dicts)
+            row = row_from_record(record)
+            if row is not None:
+                stats.rows += 1
+                yield row
+                continue
+            skipped["no-url"] += 1
+        elif record is _BAD:
+            skipped["bad-json"] += 1
+        elif record is not _BLANK:
+            skipped["no-url"] += 1  # JSON, but not an object
 
 
-def _csv_records(lines: Iterable[bytes | None], header: list[str]) -> Iterator[Any]:
-    """Each line's record by the header's column names (`_BLANK`, `_LONG` as for JSON;
-    `_BAD` for a line the csv module refuses)."""
+def _csv_rows(
+    lines: Iterable[bytes | None], header: list[str], stats: ReadStats
+) -> Iterator[AuditRow]:
+    """The rows of CSV lines by the header's column names, bad lines counted."""
+    skipped = stats.skipped
     for line in lines:
         if line is None:
-            yield _LONG
-        elif not line.decode("utf-8", "replace").strip():
-            yield _BLANK
-        else:
-            fields = _csv_fields(line)
-            yield _BAD if fields is None else dict(zip(header, fields, strict=False))
+            skipped["line-too-long"] += 1
+            continue
+        if not line.decode("utf-8", "replace").strip():
+            continue
+        fields = _csv_fields(line)
+        if fields is None:
+            skipped["bad-csv"] += 1
+            continue
+        row = row_from_record(dict(zip(header, fields, strict=False)))
+        if row is None:
+            skipped["no-url"] += 1
+            continue
+        stats.rows += 1
+        yield row
 
 
 def _log_rows(part: Part, stats: ReadStats) -> Iterator[AuditRow]:
     """JSONL and CSV (plain or gzipped): one record per line."""
     handle = _open_bytes(part.path)
-    skipped = stats.skipped
     try:
         with handle:
-            first = 0
-            if part.kind == "csv":
-                line = read_line(handle)
-                header = _csv_fields(line) if line else None
-                if header is None or "url" not in header:
-                    stats.broken.add((part.label, "no header row with a `url` column"))
-                    return
-                first = handle.tell()  # data lines are counted after the header
-                records = _csv_records(_lines(handle, part, first), header)
-                bad = "bad-csv"
-            else:
-                records = _json_records(_lines(handle, part, first))
-                bad = "bad-json"
-            for record in records:
-                if type(record) is dict:  # JSON and CSV make plain dicts only
-                    row = row_from_record(record)
-                    if row is not None:
-                        stats.rows += 1
-                        yield row
-                        continue
-                    skipped["no-url"] += 1
-                elif record is _LONG:
-                    skipped["line-too-long"] += 1
-                elif record is _BAD:
-                    skipped[bad] += 1
-                elif record is not _BLANK:
-                    skipped["no-url"] += 1  # JSON, but not an object
+            if part.kind != "csv":
+                yield from _json_rows(_lines(handle, part, 0), stats)
+                return
+            line = read_line(handle)
+            header = _csv_fields(line) if line else None
+            if header is None or "url" not in header:
+                stats.broken.add((part.label, "no header row with a `url` column"))
+                return
+            first = handle.tell()  # data lines are counted after the header
+            yield from _csv_rows(_lines(handle, part, first), header, stats)
     except (OSError, EOFError, zlib.error) as exc:  # a truncated or corrupt gzip stream
         stats.broken.add((part.label, f"cannot read past a point: {exc}"))
 
