@@ -15,6 +15,7 @@ across block boundaries are common; one test keeps the real sizes.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import sys
@@ -285,20 +286,20 @@ def test_real_sizes_long_lines_and_block_edges(tmp_path: Path) -> None:
         padded("c", cap),  # one over: skipped
         padded("short", 40),
         padded("d", 3 * cap),  # far over
-        padded("last", cap),  # no newline: exactly the cap, kept
     ]
-    data = b"\n".join(lines)  # the last line without a newline
-    path = tmp_path / "log.jsonl"
-    path.write_bytes(data)
     starts = [0]
-    for line in lines[:-1]:
+    for line in lines:
         starts.append(starts[-1] + len(line) + 1)
-    expected_rows, expected_skipped = _reference(data)
-    assert expected_skipped == {"line-too-long": 2}
-    kept = [f"https://t.test/{name}" for name in ("a", "b", "short", "last")]
-    assert [r[1] for r in expected_rows] == kept
-    for cut in {s + d for s in starts for d in (-1, 0, 1)} | {readers.BLOCK, readers.BLOCK + 1}:
-        if 0 < cut < len(data):
+    # the last line has no newline: at the cap it is kept, one byte more and it is not
+    for size, kept in ((cap, ["a", "b", "short", "last"]), (cap + 1, ["a", "b", "short"])):
+        data = b"\n".join([*lines, padded("last", size)])
+        path = tmp_path / "log.jsonl"
+        path.write_bytes(data)
+        expected_rows, expected_skipped = _reference(data)
+        assert expected_skipped == {"line-too-long": 6 - len(kept)}
+        assert [r[1] for r in expected_rows] == [f"https://t.test/{name}" for name in kept]
+        cuts = {s + d for s in starts for d in (-1, 0, 1)} | {readers.BLOCK, readers.BLOCK + 1}
+        for cut in sorted(c for c in cuts if 0 < c < len(data)):
             rows, skipped, _ = _read(path, [0, cut])
             assert (rows, skipped) == (expected_rows, expected_skipped), cut
 
@@ -338,3 +339,77 @@ def test_the_lowest_int_digit_limit_still_agrees(tmp_path: Path) -> None:
         assert stats.skipped == {"bad-json": 1}
     finally:
         sys.set_int_max_str_digits(before)
+
+
+CSV_LINES = [
+    b"https://t.test/a.js,https://a.example/,script",
+    b'"https://t.test/b,c",https://a.example/,image',  # a quoted comma
+    b'"https://t.test/open,https://a.example/,image',  # an unterminated quote
+    b",https://a.example/,image",  # no URL
+    b"https://t.test/\xff,,xhr",  # bad UTF-8
+    b"\xef\xbb\xbfhttps://t.test/bom,,",
+    b"https://t.test/few",
+    b"https://t.test/many,https://a.example/,script,p,o,extra",
+    b"",
+    b" \t",
+]
+
+
+def _csv_reference(data: bytes, header: list[str]) -> tuple[list[Row], Counter[str]]:
+    """Data lines one at a time: `csv.reader` on the line alone (one record per line)."""
+    rows: list[Row] = []
+    skipped: Counter[str] = Counter()
+    for line in list(_lf_lines(data))[1:]:
+        if len(line) > readers.MAX_LINE:
+            skipped["line-too-long"] += 1
+            continue
+        text = line.decode("utf-8", "replace")
+        if not text.strip():
+            continue
+        try:
+            fields = next(csv.reader([text.lstrip("\ufeff").rstrip("\r\n")]), [])
+        except csv.Error:
+            skipped["bad-csv"] += 1
+            continue
+        row = _reference_row(dict(zip(header, fields, strict=False)))
+        if row is None:
+            skipped["no-url"] += 1
+        else:
+            rows.append(row)
+    return rows, skipped
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from(CSV_LINES),
+            st.integers(30, 90).map(lambda n: b"https://t.test/" + b"l" * n + b",,script"),
+        ),
+        max_size=20,
+    ),
+    crlf=st.booleans(),
+    cuts=st.lists(st.integers(0, 3000), max_size=5),
+    block=st.integers(1, 50),
+)
+def test_csv_any_cut_reads_what_the_reference_reads(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[bytes],
+    crlf: bool,
+    cuts: list[int],
+    block: int,
+) -> None:
+    newline = b"\r\n" if crlf else b"\n"
+    header = ["url", "source_url", "type"]
+    data = newline.join([b"url,source_url,type", *lines]) + newline
+    path = tmp_path_factory.mktemp("log") / "log.csv"
+    path.write_bytes(data)
+    bounds = sorted({0, *(c % (len(data) + 1) for c in cuts)})
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _small(monkeypatch, 60, block)
+        expected = _csv_reference(data, header)
+        stats = ReadStats()
+        rows = []
+        for a, b in zip(bounds, [*bounds[1:], -1], strict=True):
+            rows += _as_tuples(read_part(Part(str(path), "csv", "bytes", a, b), stats))
+    assert (rows, stats.skipped) == expected

@@ -36,7 +36,7 @@ import gzip
 import json
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -247,16 +247,6 @@ def _line_start(handle: IO[bytes], offset: int, first: int) -> int:
             return handle.tell()
 
 
-def _split_lines(chunk: bytes) -> Sequence[bytes | None]:
-    """The lines of `chunk` (whole lines, each ending in "\n"), without their newlines;
-    None for a line over `MAX_LINE` (with its newline, as `read_line` counts it)."""
-    lines = chunk.split(b"\n")
-    lines.pop()  # the empty piece after the last newline
-    if len(chunk) > MAX_LINE and max(map(len, lines)) >= MAX_LINE:
-        return [None if len(line) >= MAX_LINE else line for line in lines]
-    return lines
-
-
 def _byte_range_lines(handle: IO[bytes], start: int, end: int) -> Iterator[bytes | None]:
     """The lines that start in bytes [`start`, `end`) (`end` < 0: to the end of the file;
     `start` a line start), without their newlines, read a block at a time and split in C.
@@ -278,14 +268,18 @@ def _byte_range_lines(handle: IO[bytes], start: int, end: int) -> Iterator[bytes
             cut = buffer.find(b"\n", end - position - 1)
             if cut >= 0:
                 buffer, last = buffer[: cut + 1], True
-        whole = buffer.rfind(b"\n") + 1  # bytes of the lines that end in this buffer
-        if whole:
-            yield from _split_lines(buffer[:whole])
-            position += whole
-        rest = buffer[whole:]
+        lines: list[bytes] = buffer.split(b"\n")
+        rest = lines.pop()  # after the last newline: a line to finish with the next block
+        if lines:
+            position += len(buffer) - len(rest)
+            if len(buffer) > MAX_LINE and max(map(len, lines)) >= MAX_LINE:
+                # over the cap with its newline, as `read_line` counts it
+                yield from [None if len(line) >= MAX_LINE else line for line in lines]
+            else:
+                yield from lines
         if last:
-            if rest:  # the file's last line, without a newline
-                yield None if len(rest) > MAX_LINE else rest
+            if rest:  # the file's last line, without a newline (a longer one was skipped)
+                yield rest
             return
         if len(rest) > MAX_LINE:  # a line too long to keep: skip to its end
             yield None
