@@ -413,3 +413,27 @@ def test_csv_any_cut_reads_what_the_reference_reads(
         for a, b in zip(bounds, [*bounds[1:], -1], strict=True):
             rows += _as_tuples(read_part(Part(str(path), "csv", "bytes", a, b), stats))
     assert (rows, stats.skipped) == expected
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.55, 0.8, 0.97])
+def test_a_truncated_gzip_gives_the_same_rows_for_any_cut(tmp_path: Path, keep: float) -> None:
+    """The rows before a break in a gzip stream do not depend on how the lines were cut
+    into parts (each part decompresses from the start, `read1` by `read1`)."""
+    data = b"".join(
+        json.dumps({"url": f"https://t.test/{i}/" + "x" * (i * 37 % 300)}).encode() + b"\n"
+        for i in range(6000)
+    )
+    packed = gzip.compress(data)
+    path = tmp_path / "log.jsonl.gz"
+    path.write_bytes(packed[: int(len(packed) * keep)])
+    results = set()
+    for bounds in ([0], [0, 1000, 2000, 3000, 4000, 5000], [0, 2999, 3001], [0, 5999]):
+        stats = ReadStats()
+        urls: list[str] = []
+        for a, b in zip(bounds, [*bounds[1:], -1], strict=True):
+            urls += [r.url for r in read_part(Part(str(path), "jsonl", "lines", a, b), stats)]
+        assert len(stats.broken) == 1
+        results.add((tuple(urls), frozenset(stats.broken)))
+    ((urls_read, _),) = results
+    assert 0 < len(urls_read) < 6000
+    assert list(urls_read) == [r[1] for r in _reference(data)[0][: len(urls_read)]]

@@ -36,10 +36,12 @@ import gzip
 import json
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from io import BufferedIOBase
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -212,16 +214,16 @@ def row_from_record(record: Mapping[str, Any]) -> AuditRow | None:
     return AuditRow(page, url, source, kind)
 
 
-def _open_bytes(path: str) -> IO[bytes]:
+def _open_bytes(path: str) -> BufferedIOBase:
     try:
         if path.lower().endswith(".gz"):
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            return gzip.GzipFile(path, "rb")
         return open(path, "rb")
     except OSError as exc:
         raise _unreachable(path, exc) from exc
 
 
-def read_line(handle: IO[bytes]) -> bytes | None:
+def read_line(handle: BufferedIOBase) -> bytes | None:
     """The next line (with its newline), b"" at the end, None for a line over `MAX_LINE`
     (then read past in bounded steps, never whole)."""
     line = handle.readline(MAX_LINE + 1)
@@ -232,7 +234,7 @@ def read_line(handle: IO[bytes]) -> bytes | None:
     return line
 
 
-def _line_start(handle: IO[bytes], offset: int, first: int) -> int:
+def _line_start(handle: BufferedIOBase, offset: int, first: int) -> int:
     """The first line start at or after `offset` (`first`: where the data starts, itself
     a line start). Planned parts start at line starts already; this makes any byte range
     read the lines that start inside it, wherever it was cut."""
@@ -247,19 +249,18 @@ def _line_start(handle: IO[bytes], offset: int, first: int) -> int:
             return handle.tell()
 
 
-def _byte_range_lines(handle: IO[bytes], start: int, end: int) -> Iterator[bytes | None]:
-    """The lines that start in bytes [`start`, `end`) (`end` < 0: to the end of the file;
-    `start` a line start), without their newlines, read a block at a time and split in C.
+def _block_lines(read: Callable[[int], bytes], position: int, end: int) -> Iterator[bytes | None]:
+    """The lines that `read` hands out that start before byte `end` (`end` < 0: all),
+    without their newlines, read a block at a time and split in C; `position` is the
+    offset of the first byte `read` gives, a line start.
 
     Memory stays bounded: a block, plus the unfinished line carried into the next block,
     which is never longer than `MAX_LINE` (a longer line is yielded as None at once and
     read past a block at a time, never held whole).
     """
-    handle.seek(start)
-    position = start  # the file offset of `rest`'s first byte: always a line start
     rest = b""  # the beginning of a line the blocks read so far have not finished
-    while end < 0 or position < end:
-        block = handle.read(BLOCK)
+    while end < 0 or position < end:  # `position`: the offset of `rest`'s first byte
+        block = read(BLOCK)
         last = not block
         buffer = rest + block if rest else block
         if end >= 0 and end - position <= len(buffer):
@@ -286,7 +287,7 @@ def _byte_range_lines(handle: IO[bytes], start: int, end: int) -> Iterator[bytes
             position += len(rest)
             rest = b""
             while True:
-                block = handle.read(BLOCK)
+                block = read(BLOCK)
                 if not block:
                     return
                 newline = block.find(b"\n")
@@ -297,22 +298,16 @@ def _byte_range_lines(handle: IO[bytes], start: int, end: int) -> Iterator[bytes
                 position += len(block)
 
 
-def _lines(handle: IO[bytes], part: Part, first: int) -> Iterator[bytes | None]:
-    """The lines of `part` (`first`: where the data starts, after a CSV header); a line
-    may keep its newline."""
+def _lines(handle: BufferedIOBase, part: Part, first: int) -> Iterator[bytes | None]:
+    """The lines of `part` (`first`: where the data starts, after a CSV header)."""
     if part.unit == "bytes":
-        yield from _byte_range_lines(handle, _line_start(handle, part.start, first), part.end)
-        return
-    for _ in range(part.start):  # "lines" (gzip): no way but to read up to the start
-        if read_line(handle) == b"":
-            return
-    index = part.start
-    while part.end < 0 or index < part.end:
-        line = read_line(handle)
-        if line == b"":
-            return
-        index += 1
-        yield line
+        start = _line_start(handle, part.start, first)
+        handle.seek(start)
+        return _block_lines(handle.read, start, part.end)
+    # "lines" (gzip): no way in but from the start. `read1` hands out what one chunk of
+    # the compressed stream gives, so a break loses no more lines than `readline` did.
+    lines = _block_lines(handle.read1, 0, -1)
+    return islice(lines, part.start, None if part.end < 0 else part.end)
 
 
 #: `_json_record`'s answers for lines that give no value.
