@@ -50,7 +50,7 @@ from trackguard.har import HarEntry, HarError, entry_type, read_har
 from trackguard.model import RequestType, TrackguardError
 
 MAX_LINE = 1 << 20  # a log line longer than this is skipped
-BLOCK = 1 << 20  # plain logs are read this many bytes at a time
+BLOCK = 1 << 20  # logs are read at most this many bytes at a time
 MAX_FIELD = 65_536
 HAR_SUFFIXES = (".har",)
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
