@@ -339,6 +339,15 @@ MUTATIONS: list[Mutation] = [
         '        host[host.rfind(".", 0, host.rfind(".")) + 1 :]\n',
         '        host[host.rfind(".", 0, host.rfind(".", 0, host.rfind("."))) + 1 :]\n',
     ),
+    Mutation(
+        "regex-piece-keeps-folded-s",
+        "a case-insensitive /regex/ keeps its `s` in its prefilter literal: RE2 matches `s` "
+        "to `ſ`, which the lower-cased URL keeps, so the literal test turns a match down",
+        ("tests/engine/test_literals.py::test_every_match_holds_the_pieces",),
+        "src/trackguard/engine/literals.py",
+        '    pieces = runs if match_case else [p for run in runs for p in run.split("s")]\n',
+        "    pieces = runs\n",
+    ),
 ]
 
 

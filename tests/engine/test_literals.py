@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trackguard.engine import Engine
-from trackguard.engine.literals import bounded_tokens, regex_tokens
+from trackguard.engine.literals import bounded_tokens, regex_pieces, regex_tokens
 from trackguard.engine.request import url_tokens as _url_tokens
 
 CASES = [
@@ -83,6 +83,71 @@ def test_every_match_holds_the_tokens(parts: list[str]) -> None:
         if compiled.search(url):
             have = {t.decode() for t in _url_tokens(url.lower())}
             assert set(tokens) <= have, (body, url)
+
+
+def test_regex_pieces_are_the_literal_runs_without_an_s_when_folded() -> None:
+    body = r"^https?:\/\/s3\.*\.amazonaws\.com\/[a-f0-9]{45,}"
+    assert regex_pieces(body, True) == ("http", "://s3", ".amazonaws.com/")
+    assert regex_pieces(body, False) == ("http", "://", "3", ".amazonaw", ".com/")
+    assert regex_pieces(r"/abc|/abd/", False) == ("/ab",)  # what both alternatives hold
+    assert regex_pieces(r"abc|xyz", False) == ()
+    assert regex_pieces(r"\Qa.b\E", False) == ()  # a dialect mark
+    assert regex_pieces(r"(?i)\/Stats\/x", True) == ("/", "tat", "/x")  # `(?i)` wins
+    assert regex_tokens(r"(?i)\/stats\/", True) == []  # so no token with an `s` either
+    engine = Engine.from_text("/(?i)\\/stats\\//$match-case\n", "abp")
+    assert engine.check("https://x.test/ſtats/", "https://p.test/").blocked
+
+
+_FOLDS = {"s": "ſ", "k": "\u212a", "i": "İ"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "a",
+                "s",
+                "S",
+                "k",
+                "K",
+                "i",
+                "İ",
+                "ſ",
+                ".",
+                "\\.",
+                "/",
+                "[sk]",
+                "s?",
+                "(a|s)",
+                "x*",
+                "é",
+            ]
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.booleans(),
+    st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_every_match_holds_the_pieces(parts: list[str], case: bool, swaps: list[bool]) -> None:
+    """For a random regex, any text RE2 matches it in holds each piece once lower-cased,
+    with the case folds RE2 makes (`ſ`, the Kelvin sign, upper case) in the text."""
+    body = "".join(parts)
+    try:
+        compiled = re2.compile(body if case else "(?i)" + body)
+    except re2.error:
+        return
+    pieces = regex_pieces(body, case)
+    plain = [p.strip("\\[]*?()|") or "a" for p in parts]
+    for text in (
+        "".join(plain),
+        "".join(_FOLDS.get(p, p) if swap else p for p, swap in zip(plain, swaps, strict=False)),
+        "".join(p.upper() if swap else p for p, swap in zip(plain, swaps, strict=False)),
+    ):
+        if compiled.search(text):
+            for piece in pieces:
+                assert piece in text.lower(), (body, case, text, piece)
 
 
 _RUN = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - the token definition, as a reference

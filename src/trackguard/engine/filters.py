@@ -27,6 +27,7 @@ from trackguard.engine.compiler import (
     KIND_TAIL,
     Compiled,
 )
+from trackguard.engine.literals import regex_pieces
 from trackguard.engine.params import compile_regex
 from trackguard.engine.pieces import (
     STEP,
@@ -206,13 +207,16 @@ def longest_literal(f: Compiled, token: str = "") -> str:
     token tells less: it counts for its length less the token's, so `://analytics.*/x`
     in the `analytics` bucket is screened by `/x`, not by `://analytics.`."""
     pattern = f[6]
-    if pattern is None or pattern[0] == KIND_REGEX:
+    if pattern is None:
         return ""
     if pattern[0] == KIND_LITERAL:
         return str(pattern[1])
     parts: list[str] = []
-    for piece in pattern[1]:
-        parts.extend(piece.split("^") if pattern[2] & FLAG_SEPARATOR else (piece,))
+    if pattern[0] == KIND_REGEX:
+        parts.extend(regex_pieces(pattern[1], bool(pattern[2] & FLAG_CASE)))
+    else:
+        for piece in pattern[1]:
+            parts.extend(piece.split("^") if pattern[2] & FLAG_SEPARATOR else (piece,))
     if not token:
         return max(parts, key=len, default="").lower()
     parts = [p.lower() for p in parts]

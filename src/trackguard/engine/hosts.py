@@ -88,19 +88,30 @@ class PageSort:
     view for the set it turns down, shared by every page that turns down the same set.
     """
 
-    __slots__ = ("_all", "_checked", "_keys", "_needs_key", "_party", "_views", "pairs")
+    __slots__ = (
+        "_all",
+        "_checked",
+        "_down_first",
+        "_down_third",
+        "_keys",
+        "_needs_key",
+        "_unnamed_first",
+        "_unnamed_third",
+        "_views",
+        "pairs",
+    )
 
     def __init__(self, pairs: HostFilters, view: HostView) -> None:
         self.pairs = pairs
         self._all = view
-        self._party: list[tuple[int, bool]] = []  # (position, wants third-party)
+        party_of: list[tuple[int, bool]] = []  # (position, wants third-party)
         self._keys: dict[str, list[tuple[int, bool]]] = {}  # key -> (position, admits)
         self._checked: list[tuple[int, Compiled]] = []  # (position, its `$domain=` alone)
         needs_key: list[int] = []
         for i, (_, _, f) in enumerate(pairs):
             party, include, exclude = f[2], f[3], f[4]
             if party:
-                self._party.append((i, party == 2))
+                party_of.append((i, party == 2))
             if include is None and exclude is None:
                 continue
             if len(include or ()) + len(exclude or ()) > INDEXED_DOMAINS_MAX:
@@ -115,14 +126,27 @@ class PageSort:
             for key in include or ():
                 self._keys.setdefault(key, []).append((i, True))
         self._needs_key = frozenset(needs_key)
+        # What the party options turn down, for either party: one set union per page.
+        self._down_first = frozenset(i for i, wants_third in party_of if wants_third)
+        self._down_third = frozenset(i for i, wants_third in party_of if not wants_third)
+        # ... and with the include lists, for a page none of the entries names.
+        self._unnamed_first = self._needs_key | self._down_first
+        self._unnamed_third = self._needs_key | self._down_third
         self._views: dict[frozenset[int], HostView] = {}
 
     def view_for(self, ctx: Context) -> HostView:
         """The host's filters less those the request's page turns down."""
+        keys = self._keys
+        if not self._checked and keys.keys().isdisjoint(ctx.page_keys):
+            # The page is named by none of the host's `$domain=` entries (most pages):
+            # what it turns down is known per party, no set is built.
+            if self._down_first or self._down_third:
+                third = ctx.third if ctx.third is not None else ctx.is_third()
+                return self._view(self._unnamed_third if third else self._unnamed_first)
+            return self._view(self._needs_key)
         down = set(self._needs_key)  # an include list turns a page down unless a key admits
-        if self._keys:
+        if keys:
             decided: set[int] = set()
-            keys = self._keys
             for key in ctx.page_keys:
                 for i, admits in keys.get(key, ()):
                     if i not in decided:
@@ -131,15 +155,18 @@ class PageSort:
                             down.discard(i)
                         else:
                             down.add(i)
-        if self._party:
+        if self._down_first or self._down_third:
             third = ctx.third if ctx.third is not None else ctx.is_third()
-            down.update(i for i, wants_third in self._party if wants_third is not third)
+            down |= self._down_third if third else self._down_first
         for i, options in self._checked:
             if not match(options, ctx):
                 down.add(i)
-        if not down:
+        return self._view(frozenset(down))
+
+    def _view(self, turned_down: frozenset[int]) -> HostView:
+        """The view without the filters at `turned_down`, made once per set."""
+        if not turned_down:
             return self._all
-        turned_down = frozenset(down)
         found = self._views.get(turned_down)
         if found is None:
             kept = [pair for i, pair in enumerate(self.pairs) if i not in turned_down]

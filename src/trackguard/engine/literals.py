@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 try:  # Python 3.11+: the parser behind `re`, used for its syntax tree only.
@@ -71,29 +72,65 @@ def bounded_tokens(pieces: Iterable[str], left: bool = False, right: bool = Fals
     return out
 
 
-def regex_tokens(body: str, match_case: bool) -> list[str]:
-    """Lower-case tokens that are whole tokens of every URL `body` matches (may be [])."""
+def _literal_runs(body: str, match_case: bool) -> tuple[list[str], bool] | None:
+    """The runs of ASCII literal characters in the regex's top-level sequence (every
+    match holds each of them, in order; lower case), and whether the regex is case
+    sensitive after its own flags. None: the two dialects might disagree, or the
+    parser refused it."""
     if any(mark in body for mark in _DIALECT_MARKS):
-        return []
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             parsed: Any = _sre_parse.parse(body)
-    except Exception:  # any refusal or warning: no tokens, never a failure
-        return []
-    if parsed.state.flags & re.VERBOSE:
-        return []  # `(?x)`: whitespace would not be literal (RE2 refuses it anyway)
-    out: list[str] = []
+    except Exception:  # any refusal or warning: nothing known, never a failure
+        return None
+    flags = parsed.state.flags
+    if flags & re.VERBOSE:
+        return None  # `(?x)`: whitespace would not be literal (RE2 refuses it anyway)
+    if flags & re.IGNORECASE:
+        match_case = False  # a leading `(?i)` in the body overrules `$match-case`
+    runs: list[str] = []
     run: list[str] = []
     for op, arg in [*parsed, (None, None)]:
         if op is _LITERAL and 0 < arg < 0x80:
             run.append(chr(arg))
             continue
         # Anything else (a class, a group, a repeat, an anchor, a non-ASCII literal,
-        # the end) is an unknown stretch: a token must be bounded inside the run.
-        for run_token in bounded_tokens(["".join(run).lower()]):
+        # the end) is an unknown stretch between two runs.
+        if run:
+            runs.append("".join(run).lower())
+        run = []
+    return runs, match_case
+
+
+def regex_tokens(body: str, match_case: bool) -> list[str]:
+    """Lower-case tokens that are whole tokens of every URL `body` matches (may be [])."""
+    found = _literal_runs(body, match_case)
+    if found is None:
+        return []
+    runs, match_case = found
+    out: list[str] = []
+    for run in runs:
+        for run_token in bounded_tokens([run]):
             token = run_token.decode()
             if match_case or not _FOLDED.intersection(token):
                 out.append(token)
-        run = []
     return out
+
+
+@lru_cache(maxsize=4096)
+def regex_pieces(body: str, match_case: bool) -> tuple[str, ...]:
+    """Texts the lower-cased URL holds whenever `body` matches (may be none): for a
+    prefilter, one C-level `in` before the regex itself is run.
+
+    Case-insensitive, a run is cut at each `s` (`_FOLDED`: RE2 matches it to `ſ`,
+    which the lower-cased URL keeps as it is): `\\.amazonaws\\.com` gives `.amazonaw`
+    and `.com`.
+    """
+    found = _literal_runs(body, match_case)
+    if found is None:
+        return ()
+    runs, match_case = found
+    pieces = runs if match_case else [p for run in runs for p in run.split("s")]
+    return tuple(p for p in pieces if p)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from trackguard.engine.category import Category, all_filters
 from trackguard.engine.compiler import Index
 from trackguard.engine.pieces import OverBudget
-from trackguard.engine.request import Context, page_host
+from trackguard.engine.request import _PAGE_HOST, Context, page_host
 from trackguard.engine.table import RuleTable
 from trackguard.model import Decision, RequestType, Rule
 
@@ -76,7 +76,12 @@ class Matcher:
         return self.rules[rule_id]
 
     def decide(self, url: str, source_url: str | None, type_bit: int) -> Decision:
-        page = page_host(source_url) if source_url else ""
+        if source_url:
+            page = _PAGE_HOST.get(source_url)  # `page_host`, its common case inlined
+            if page is None:
+                page = page_host(source_url)
+        else:
+            page = ""
         ctx = Context(url, page, type_bit, source_url is not None)
         if not ctx.host:
             # `data:`, `blob:`, `about:` never reach the network: nothing to protect from.

@@ -62,28 +62,47 @@ def suffixes(host: str) -> tuple[str, ...]:
     return tuple(host_suffixes(host)) if host else ()
 
 
-@lru_cache(maxsize=16384)
+#: Memos of the page side of a question, plain dicts that hot paths read inline (a
+#: `functools.lru_cache` call costs several dict lookups' time on every request).
+PAGES_KEPT = 4096  # source URLs whose page host is remembered
+PAGE_KEYS_KEPT = 16384  # page hosts whose `$domain=` keys are remembered
+_PAGE_HOST: dict[str, str] = {}
+_PAGE_KEYS: dict[str, tuple[str, ...]] = {}
+
+
 def page_keys(page_host: str) -> tuple[str, ...]:
-    """Keys `$domain=` entries can match for a page, most specific first.
+    """Keys `$domain=` entries can match for a page, most specific first (memoised).
 
     For `www.google.co.uk`: `www.google.co.uk`, `www.google.*`, `google.co.uk`,
     `google.*`, `co.uk`, `uk` (entity forms `name.*` stand beside the label they start
     at, so "the most specific entry wins" works across both kinds).
     """
-    if not page_host:
-        return ()
-    suffix = public_suffix(page_host) or ""
-    keys: list[str] = []
-    for s in host_suffixes(page_host):
-        keys.append(s)
-        if suffix and len(s) > len(suffix) + 1 and s.endswith("." + suffix):
-            keys.append(s[: -len(suffix) - 1] + ".*")
-    return tuple(keys)
+    found = _PAGE_KEYS.get(page_host)
+    if found is None:
+        found = ()
+        if page_host:
+            suffix = public_suffix(page_host) or ""
+            keys: list[str] = []
+            for s in host_suffixes(page_host):
+                keys.append(s)
+                if suffix and len(s) > len(suffix) + 1 and s.endswith("." + suffix):
+                    keys.append(s[: -len(suffix) - 1] + ".*")
+            found = tuple(keys)
+        if len(_PAGE_KEYS) >= PAGE_KEYS_KEPT:
+            _PAGE_KEYS.clear()
+        _PAGE_KEYS[page_host] = found
+    return found
 
 
-@lru_cache(maxsize=4096)
 def page_host(source_url: str) -> str:
-    return split_url_fast(source_url)[1]
+    """The host of a page URL (memoised: a page asks for many requests)."""
+    found = _PAGE_HOST.get(source_url)
+    if found is None:
+        found = split_url_fast(source_url)[1]
+        if len(_PAGE_HOST) >= PAGES_KEPT:
+            _PAGE_HOST.clear()
+        _PAGE_HOST[source_url] = found
+    return found
 
 
 class Context(Budget):
@@ -125,7 +144,8 @@ class Context(Budget):
         self.host_start = len(scheme) + 3 if host else 0
         self.host_end = self.host_start + len(host)
         self.type = type_bit
-        self.page_keys = page_keys(page_host)
+        keys = _PAGE_KEYS.get(page_host)  # `page_keys`, its common case inlined
+        self.page_keys = keys if keys is not None else page_keys(page_host)
         self.page_host = page_host
         # Known at once without a page (third-party: corpus README, issue 2); otherwise
         # worked out by `is_third` when a filter first asks (most requests never do).
