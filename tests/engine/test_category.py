@@ -280,3 +280,49 @@ def test_a_long_url_skips_a_bucket_only_when_no_filter_can_have_its_tokens() -> 
     padding = "".join(f"/p{i}" for i in range(DEDUPE_TOKENS_AT))
     for url, rule in (("/kk/bb-", 1), ("/kk/aa-", 0), ("/kk/cc-", None)):
         assert category.first(Context("https://x.test" + padding + url, "p.test", 1, True)) == rule
+
+
+LEFT_OVERS = [  # no whole token each: all left over, for every type
+    *(f"%2F{name}%3F" for name in ("event.gif", "open.aspx", "rw%2Fbeacon_", "x.php", "t.js")),
+    "=aWQ9R1RNL*page=",
+    ".com/vtrack",
+    "/^https?:\\/\\/s3\\.*\\.amazonaws\\.com\\/[a-f0-9]{45,}/",
+    "=bT1zdXY1JnI9",
+    "%3Fq%3D",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "%2fevent.gif%3f",
+                "%2Fopen.aspx%3F",
+                "%2Frw%2Fbeacon_",
+                "=aWQ9R1RNL",
+                "page=",
+                ".com/vtrack",
+                "s3.amazonaws.com/",
+                "a" * 45,
+                "=bT1zdXY1JnI9",
+                "%3Fq%3D",
+                "/x",
+            ]
+        ),
+        max_size=6,
+    ),
+    st.sampled_from([0, 500]),
+)
+def test_left_overs_decide_alike_on_short_and_long_urls(parts: list[str], pad: int) -> None:
+    """Ten left-overs: checked one by one on a short URL, screened by their RE2 set on a
+    long one (`SCREEN_URLS_OVER`); either way a match is found exactly when one exists."""
+    parsed = parse_list("\n".join(LEFT_OVERS) + "\n", "l", "abp")
+    _, indexes, _, _ = build_index([parsed])
+    category = Category(indexes["block"])
+    assert len(category.fallback) == len(LEFT_OVERS)
+    url = "https://x.test/" + "".join(parts) + "&p=" + "z" * pad
+    found = _first(category, url)
+    every = category.all(Context(url, "page.example", 1, True))
+    assert (found is None) == (not every), url
+    assert found is None or found in every
