@@ -58,7 +58,7 @@ SCREEN_LEFT_OVERS_AT = 6  # fewer left-overs for a type are cheaper to check dir
 DIRECT_LEFT_OVERS_MAX = 16
 SCREEN_URLS_OVER = 400
 HOST_CACHE_SIZE = 8192
-GATE_MIN_LENGTH = 200  # ... used on URLs longer than this (a shorter one splits faster)
+GATE_MIN_LENGTH = 200  # a `token_gate` is used on URLs longer than this (shorter: split)
 PAGE_CACHE_SIZE = 32768  # (host, page) pairs: a browsing day's worth
 _DEFAULT = int(DEFAULT_TYPES)
 
