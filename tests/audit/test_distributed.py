@@ -26,7 +26,7 @@ from trackguard.audit.plan import plan_inputs
 from trackguard.audit.readers import InputUnreachable, Part, read_rows
 from trackguard.audit.render import render_json
 from trackguard.audit.report import build_report
-from trackguard.audit.run import audit_rows
+from trackguard.audit.run import audit_rows, audit_tasks
 from trackguard.engine import Engine
 
 pytest.importorskip("dask.distributed")
@@ -147,6 +147,21 @@ def test_dask_cli_gives_exactly_the_single_process_report(
         plain.write_bytes(packed.read())
     assert len(plan_inputs([plain], 4000)) >= 10
     assert _cli(plain, *common[1:], "--dask", cluster.address, home=tmp_path) == single
+    # A caller's own default client on that scheduler is used as it is and left open
+    # (a second client beside it got every result late).
+    from dask.distributed import Client
+
+    tasks = plan_inputs([plain], 4000)[:2]
+    used: list[Any] = []
+    with Client(cluster.address, timeout=30) as own:
+        tally = audit_on_dask(
+            tasks, corpus_engine.to_bytes(), address=cluster.address, on_client=used.append
+        )
+        assert used == [own] and own.status == "running"
+        assert own.submit(sum, [1, 2]).result() == 3  # still usable
+    assert render_json(build_report(tally)) == render_json(
+        build_report(audit_tasks(tasks, corpus_engine))
+    )
     # Any other failure on the cluster is named, not a traceback (here: a malformed task).
     with pytest.raises(DaskUnavailable, match="the Dask cluster failed: AttributeError"):
         audit_on_dask([("not a part",)], corpus_engine.to_bytes(), address=cluster.address)  # type: ignore[list-item]
