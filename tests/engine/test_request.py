@@ -67,3 +67,16 @@ def test_the_party_memo_is_bounded_and_answers_alike_after_it_is_cleared() -> No
 def test_page_host_of_a_page_url() -> None:
     assert page_host("https://www.News.example/article?x") == "www.news.example"
     assert page_host("about:blank") == ""
+
+
+def test_the_page_host_memo_keeps_no_long_page_urls() -> None:
+    """Hostile page URLs (a Referer is the client's to choose) must not fill the memo
+    with megabytes: a URL past the cap is answered, not kept; the memo stays bounded."""
+    request._PAGE_HOST.clear()
+    long_url = "https://long.example/" + "x" * request.PAGE_URL_KEPT_MAX
+    assert page_host(long_url) == "long.example"
+    assert long_url not in request._PAGE_HOST
+    for i in range(request.PAGES_KEPT + 10):
+        page_host(f"https://p{i}.example/")
+    assert len(request._PAGE_HOST) <= request.PAGES_KEPT
+    assert page_host("https://p1.example/") == "p1.example"
