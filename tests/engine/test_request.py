@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trackguard.engine import request
+from trackguard.engine import Engine, request
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, page_host, url_tokens
 
 _REFERENCE = re.compile(r"[a-z0-9%]+")  # noqa: TID251 - the token definition itself
@@ -80,3 +80,9 @@ def test_the_page_host_memo_keeps_no_long_page_urls() -> None:
         page_host(f"https://p{i}.example/")
     assert len(request._PAGE_HOST) <= request.PAGES_KEPT
     assert page_host("https://p1.example/") == "p1.example"
+    # The matcher's memo of `$document` exceptions per page URL keeps to the same cap.
+    engine = Engine.from_text("@@||ok.example^$document\n||ads.example^\n")
+    long_page = "https://ok.example/" + "y" * request.PAGE_URL_KEPT_MAX
+    assert not engine.check("https://ads.example/x.js", long_page, "script").blocked
+    assert engine.check("https://ads.example/x.js", "https://p.example/", "script").blocked
+    assert long_page not in engine._matcher._doc_cache
