@@ -358,6 +358,8 @@ def test_memo_is_bounded_and_skips_long_urls(matcher: FakeMatcher) -> None:
     long_url = "http://cdn.test/" + "a" * MemoMatcher.MAX_URL
     memo.check(long_url, None)
     assert all(key[0] != long_url for key in memo._checks)
+    memo.check("http://cdn.test/x", long_url)  # a long page URL (a hostile Referer) too
+    assert all(key[1] != long_url for key in memo._checks)
 
 
 def test_explanations_say_which_rule_from_which_list_or_which_layer() -> None:

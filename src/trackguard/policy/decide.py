@@ -60,9 +60,10 @@ class MemoMatcher:
     answer: `check` is memoised on the *whole* question (full URL, source URL, type), never
     on the host alone, so a cached allow for one URL can never hide a URL-level block for
     another URL of the same host. `check_host` (tunnels) is memoised on the host, which is
-    all it reads. A new engine gets a new memo (see `server.ProxyState`). Long URLs are not
-    memoised (they are rarely repeated and would make the memo's memory unbounded), and
-    the memo drops its oldest entries when full.
+    all it reads. A new engine gets a new memo (see `server.ProxyState`). Long URLs and long
+    page URLs are not memoised (rarely repeated, and the client chooses its Referer: they
+    would make the memo's memory unbounded), and the memo drops its oldest entries when
+    full.
     """
 
     MAX_URL = 1024
@@ -81,7 +82,7 @@ class MemoMatcher:
         if found is not None:
             return found
         found = self.inner.check(url, source_url, type)
-        if len(url) <= self.MAX_URL:
+        if len(url) <= self.MAX_URL and (source_url is None or len(source_url) <= self.MAX_URL):
             _remember(self._checks, key, found, self._size)
         return found
 
