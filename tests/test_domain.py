@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trackguard import domain
 from trackguard.domain import (
     UrlParts,
     host_suffixes,
@@ -308,3 +309,23 @@ def test_is_subdomain_or_same(host: str, domain: str, expected: bool) -> None:
 )
 def test_is_public_suffix(name: str, expected: bool) -> None:
     assert is_public_suffix(name) is expected
+
+
+def test_url_memos_keep_no_long_urls() -> None:
+    """A client chooses its URLs and Referers: a URL-keyed memo keeps short ones only."""
+    calls: list[str] = []
+
+    @domain.memo_short_urls(4)
+    def measured(url: str) -> int:
+        calls.append(url)
+        return len(url)
+
+    assert measured("https://a.test/") == measured("https://a.test/") == 15
+    assert calls == ["https://a.test/"]  # the second answer came from the memo
+    long_url = "https://a.test/" + "x" * domain.MEMO_URL_MAX
+    assert measured(long_url) == measured(long_url) == len(long_url)
+    assert calls.count(long_url) == 2  # answered each time, never kept
+    assert measured.cache_info().currsize == 1  # type: ignore[attr-defined]
+    for i in range(10):
+        measured(f"https://a.test/{i}")
+    assert measured.cache_info().currsize == 4  # type: ignore[attr-defined]

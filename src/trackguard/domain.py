@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 import idna
 from publicsuffixlist import PublicSuffixList
@@ -28,6 +30,30 @@ _AUTHORITY_END = re.compile(r"[/?#]")  # noqa: TID251 - fixed pattern, not list 
 MAX_HOST_LENGTH = 253  # RFC 1035 limit on a host name's text form
 
 DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
+
+
+_T = TypeVar("_T")
+#: Longest URL a URL-keyed memo keeps (`memo_short_urls`).
+MEMO_URL_MAX = 2048
+
+
+def memo_short_urls(maxsize: int) -> Callable[[Callable[[str], _T]], Callable[[str], _T]]:
+    """`lru_cache(maxsize)` for a function of one URL that keeps only URLs of at most
+    `MEMO_URL_MAX` characters: a client chooses its URLs and Referers, and a count bound
+    alone would let a few thousand 64 KB URLs hold hundreds of MB. Longer ones are
+    answered each time, uncached."""
+
+    def wrap(function: Callable[[str], _T]) -> Callable[[str], _T]:
+        cached = lru_cache(maxsize=maxsize)(function)
+
+        def call(url: str) -> _T:
+            return cached(url) if len(url) <= MEMO_URL_MAX else function(url)
+
+        call.__doc__ = function.__doc__
+        call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        return call
+
+    return wrap
 
 
 def load_public_suffixes() -> None:

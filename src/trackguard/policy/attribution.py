@@ -25,9 +25,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
-from trackguard.domain import site_of, split_url
+from trackguard.domain import memo_short_urls, site_of, split_url
 from trackguard.model import Decision
 
 #: How long a page context stays open after its last request (sliding).
@@ -48,7 +47,7 @@ class PageContext:
     page_origin: str  # "scheme://host[:port]", used as the engine's source URL
 
 
-@lru_cache(maxsize=8192)
+@memo_short_urls(8192)
 def origin_of(url: str) -> str:
     """`scheme://host[:port]` of an absolute URL, or "" when it has no host."""
     parts = split_url(url)
@@ -59,7 +58,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{rest[:slash] if slash >= 0 else rest}"
 
 
-@lru_cache(maxsize=8192)
+@memo_short_urls(8192)
 def site_of_url(url: str) -> str:
     host = split_url(url).host
     return site_of(host) if host else ""

@@ -25,10 +25,16 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Protocol, TypeVar
 
-from trackguard.domain import UrlParts, host_suffixes, site_of, split_url, to_ascii_host
+from trackguard.domain import (
+    UrlParts,
+    host_suffixes,
+    memo_short_urls,
+    site_of,
+    split_url,
+    to_ascii_host,
+)
 from trackguard.model import Decision, RequestType, Rule
 from trackguard.policy.attribution import NavigationRecord, PageContext, site_of_url
 from trackguard.policy.classify import initiator_origin, is_top_level_navigation, request_type
@@ -239,7 +245,7 @@ class Verdict:
 
 
 #: `split_url` memoised: a page's requests repeat URLs (the parts are immutable values).
-_split_url = lru_cache(maxsize=4096)(split_url)
+_split_url = memo_short_urls(4096)(split_url)
 
 
 # -- attribution --------------------------------------------------------------------------
