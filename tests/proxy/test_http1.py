@@ -126,6 +126,12 @@ def test_targets() -> None:
             parse_absolute_target(bad)
     assert split_host_port("a.test", 443) == ("a.test", 443)
     assert split_host_port("[2001:db8::1]:8443", 443) == ("2001:db8::1", 8443)
+    longest = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253 characters: a DNS name
+    assert split_host_port(f"{longest}:443", 80) == (longest, 443)
+    with pytest.raises(HttpError, match="too long"):
+        split_host_port("a" + longest, 443)
+    with pytest.raises(HttpError, match="too long"):
+        split_host_port("x" * 60_000 + ":443", 443)  # a hostile CONNECT target
 
 
 def test_strip_hop_by_hop() -> None:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from trackguard.domain import MAX_HOST_LENGTH
+
 Header = tuple[str, str]
 
 #: RFC 9110 §7.6.1 hop-by-hop fields, plus the non-standard ones proxies must drop.
@@ -359,6 +361,10 @@ def split_host_port(authority: str, default_port: int) -> tuple[str, int]:
             host, port_text = authority, ""
     if not host or any(c in host for c in " /\\?#%"):
         raise HttpError(400, "invalid host")
+    if len(host) > MAX_HOST_LENGTH:
+        # No DNS name is longer; refused here, a hostile CONNECT host never reaches the
+        # policy's and learner's host memos (bounded by count, not by key size).
+        raise HttpError(400, "host name too long")
     if port_text:
         if not ascii_digits(port_text) or not 0 < int(port_text) < 65536:
             raise HttpError(400, "invalid port")
