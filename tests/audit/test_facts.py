@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from har_samples import SAMPLE_PAGES, SAMPLE_URLS
 from trackguard.audit.facts import _origin_facts
 from trackguard.audit.tally import FIGURES, AuditRow, Memo, tally_rows
+from trackguard.domain import MEMO_URL_MAX
 from trackguard.engine import Engine
 from trackguard.model import RequestType
 
@@ -26,6 +27,25 @@ def test_memo_is_per_engine_and_bounded(small_engine: Engine) -> None:
     other = Engine.from_text("||unrelated.example^", list_id="other.txt")
     assert tally_rows(rows, other, None, memo).totals[FIGURES.index("stopped_by_tunnels")] == 0
     assert memo.engine is other
+
+
+def test_memo_keeps_no_long_keys(small_engine: Engine) -> None:
+    """A hostile row's 64 KB URL without a slash is its own origin key, and its 64 KB page
+    URL a page key: counted as any row, but never kept in the memo (bounded by count)."""
+    long_origin = "https://ads.test?" + "q" * MEMO_URL_MAX
+    long_page = "https://news.example/?" + "p" * MEMO_URL_MAX
+    short = AuditRow("p", "https://ads.test/x.js", "https://news.example/", RequestType.SCRIPT)
+    for detailed in (False, True):  # the plain path and the general one
+        rows = [
+            AuditRow("p", long_origin, long_page, RequestType.SCRIPT, detailed=detailed),
+            short._replace(detailed=detailed),
+        ]
+        memo = Memo()
+        tally = tally_rows(rows, small_engine, None, memo)
+        assert tally.totals[FIGURES.index("requests")] == 2
+        assert memo.origins and memo.pages  # the short row's keys are kept
+        assert all(len(key) <= MEMO_URL_MAX for key in memo.origins)
+        assert all(key is None or len(key) <= MEMO_URL_MAX for key in memo.pages)
 
 
 _URL_TEXT = st.text(alphabet="hHtTpPsSwW:/?#@[]a.b1-", max_size=24)

@@ -31,7 +31,7 @@ from trackguard.audit.figures import (
     N,
     RuleKey,
 )
-from trackguard.domain import site_of, split_url_fast
+from trackguard.domain import MEMO_URL_MAX, site_of, split_url_fast
 from trackguard.engine.batch import Question
 from trackguard.model import Decision, RequestType
 
@@ -135,9 +135,12 @@ class Memo:
 
 
 def _page_site(pages_seen: dict[str | None, str], source: str | None) -> str:
-    """The site of a page URL ("" for none), memoised in `pages_seen`."""
+    """The site of a page URL ("" for none), memoised in `pages_seen` (page URLs of at
+    most `MEMO_URL_MAX` characters: `Memo` is bounded by count, so keys must be too)."""
     page_host = split_url_fast(source)[1] if source else ""
-    site = pages_seen[source] = site_of(page_host) if page_host else ""
+    site = site_of(page_host) if page_host else ""
+    if source is None or len(source) <= MEMO_URL_MAX:
+        pages_seen[source] = site
     return site
 
 

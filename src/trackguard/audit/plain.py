@@ -37,6 +37,7 @@ from trackguard.audit.figures import (
     _add,
     _counts,
 )
+from trackguard.domain import MEMO_URL_MAX
 from trackguard.model import Decision, RequestType
 
 # Column getters for `_tally_plain` (C-level, a row at a time).
@@ -125,7 +126,9 @@ def _expand_plain(
         facts = origins.get(origin)
         if facts is None:
             # `origin + "/"` has the origin key `origin`: the facts of all its URLs
-            facts = origins[origin] = _origin_facts(origin + "/", engine)
+            facts = _origin_facts(origin + "/", engine)
+            if len(origin) <= MEMO_URL_MAX:  # a hostile row's 64 KB key is not kept
+                origins[origin] = facts
         if not facts:
             not_web += n
             continue

@@ -75,6 +75,7 @@ from trackguard.audit.figures import (
     _counts,
 )
 from trackguard.audit.plain import _plain, _tally_plain
+from trackguard.domain import MEMO_URL_MAX
 from trackguard.engine.batch import Question
 from trackguard.model import Decision, RequestType
 
@@ -183,7 +184,9 @@ def _tally_rows(
         origin = url[:cut] if cut >= 0 else url
         known = origins.get(origin)
         if known is None:
-            known = origins[origin] = _origin_facts(url, engine)
+            known = _origin_facts(url, engine)
+            if len(origin) <= MEMO_URL_MAX:  # a hostile row's 64 KB key is not kept
+                origins[origin] = known
         if not known:
             not_web += 1
             continue
