@@ -144,6 +144,18 @@ def _page_site(pages_seen: dict[str | None, str], source: str | None) -> str:
     return site
 
 
+def _origin_memo(
+    origins: dict[str, OriginFacts], origin: str, url: str, engine: Checker
+) -> OriginFacts:
+    """`_origin_facts(url)` for a URL whose origin key is `origin`, remembered in
+    `origins` (keys of at most `MEMO_URL_MAX` characters, as in `_page_site`). Called on
+    a memo miss only: the hot loops read `origins` inline."""
+    facts = _origin_facts(url, engine)
+    if len(origin) <= MEMO_URL_MAX:  # a hostile row's 64 KB key is not kept
+        origins[origin] = facts
+    return facts
+
+
 _WEB_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 _SECURE = frozenset({"https", "wss"})
 

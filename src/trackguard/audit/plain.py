@@ -23,7 +23,7 @@ from trackguard.audit.facts import (
     _TYPE_NAMES,
     Checker,
     Memo,
-    _origin_facts,
+    _origin_memo,
     _page_site,
     _row_counts,
     _rule_key,
@@ -37,7 +37,6 @@ from trackguard.audit.figures import (
     _add,
     _counts,
 )
-from trackguard.domain import MEMO_URL_MAX
 from trackguard.model import Decision, RequestType
 
 # Column getters for `_tally_plain` (C-level, a row at a time).
@@ -126,9 +125,7 @@ def _expand_plain(
         facts = origins.get(origin)
         if facts is None:
             # `origin + "/"` has the origin key `origin`: the facts of all its URLs
-            facts = _origin_facts(origin + "/", engine)
-            if len(origin) <= MEMO_URL_MAX:  # a hostile row's 64 KB key is not kept
-                origins[origin] = facts
+            facts = _origin_memo(origins, origin, origin + "/", engine)
         if not facts:
             not_web += n
             continue

@@ -42,7 +42,7 @@ from trackguard.audit.facts import (
     Checker,
     Memo,
     WebFacts,
-    _origin_facts,
+    _origin_memo,
     _page_site,
     _row_counts,
     _rule_key,
@@ -75,7 +75,6 @@ from trackguard.audit.figures import (
     _counts,
 )
 from trackguard.audit.plain import _plain, _tally_plain
-from trackguard.domain import MEMO_URL_MAX
 from trackguard.engine.batch import Question
 from trackguard.model import Decision, RequestType
 
@@ -184,9 +183,7 @@ def _tally_rows(
         origin = url[:cut] if cut >= 0 else url
         known = origins.get(origin)
         if known is None:
-            known = _origin_facts(url, engine)
-            if len(origin) <= MEMO_URL_MAX:  # a hostile row's 64 KB key is not kept
-                origins[origin] = known
+            known = _origin_memo(origins, origin, url, engine)
         if not known:
             not_web += 1
             continue
