@@ -7,6 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trackguard.domain import MEMO_URL_MAX
 from trackguard.engine import Engine, request
 from trackguard.engine.request import DEDUPE_TOKENS_AT, Context, page_host, url_tokens
 
@@ -73,7 +74,7 @@ def test_the_page_host_memo_keeps_no_long_page_urls() -> None:
     """Hostile page URLs (a Referer is the client's to choose) must not fill the memo
     with megabytes: a URL past the cap is answered, not kept; the memo stays bounded."""
     request._PAGE_HOST.clear()
-    long_url = "https://long.example/" + "x" * request.PAGE_URL_KEPT_MAX
+    long_url = "https://long.example/" + "x" * MEMO_URL_MAX
     assert page_host(long_url) == "long.example"
     assert long_url not in request._PAGE_HOST
     for i in range(request.PAGES_KEPT + 10):
@@ -82,7 +83,7 @@ def test_the_page_host_memo_keeps_no_long_page_urls() -> None:
     assert page_host("https://p1.example/") == "p1.example"
     # The matcher's memo of `$document` exceptions per page URL keeps to the same cap.
     engine = Engine.from_text("@@||ok.example^$document\n||ads.example^\n")
-    long_page = "https://ok.example/" + "y" * request.PAGE_URL_KEPT_MAX
+    long_page = "https://ok.example/" + "y" * MEMO_URL_MAX
     assert not engine.check("https://ads.example/x.js", long_page, "script").blocked
     assert engine.check("https://ads.example/x.js", "https://p.example/", "script").blocked
     assert long_page not in engine._matcher._doc_cache

@@ -18,10 +18,11 @@ with what matched so far, and the rule that cost it is remembered for `lint`.
 
 from __future__ import annotations
 
+from trackguard.domain import MEMO_URL_MAX
 from trackguard.engine.category import Category, all_filters
 from trackguard.engine.compiler import Index
 from trackguard.engine.pieces import OverBudget
-from trackguard.engine.request import _PAGE_HOST, PAGE_URL_KEPT_MAX, Context, page_host
+from trackguard.engine.request import _PAGE_HOST, Context, page_host
 from trackguard.engine.table import RuleTable
 from trackguard.model import Decision, RequestType, Rule
 
@@ -190,7 +191,7 @@ class Matcher:
                 found = self._docallow.first(Context(page_url, host, _DOCUMENT, True))
             except OverBudget as exc:
                 self._over(exc)
-        if len(page_url) <= PAGE_URL_KEPT_MAX:  # memory bounded: see `request.page_host`
+        if len(page_url) <= MEMO_URL_MAX:  # memory bounded: see `request.page_host`
             if len(self._doc_cache) > 4096:
                 self._doc_cache.clear()
             self._doc_cache[page_url] = found

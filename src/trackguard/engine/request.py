@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from trackguard.domain import host_suffixes, public_suffix, same_site, split_url_fast
+from trackguard.domain import (
+    MEMO_URL_MAX,
+    host_suffixes,
+    public_suffix,
+    same_site,
+    split_url_fast,
+)
 from trackguard.engine.literals import token_bytes
 from trackguard.engine.pieces import BUDGET, Budget, OverBudget, reduce
 
@@ -64,8 +70,7 @@ def suffixes(host: str) -> tuple[str, ...]:
 
 #: Memos of the page side of a question, plain dicts that hot paths read inline (a
 #: `functools.lru_cache` call costs several dict lookups' time on every request).
-PAGES_KEPT = 4096  # source URLs whose page host is remembered
-PAGE_URL_KEPT_MAX = 2048  # ... when no longer than this (4096 × 2 KB at most)
+PAGES_KEPT = 4096  # source URLs whose page host is remembered (`MEMO_URL_MAX` long at most)
 PAGE_KEYS_KEPT = 16384  # page hosts whose `$domain=` keys are remembered
 _PAGE_HOST: dict[str, str] = {}
 _PAGE_KEYS: dict[str, tuple[str, ...]] = {}
@@ -97,11 +102,11 @@ def page_keys(page_host: str) -> tuple[str, ...]:
 
 def page_host(source_url: str) -> str:
     """The host of a page URL (memoised: a page asks for many requests; a URL over
-    `PAGE_URL_KEPT_MAX` characters is not kept, so the memo's memory stays bounded)."""
+    `domain.MEMO_URL_MAX` characters is not kept, so the memo's memory stays bounded)."""
     found = _PAGE_HOST.get(source_url)
     if found is None:
         found = split_url_fast(source_url)[1]
-        if len(source_url) <= PAGE_URL_KEPT_MAX:
+        if len(source_url) <= MEMO_URL_MAX:
             if len(_PAGE_HOST) >= PAGES_KEPT:
                 _PAGE_HOST.clear()
             _PAGE_HOST[source_url] = found
